@@ -1,0 +1,106 @@
+# tradingd: supervisor, workers, control tool and exchange simulator.
+# `make` builds bin/; `make run` starts the daemon on the offline default; `make test` runs all.
+
+ifeq ($(origin CC),default)
+CC       := gcc
+endif
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+PKGS     := libcurl jansson libuv sqlite3 openssl
+SIM_PKGS := libmicrohttpd
+
+# SAN=1 builds everything with AddressSanitizer+UBSan into build-asan/ and bin-asan/.
+ifeq ($(SAN),1)
+BUILD    ?= build-asan
+BIN      ?= bin-asan
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else
+BUILD    ?= build
+BIN      ?= bin
+SANFLAGS :=
+endif
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(SIM_PKGS) cmocka 2>/dev/null)
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -I. $(PKG_CFLAGS) $(SANFLAGS) -MMD -MP
+LDFLAGS  += $(SANFLAGS)
+LIBS      = $(shell pkg-config --libs $(PKGS)) -lm
+SIM_LIBS  = $(shell pkg-config --libs $(SIM_PKGS))
+
+# Files named *_main.c hold a main(); everything else goes into a static library.
+ALL_SRCS  := $(wildcard common/*.c ipc/*.c supervisor/*.c workers/*.c workers/*/*.c)
+LIB_SRCS  := $(filter-out %_main.c,$(ALL_SRCS))
+SIM_SRCS  := $(filter-out %_main.c,$(wildcard sim/*.c))
+TEST_SRCS := $(wildcard tests/unit/test_*.c)
+
+LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
+TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PROGRAMS  := $(BIN)/tradingd $(BIN)/tradectl $(BIN)/upbit-sim
+
+.PHONY: all deps run test unit lint bench install clean format
+all: deps $(PROGRAMS)
+
+deps:
+	@sh .ci/ensure-deps.sh build
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/libtd.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libsim.a: $(SIM_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN)/tradingd: $(BUILD)/supervisor/tradingd_main.o $(BUILD)/libtd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/tradectl: $(BUILD)/supervisor/tradectl_main.o $(BUILD)/libtd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BIN)/upbit-sim: $(BUILD)/sim/upbit_sim_main.o $(BUILD)/libsim.a $(BUILD)/libtd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsim.a $(BUILD)/libtd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(SIM_LIBS) $(LIBS)
+
+unit: $(TESTS)
+
+run: deps $(PROGRAMS)
+	@mkdir -p var
+	./$(BIN)/tradingd -c etc/tradingd.json
+
+# Lint first, then unit and integration tests, plain and under ASan+UBSan.
+test:
+	@sh .ci/ensure-deps.sh test
+	@sh tests/run.sh
+
+lint:
+	@sh tests/lint.sh
+
+bench: deps $(PROGRAMS)
+	@sh .ci/ensure-deps.sh bench
+	@sh bench/run.sh
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tradingd \
+		$(DESTDIR)/etc/tradingd $(DESTDIR)/lib/systemd/system
+	install -m 0755 $(BIN)/tradingd $(BIN)/tradectl $(BIN)/upbit-sim $(DESTDIR)$(PREFIX)/bin/
+	install -m 0644 etc/tradingd.json $(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example
+	install -m 0644 etc/tradingd.service $(DESTDIR)/lib/systemd/system/tradingd.service
+
+clean:
+	rm -rf build build-asan bin bin-asan
+
+-include $(LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d)
