@@ -1,0 +1,114 @@
+/* The wire between the supervisor and its workers: one header, every message type with its name
+ * and payload size, and a peer that frames messages over a socketpair on a libuv loop. */
+#ifndef TD_IPC_H
+#define TD_IPC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+/* Bump when a type or a payload layout changes: both ends are built from one tree, but a
+ * supervisor upgraded under running workers must notice. */
+#define IPC_VERSION 1
+/* The worker's end of its socketpair is always this fd. */
+#define IPC_WORKER_FD 3
+#define IPC_MAX_PAYLOAD (1u << 20)
+/* Send-queue bounds per peer. When full, ipc_send refuses with -ENOBUFS and counts a drop;
+ * ticks and market states coalesce to the latest per market instead of queueing, and the
+ * control messages (PING, PONG, SHUTDOWN, READY) may use a reserve of IPC_QUEUE_RESERVE frames.
+ * Nothing that matters is lost: truth is in SQLite and consumers rescan. */
+#define IPC_QUEUE_MAX_FRAMES 1024
+#define IPC_QUEUE_MAX_BYTES (8u << 20)
+#define IPC_QUEUE_RESERVE 16
+
+enum ipc_type {
+	IPC_READY = 1,	  /* worker → supervisor: struct ipc_ready */
+	IPC_PING,	  /* supervisor → worker: uint64_t sequence */
+	IPC_PONG,	  /* worker → supervisor: the same uint64_t */
+	IPC_CONFIG,	  /* supervisor → worker: the validated config as JSON text */
+	IPC_SHUTDOWN,	  /* supervisor → worker: exit cleanly; no payload */
+	IPC_STATUS_REQ,	  /* supervisor → worker: uint64_t request id */
+	IPC_STATUS,	  /* worker → supervisor: uint64_t id, then JSON text */
+	IPC_TICK,	  /* market-data → supervisor → strategy: struct ipc_tick */
+	IPC_CANDLE,	  /* market-data → supervisor → strategy: struct ipc_candle */
+	IPC_MARKET_STATE, /* market-data → supervisor → strategy: struct ipc_market_state */
+	IPC_ALERT,	  /* any → supervisor → notifier: int64_t outbox row id */
+	IPC_TYPE_END,
+};
+
+struct ipc_hdr {
+	uint32_t type;
+	uint32_t len; /* payload bytes after the header */
+	uint32_t peer;
+	uint32_t pid;
+};
+
+#define IPC_MARKET_LEN 24
+
+struct ipc_ready {
+	uint32_t version;
+	uint32_t role;
+};
+
+struct ipc_tick {
+	char market[IPC_MARKET_LEN];
+	int64_t trade_ts_ms;
+	double price;
+	double acc_volume_24h;
+};
+
+struct ipc_candle {
+	char market[IPC_MARKET_LEN];
+	int64_t start_ms;
+	int32_t unit_min;
+	int32_t reserved;
+	double open, high, low, close, volume;
+};
+
+struct ipc_market_state {
+	char market[IPC_MARKET_LEN];
+	int64_t since_ms;
+	int32_t stale;
+	int32_t reserved;
+};
+
+/* The name of a type for logs ("TICK"); "UNKNOWN" outside the enum. */
+const char *ipc_type_name(uint32_t type);
+/* 0 when a payload of len bytes is valid for type, -1 otherwise (unknown type, bad size). */
+int ipc_check_size(uint32_t type, uint32_t len);
+
+struct ipc_peer;
+
+enum ipc_close_reason {
+	IPC_CLOSED_EOF = 0,
+	IPC_CLOSED_ERROR = 1,	  /* read or write failed */
+	IPC_CLOSED_MALFORMED = 2, /* the peer sent a bad frame: a bug on its side */
+	IPC_CLOSED_LOCAL = 3,	  /* ipc_peer_close was called */
+};
+
+typedef void (*ipc_msg_cb)(struct ipc_peer *peer, const struct ipc_hdr *hdr, const void *payload,
+			   void *arg);
+typedef void (*ipc_close_cb)(struct ipc_peer *peer, enum ipc_close_reason reason, void *arg);
+
+struct ipc_stats {
+	uint64_t sent, received, dropped, coalesced;
+	uint32_t queued_frames;
+	uint32_t queued_bytes;
+};
+
+/* Takes ownership of fd. on_close runs once, when the peer stops for any reason other than
+ * ipc_peer_close; the peer's memory is released after that callback returns. */
+struct ipc_peer *ipc_peer_open(uv_loop_t *loop, int fd, const char *name, ipc_msg_cb on_msg,
+			       ipc_close_cb on_close, void *arg);
+/* Queues a message. 0, -ENOBUFS when the queue is full, -EPIPE when closed, -EINVAL on a bad
+ * size (a bug in the caller). */
+int ipc_send(struct ipc_peer *peer, uint32_t type, const void *payload, uint32_t len);
+/* Like ipc_send, but replaces a still-queued message of the same type and key. */
+int ipc_send_coalesce(struct ipc_peer *peer, uint32_t type, const char *key, const void *payload,
+		      uint32_t len);
+void ipc_peer_stats(const struct ipc_peer *peer, struct ipc_stats *out);
+const char *ipc_peer_name(const struct ipc_peer *peer);
+/* Stops reading and writing and frees the peer once libuv lets go of it; no callback runs. */
+void ipc_peer_close(struct ipc_peer *peer);
+
+#endif
