@@ -1,0 +1,298 @@
+/* tradectl's output: status lines in supervisorctl's columns, the other replies as short lines,
+ * --json as the daemon sent it. The reply is input: every member is checked before use. */
+#include "ctl.h"
+
+#include <inttypes.h>
+#include <string.h>
+
+int ctl_exit_code(enum ctl_outcome outcome)
+{
+	switch (outcome) {
+	case CTL_OK:
+		return CTL_EXIT_OK;
+	case CTL_REFUSED:
+	case CTL_BAD_REPLY:
+	case CTL_NO_REPLY:
+		return CTL_EXIT_FAILED;
+	case CTL_USAGE:
+	case CTL_CONFIG_ERROR:
+		return CTL_EXIT_USAGE;
+	case CTL_CONNECT_FAILED:
+		return CTL_EXIT_NOCONNECT;
+	}
+	return CTL_EXIT_FAILED;
+}
+
+/* Copies a string from the daemon with control characters replaced, so that one message stays
+ * one line on a terminal. */
+static void copy_printable(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+
+	if (len == 0)
+		return;
+	for (; src[i] && i + 1 < len; i++) {
+		unsigned char c = (unsigned char)src[i];
+
+		dst[i] = c < 0x20 || c == 0x7f ? '?' : (char)c;
+	}
+	dst[i] = '\0';
+}
+
+static const char *member_str(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_string(v) ? json_string_value(v) : NULL;
+}
+
+static json_int_t member_int(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_integer(v) ? json_integer_value(v) : 0;
+}
+
+void ctl_format_uptime(int64_t seconds, char *buf, size_t len)
+{
+	int64_t days, h, m, s;
+
+	if (seconds < 0)
+		seconds = 0;
+	days = seconds / 86400;
+	h = seconds % 86400 / 3600;
+	m = seconds % 3600 / 60;
+	s = seconds % 60;
+	if (days > 0)
+		snprintf(buf, len, "%" PRId64 " day%s, %" PRId64 ":%02" PRId64 ":%02" PRId64, days,
+			 days == 1 ? "" : "s", h, m, s);
+	else
+		snprintf(buf, len, "%" PRId64 ":%02" PRId64 ":%02" PRId64, h, m, s);
+}
+
+void ctl_format_description(const json_t *worker, char *buf, size_t len)
+{
+	const char *state = member_str(worker, "state");
+	const char *desc = member_str(worker, "description");
+	const char *last_exit = member_str(worker, "last_exit");
+	json_int_t pid = member_int(worker, "pid");
+	char uptime[64];
+
+	if (desc && desc[0] == '\0')
+		desc = NULL;
+	if (!state)
+		state = "";
+	if (strcmp(state, "RUNNING") == 0) {
+		ctl_format_uptime(member_int(worker, "uptime_s"), uptime, sizeof(uptime));
+		snprintf(buf, len, "pid %" JSON_INTEGER_FORMAT ", uptime %s", pid, uptime);
+	} else if ((strcmp(state, "STARTING") == 0 || strcmp(state, "STOPPING") == 0) && pid > 0) {
+		snprintf(buf, len, "pid %" JSON_INTEGER_FORMAT, pid);
+	} else if (desc) {
+		copy_printable(buf, len, desc);
+	} else if (strcmp(state, "STOPPED") == 0) {
+		snprintf(buf, len, "Not started");
+	} else if (last_exit) {
+		char clean[128];
+
+		copy_printable(clean, sizeof(clean), last_exit);
+		snprintf(buf, len, "exited: %s", clean);
+	} else if (strcmp(state, "BACKOFF") == 0 || strcmp(state, "FATAL") == 0) {
+		snprintf(buf, len, "unknown error");
+	} else if (len > 0) {
+		buf[0] = '\0';
+	}
+}
+
+void ctl_format_status_line(const json_t *worker, char *buf, size_t len)
+{
+	const char *name = member_str(worker, "name");
+	const char *state = member_str(worker, "state");
+	char clean_name[256], clean_state[64], desc[512];
+
+	copy_printable(clean_name, sizeof(clean_name), name ? name : "?");
+	copy_printable(clean_state, sizeof(clean_state), state ? state : "UNKNOWN");
+	ctl_format_description(worker, desc, sizeof(desc));
+	/* An overlong name or state still gets one space before the next column. */
+	snprintf(buf, len, "%-*s%-*s%s",
+		 strlen(clean_name) < CTL_NAME_COLUMNS ? CTL_NAME_COLUMNS
+						       : (int)strlen(clean_name) + 1,
+		 clean_name,
+		 strlen(clean_state) < CTL_STATE_COLUMNS ? CTL_STATE_COLUMNS
+							 : (int)strlen(clean_state) + 1,
+		 clean_state, desc);
+}
+
+json_t *ctl_reply_parse(const char *text, size_t len, char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *reply = json_loadb(text, len, 0, &jerr);
+
+	if (!reply) {
+		snprintf(err, errlen, "not JSON (%s at column %d)", jerr.text, jerr.column);
+		return NULL;
+	}
+	if (!json_is_object(reply)) {
+		snprintf(err, errlen, "not a JSON object");
+	} else if (!json_is_boolean(json_object_get(reply, "ok"))) {
+		snprintf(err, errlen, "no boolean \"ok\" member");
+	} else {
+		return reply;
+	}
+	json_decref(reply);
+	return NULL;
+}
+
+static void print_json(const json_t *v, FILE *out)
+{
+	json_dumpf(v, out, JSON_PRESERVE_ORDER);
+	fputc('\n', out);
+}
+
+static enum ctl_outcome bad_reply(FILE *err, const char *where, const char *command,
+				  const char *why)
+{
+	fprintf(err, "tradectl: malformed reply to %s from %s: %s\n", command, where, why);
+	return CTL_BAD_REPLY;
+}
+
+static enum ctl_outcome render_refusal(const struct ctl_options *opt, json_t *reply, FILE *out,
+				       FILE *err)
+{
+	const char *error = member_str(reply, "error");
+	char clean[512];
+
+	if (opt->json)
+		print_json(reply, out);
+	copy_printable(clean, sizeof(clean),
+		       error && error[0] ? error : "refused, without a reason");
+	if (strcmp(clean, "permission denied") == 0)
+		fprintf(err,
+			"tradectl: permission denied (run as root, as the daemon's user or as a "
+			"member of its control_group)\n");
+	else
+		fprintf(err, "tradectl: %s\n", clean);
+	return CTL_REFUSED;
+}
+
+static enum ctl_outcome render_status(const struct ctl_options *opt, const char *where,
+				      json_t *reply, FILE *out, FILE *err)
+{
+	json_t *workers = json_object_get(reply, "workers");
+	json_t *daemon = json_object_get(reply, "daemon");
+	json_t *w;
+	size_t i;
+	char line[1024];
+
+	if (!json_is_array(workers))
+		return bad_reply(err, where, "status", "no \"workers\" array");
+	json_array_foreach(workers, i, w)
+	{
+		if (!json_is_object(w))
+			return bad_reply(err, where, "status", "a worker that is not an object");
+	}
+	if (opt->json) {
+		json_t *o = json_object();
+
+		if (!o || json_object_set(o, "workers", workers) < 0 ||
+		    (daemon && json_object_set(o, "daemon", daemon) < 0)) {
+			json_decref(o);
+			fprintf(err, "tradectl: out of memory\n");
+			return CTL_BAD_REPLY;
+		}
+		print_json(o, out);
+		json_decref(o);
+		return CTL_OK;
+	}
+	json_array_foreach(workers, i, w)
+	{
+		ctl_format_status_line(w, line, sizeof(line));
+		fprintf(out, "%s\n", line);
+	}
+	return CTL_OK;
+}
+
+static enum ctl_outcome render_results(const struct ctl_options *opt, const char *where,
+				       json_t *reply, FILE *out, FILE *err)
+{
+	json_t *results = json_object_get(reply, "results");
+	enum ctl_outcome outcome = CTL_OK;
+	json_t *r;
+	size_t i;
+
+	if (!json_is_array(results))
+		return bad_reply(err, where, opt->command->name, "no \"results\" array");
+	json_array_foreach(results, i, r)
+	{
+		if (!json_is_object(r) || !member_str(r, "name") ||
+		    (!member_str(r, "result") && !member_str(r, "error")))
+			return bad_reply(err, where, opt->command->name,
+					 "a result without \"name\" and \"result\"");
+		if (!member_str(r, "result"))
+			outcome = CTL_REFUSED;
+	}
+	if (opt->json) {
+		print_json(reply, out);
+		return outcome;
+	}
+	json_array_foreach(results, i, r)
+	{
+		const char *result = member_str(r, "result");
+		char name[256], text[512];
+
+		copy_printable(name, sizeof(name), member_str(r, "name"));
+		copy_printable(text, sizeof(text), result ? result : member_str(r, "error"));
+		if (result)
+			fprintf(out, "%s: %s\n", name, text);
+		else
+			fprintf(out, "%s: ERROR (%s)\n", name, text);
+	}
+	return outcome;
+}
+
+enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
+			    FILE *out, FILE *err)
+{
+	const char *s;
+	char clean[512];
+
+	if (!json_is_true(json_object_get(reply, "ok")))
+		return render_refusal(opt, reply, out, err);
+	switch (opt->command->command) {
+	case CTL_CMD_STATUS:
+		return render_status(opt, where, reply, out, err);
+	case CTL_CMD_START:
+	case CTL_CMD_STOP:
+	case CTL_CMD_RESTART:
+		return render_results(opt, where, reply, out, err);
+	case CTL_CMD_PID:
+		if (!json_is_integer(json_object_get(reply, "pid")))
+			return bad_reply(err, where, "pid", "no integer \"pid\"");
+		if (opt->json)
+			print_json(reply, out);
+		else
+			fprintf(out, "%" JSON_INTEGER_FORMAT "\n", member_int(reply, "pid"));
+		return CTL_OK;
+	case CTL_CMD_VERSION:
+		s = member_str(reply, "version");
+		if (!s)
+			return bad_reply(err, where, "version", "no \"version\" string");
+		if (opt->json) {
+			print_json(reply, out);
+		} else {
+			copy_printable(clean, sizeof(clean), s);
+			fprintf(out, "tradectl %s / tradingd %s\n", CTL_VERSION, clean);
+		}
+		return CTL_OK;
+	case CTL_CMD_RELOAD:
+	case CTL_CMD_SHUTDOWN:
+	case CTL_CMD_HELP:
+		break;
+	}
+	if (opt->json) {
+		print_json(reply, out);
+	} else if ((s = member_str(reply, "result")) != NULL) {
+		copy_printable(clean, sizeof(clean), s);
+		fprintf(out, "%s\n", clean);
+	}
+	return CTL_OK;
+}
