@@ -62,7 +62,8 @@ const struct config_key config_schema[] = {
 	 "test clock: the whole daemon runs from start, rate times faster (refused in live mode)"},
 	{"clock.start", CFG_TIMESTAMP, NULL, 0, 0, NULL,
 	 "ISO-8601 instant with a zone at which the test clock starts"},
-	{"clock.rate", CFG_NUMBER, "1", 0.001, 100000, NULL, "speed of the test clock"},
+	{"clock.rate", CFG_NUMBER, NULL, 0.001, 100000, NULL,
+	 "speed of the test clock (1 when absent)"},
 
 	{"exchange", CFG_OBJECT, NULL, 0, 0, NULL, "the Upbit REST API"},
 	{"exchange.base_url", CFG_URL_LIST, "\"\"", 0, 8, NULL,

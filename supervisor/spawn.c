@@ -1,0 +1,287 @@
+/* Starting a supervised process: a socketpair whose child end becomes fd 3, a re-exec of our
+ * own binary with the role (a fresh address space and a readable ps line), and the reaping. */
+#include <errno.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "supervisor/supervisor.h"
+
+#define SIM_PROBE_INTERVAL_MS 20
+#define MAX_SIM_ARGS 160
+
+extern char **environ;
+
+/* The environment of a child: ours without what systemd meant for the supervisor alone. */
+static char **child_environment(void)
+{
+	static const char *const private_vars[] = {
+		"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
+		"LISTEN_FDS=",	  "LISTEN_PID=",    "LISTEN_FDNAMES="};
+	size_t n = 0, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = calloc(n + 1, sizeof(*env));
+	if (!env)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int skip = 0;
+
+		for (size_t j = 0; j < sizeof(private_vars) / sizeof(private_vars[0]); j++)
+			if (strncmp(environ[i], private_vars[j], strlen(private_vars[j])) == 0)
+				skip = 1;
+		if (!skip)
+			env[k++] = environ[i];
+	}
+	return env;
+}
+
+static void process_closed(uv_handle_t *handle)
+{
+	free(handle);
+}
+
+static void on_peer_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, const void *payload,
+			void *arg)
+{
+	(void)peer;
+	route_message(arg, hdr, payload);
+}
+
+static void on_peer_close(struct ipc_peer *peer, enum ipc_close_reason reason, void *arg)
+{
+	struct proc *p = arg;
+
+	(void)peer;
+	p->peer = NULL;
+	if (reason == IPC_CLOSED_MALFORMED && p->pid > 0) {
+		/* A worker that breaks the protocol is broken: restart it. */
+		snprintf(p->kill_reason, sizeof(p->kill_reason), "protocol violation");
+		kill(p->pid, SIGKILL);
+	}
+}
+
+static void on_exit_cb(uv_process_t *process, int64_t status, int signo)
+{
+	struct proc *p = process->data;
+
+	if (p->peer) {
+		ipc_peer_close(p->peer);
+		p->peer = NULL;
+	}
+	if (p->probe) {
+		uv_close((uv_handle_t *)p->probe, process_closed);
+		p->probe = NULL;
+	}
+	uv_timer_stop(&p->probe_timer);
+	/* A kill of ours carries its reason ("hung", "protocol violation") into the status. */
+	if (signo == SIGKILL && p->kill_reason[0])
+		snprintf(p->last_exit, sizeof(p->last_exit), "%s (signal 9)", p->kill_reason);
+	else if (signo)
+		snprintf(p->last_exit, sizeof(p->last_exit), "signal %d", signo);
+	else
+		snprintf(p->last_exit, sizeof(p->last_exit), "exit %lld", (long long)status);
+	p->kill_reason[0] = '\0';
+	p->pid = 0;
+	p->process = NULL;
+	uv_close((uv_handle_t *)process, process_closed);
+	proc_event(p, EV_EXIT);
+}
+
+static void probe_again(uv_timer_t *timer);
+
+static void probe_connected(uv_connect_t *req, int status)
+{
+	struct proc *p = req->data;
+	uv_tcp_t *tcp = (uv_tcp_t *)req->handle;
+
+	free(req);
+	if (p->probe != tcp) {
+		/* The process went away while we were connecting; the handle is closing already. */
+		return;
+	}
+	uv_close((uv_handle_t *)tcp, process_closed);
+	p->probe = NULL;
+	if (status == 0 && p->state == PROC_STARTING) {
+		proc_event(p, EV_READY);
+		return;
+	}
+	if (p->state == PROC_STARTING)
+		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
+}
+
+/* The simulator has no IPC: it is ready when its port accepts a connection. */
+static void probe_again(uv_timer_t *timer)
+{
+	struct proc *p = timer->data;
+	const char *listen = config_str(&p->sup->cfg, "sim.listen");
+	const char *colon = strrchr(listen, ':');
+	char host[64];
+	struct sockaddr_storage addr;
+	uv_connect_t *req;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+		return;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&addr) != 0 &&
+	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&addr) != 0)
+		return;
+	p->probe = malloc(sizeof(*p->probe));
+	req = malloc(sizeof(*req));
+	if (!p->probe || !req) {
+		free(p->probe);
+		free(req);
+		p->probe = NULL;
+		return;
+	}
+	uv_tcp_init(p->sup->loop, p->probe);
+	req->data = p;
+	if (uv_tcp_connect(req, p->probe, (struct sockaddr *)&addr, probe_connected) < 0) {
+		free(req);
+		uv_close((uv_handle_t *)p->probe, process_closed);
+		p->probe = NULL;
+		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
+	}
+}
+
+/* argv of the simulator, behind our own trampoline that sets PDEATHSIG before exec. */
+static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
+{
+	const struct config *cfg = &p->sup->cfg;
+	char exe_dir[PATH_MAX], *markets = storage;
+	json_t *list = config_get(cfg, "market_data.markets"), *item;
+	size_t used = 0, i;
+	int n = 0;
+
+	snprintf(exe_dir, sizeof(exe_dir), "%s", p->sup->exe_path);
+	for (i = 0; i < json_array_size(list); i++) {
+		int w = snprintf(storage + used, cap - used, "%s%s", i ? "," : "",
+				 json_string_value(json_array_get(list, i)));
+		if (w < 0 || (size_t)w >= cap - used)
+			return -1;
+		used += (size_t)w;
+	}
+	used++;
+	char *sim_path = storage + used;
+	int w = snprintf(sim_path, cap - used, "%s/upbit-sim", dirname(exe_dir));
+	if (w < 0 || (size_t)w >= cap - used)
+		return -1;
+	used += (size_t)w + 1;
+	char *seed = storage + used;
+	w = snprintf(seed, cap - used, "%lld", (long long)config_int(cfg, "sim.seed"));
+	if (w < 0 || (size_t)w >= cap - used)
+		return -1;
+
+	argv[n++] = p->sup->exe_path;
+	argv[n++] = "-x";
+	argv[n++] = "exec";
+	argv[n++] = sim_path;
+	argv[n++] = "--listen";
+	argv[n++] = (char *)config_str(cfg, "sim.listen");
+	argv[n++] = "--seed";
+	argv[n++] = seed;
+	argv[n++] = "--markets";
+	argv[n++] = markets;
+	json_array_foreach(config_get(cfg, "sim.accounts"), i, item)
+	{
+		if (n + 3 >= MAX_SIM_ARGS)
+			break;
+		argv[n++] = "--account";
+		argv[n++] = (char *)json_string_value(item);
+	}
+	argv[n] = NULL;
+	return 0;
+}
+
+int spawn_proc(struct proc *p)
+{
+	struct supervisor *sup = p->sup;
+	uv_process_options_t opts = {0};
+	uv_stdio_container_t stdio[4];
+	char *argv[MAX_SIM_ARGS + 1];
+	char storage[8192];
+	int sv[2] = {-1, -1};
+	int rc, nstdio = 3;
+	char **env;
+
+	if (p->role == ROLE_SIM) {
+		if (sim_argv(p, argv, storage, sizeof(storage)) < 0) {
+			log_errx("upbit-sim: command line too long");
+			return -1;
+		}
+	} else {
+		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+			log_err("%s: socketpair", role_name(p->role));
+			return -1;
+		}
+		argv[0] = sup->exe_path;
+		argv[1] = "-x";
+		argv[2] = (char *)role_name(p->role);
+		argv[3] = NULL;
+		nstdio = 4;
+	}
+	env = child_environment();
+	p->process = calloc(1, sizeof(*p->process));
+	if (!env || !p->process) {
+		free(env);
+		free(p->process);
+		p->process = NULL;
+		if (sv[0] >= 0) {
+			close(sv[0]);
+			close(sv[1]);
+		}
+		return -1;
+	}
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_INHERIT_FD;
+	stdio[1].data.fd = 1;
+	stdio[2].flags = UV_INHERIT_FD;
+	stdio[2].data.fd = 2;
+	stdio[3].flags = UV_INHERIT_FD;
+	stdio[3].data.fd = sv[1];
+	opts.exit_cb = on_exit_cb;
+	opts.file = sup->exe_path;
+	opts.args = argv;
+	opts.env = env;
+	opts.stdio = stdio;
+	opts.stdio_count = nstdio;
+	p->process->data = p;
+	clock_export_env();
+	rc = uv_spawn(sup->loop, p->process, &opts);
+	free(env);
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (rc < 0) {
+		log_errx("%s: cannot start %s: %s", role_name(p->role), sup->exe_path,
+			 uv_strerror(rc));
+		if (sv[0] >= 0)
+			close(sv[0]);
+		uv_close((uv_handle_t *)p->process, process_closed);
+		p->process = NULL;
+		return -1;
+	}
+	p->pid = p->process->pid;
+	p->spawned_mono = clock_mono_ms();
+	p->last_exit[0] = '\0';
+	free(p->status_json);
+	p->status_json = NULL;
+	if (sv[0] >= 0) {
+		p->peer = ipc_peer_open(sup->loop, sv[0], role_name(p->role), on_peer_msg,
+					on_peer_close, p);
+		if (p->peer)
+			send_config(p);
+	} else {
+		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
+	}
+	log_info("%s: started, pid %d", role_name(p->role), p->pid);
+	return 0;
+}

@@ -1,0 +1,353 @@
+/* The daemon's lifecycle: set-up (config, directories, database, control socket, privileges),
+ * start of every process, readiness to systemd, reload, and the ordered shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/sdnotify.h"
+#include "supervisor/supervisor.h"
+
+#define EX_CONFIG 78
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[PATH_MAX];
+	size_t len = strlen(path);
+
+	if (len == 0 || len >= sizeof(buf))
+		return -1;
+	memcpy(buf, path, len + 1);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		/* Parents must be traversable by the unprivileged user. */
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	if (mkdir(buf, mode) < 0 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+static void record_config_version(struct supervisor *sup)
+{
+	sqlite3_stmt *st;
+
+	if (!sup->db)
+		return;
+	if (sqlite3_prepare_v2(sup->db,
+			       "INSERT INTO config_versions(applied_ms, path, text) VALUES(?,?,?)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(st, 1, clock_now_ms());
+	sqlite3_bind_text(st, 2, sup->cfg.path, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 3, sup->cfg.text, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) != SQLITE_DONE)
+		log_warnx("db: cannot record the config version: %s", sqlite3_errmsg(sup->db));
+	sqlite3_finalize(st);
+}
+
+static void notify_status(struct supervisor *sup)
+{
+	char msg[256];
+	int running = 0, enabled = 0, fatal = 0;
+
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		struct proc *p = &sup->procs[i];
+
+		if (!proc_enabled(p))
+			continue;
+		enabled++;
+		running += p->state == PROC_RUNNING;
+		fatal += p->state == PROC_FATAL;
+	}
+	snprintf(msg, sizeof(msg), "STATUS=%s%d/%d running%s",
+		 sup->shutting_down ? "stopping; " : "", running, enabled,
+		 fatal ? "; some FATAL (see tradectl status)" : "");
+	sd_notify_send(msg);
+	if (!sup->ready_notified && !sup->shutting_down && running == enabled) {
+		sup->ready_notified = 1;
+		sd_notify_send("READY=1");
+		log_notice("all %d processes running", running);
+	}
+}
+
+static void finish(struct supervisor *sup)
+{
+	static int finished;
+
+	if (finished)
+		return;
+	finished = 1;
+	control_close(sup->control);
+	sup->control = NULL;
+	uv_close((uv_handle_t *)&sup->sig_term, NULL);
+	uv_close((uv_handle_t *)&sup->sig_int, NULL);
+	uv_close((uv_handle_t *)&sup->sig_hup, NULL);
+	uv_close((uv_handle_t *)&sup->heartbeat, NULL);
+	uv_close((uv_handle_t *)&sup->watchdog, NULL);
+	for (int i = 0; i < ROLE_COUNT; i++)
+		proc_release(&sup->procs[i]);
+	log_notice("every process stopped: exiting");
+}
+
+/* Stops one process at a time, in reverse dependency order, the simulator last. */
+static void shutdown_step(struct supervisor *sup)
+{
+	static const enum role order[] = {ROLE_STRATEGY,    ROLE_ORDER_EXECUTION, ROLE_MARKET_DATA,
+					  ROLE_MAINTENANCE, ROLE_NOTIFIER,	  ROLE_SIM};
+
+	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+		struct proc *p = &sup->procs[order[i]];
+
+		if (p->state == PROC_BACKOFF || p->state == PROC_EXITED)
+			proc_event(p, EV_STOP);
+		if (p->process == NULL)
+			continue;
+		if (p->state != PROC_STOPPING)
+			proc_event(p, EV_STOP);
+		return;
+	}
+	finish(sup);
+}
+
+void supervisor_state_changed(struct supervisor *sup)
+{
+	if (sup->shutting_down) {
+		shutdown_step(sup);
+		return;
+	}
+	notify_status(sup);
+}
+
+void supervisor_shutdown(struct supervisor *sup, const char *why)
+{
+	if (sup->shutting_down)
+		return;
+	log_notice("shutting down: %s", why);
+	sup->shutting_down = 1;
+	sd_notify_send("STOPPING=1");
+	shutdown_step(sup);
+}
+
+static int needs_restart(const struct config *a, const struct config *b, const char *key)
+{
+	json_t *x = config_get(a, key), *y = config_get(b, key);
+
+	return !json_equal(x, y);
+}
+
+int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
+{
+	static const char *const restart_keys[] = {"mode",    "user",  "data_dir", "run_dir",
+						   "control", "clock", "sim"};
+	struct config next;
+	size_t used = 0;
+
+	if (config_load(&next, sup->config_path) < 0) {
+		err[0] = '\0';
+		for (int i = 0; i < next.nerrors && used + 1 < errlen; i++) {
+			int n = snprintf(err + used, errlen - used, "%s%s:%d:%d: %s: %s",
+					 i ? "; " : "", next.path, next.errors[i].line,
+					 next.errors[i].column, next.errors[i].key,
+					 next.errors[i].message);
+			if (n < 0)
+				break;
+			used += (size_t)n;
+		}
+		log_errx("reload refused, the config in force is kept: %s", err);
+		config_free(&next);
+		return -1;
+	}
+	sd_notify_send("RELOADING=1");
+	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++)
+		if (needs_restart(&sup->cfg, &next, restart_keys[i]))
+			log_warnx("reload: a change to \"%s\" takes effect at the next start",
+				  restart_keys[i]);
+	config_free(&sup->cfg);
+	sup->cfg = next;
+	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
+	record_config_version(sup);
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		struct proc *p = &sup->procs[i];
+
+		if (p->peer)
+			send_config(p);
+		if (proc_enabled(p) && (p->state == PROC_STOPPED || p->state == PROC_FATAL))
+			proc_event(p, EV_START);
+		else if (!proc_enabled(p) && p->state != PROC_STOPPED)
+			proc_event(p, EV_STOP);
+	}
+	log_notice("reloaded %s", sup->config_path);
+	sd_notify_send("READY=1");
+	notify_status(sup);
+	return 0;
+}
+
+static void on_signal(uv_signal_t *handle, int signum)
+{
+	struct supervisor *sup = handle->data;
+	char err[2048];
+
+	if (signum == SIGHUP) {
+		log_notice("SIGHUP: reloading");
+		supervisor_reload(sup, err, sizeof(err));
+		return;
+	}
+	supervisor_shutdown(sup, signum == SIGTERM ? "SIGTERM" : "SIGINT");
+}
+
+static void on_watchdog(uv_timer_t *timer)
+{
+	(void)timer;
+	sd_notify_send("WATCHDOG=1");
+}
+
+/* Directories, schema and ownership, done while still privileged. */
+static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int drop)
+{
+	const char *data_dir = config_str(&sup->cfg, "data_dir");
+	const char *run_dir = config_str(&sup->cfg, "run_dir");
+	char path[PATH_MAX];
+	sqlite3 *db;
+
+	if (mkdir_p(data_dir, 0750) < 0 || mkdir_p(run_dir, 0750) < 0) {
+		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
+		return -1;
+	}
+	db = db_open(data_dir);
+	if (!db || db_migrate(db) < 0) {
+		sqlite3_close(db);
+		return -1;
+	}
+	/* Closing the last connection removes -wal and -shm, so no root-owned file is left. */
+	sqlite3_close(db);
+	if (drop) {
+		snprintf(path, sizeof(path), "%s/%s", data_dir, DB_FILE_NAME);
+		if (chown(data_dir, uid, gid) < 0 || chown(run_dir, uid, gid) < 0 ||
+		    chown(path, uid, gid) < 0) {
+			log_err("cannot give %s and %s to uid %u", data_dir, run_dir,
+				(unsigned)uid);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int setup(struct supervisor *sup, const char *config_path)
+{
+	char err[512];
+	uid_t uid;
+	gid_t gid;
+	int drop;
+	ssize_t n;
+
+	snprintf(sup->config_path, sizeof(sup->config_path), "%s", config_path);
+	n = readlink("/proc/self/exe", sup->exe_path, sizeof(sup->exe_path) - 1);
+	if (n < 0) {
+		log_err("readlink /proc/self/exe");
+		return -1;
+	}
+	sup->exe_path[n] = '\0';
+	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
+	if (config_get(&sup->cfg, "clock.start")) {
+		int64_t start;
+
+		clock_parse_iso8601(config_str(&sup->cfg, "clock.start"), 0, &start);
+		clock_set_test(start,
+			       config_get(&sup->cfg, "clock.rate")
+				       ? config_num(&sup->cfg, "clock.rate")
+				       : 1.0,
+			       0);
+		log_msg(LOG_LVL_WARN,
+			"TEST CLOCK ACTIVE: time starts at %s and runs %g times faster",
+			config_str(&sup->cfg, "clock.start"), clock_rate());
+	}
+	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
+	    prepare_storage(sup, uid, gid, drop) < 0)
+		return -1;
+	sup->control = control_open(sup, err, sizeof(err));
+	if (!sup->control) {
+		log_errx("%s", err);
+		return -1;
+	}
+	if (drop) {
+		if (privdrop_apply(uid, gid) < 0)
+			return -1;
+		log_info("running as uid %u, gid %u", (unsigned)uid, (unsigned)gid);
+	}
+	sup->db = db_open(config_str(&sup->cfg, "data_dir"));
+	if (!sup->db)
+		return -1;
+	record_config_version(sup);
+	return 0;
+}
+
+int supervisor_run(const char *config_path)
+{
+	struct supervisor sup = {0};
+	uv_loop_t loop;
+	int rc = 0;
+
+	log_init("tradingd");
+	if (config_load(&sup.cfg, config_path) < 0) {
+		config_print_errors(&sup.cfg, stderr);
+		config_free(&sup.cfg);
+		return EX_CONFIG;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	uv_loop_init(&loop);
+	sup.loop = &loop;
+	sup.start_mono = clock_mono_ms();
+	sup.start_real_ms = clock_real_ms();
+	for (int i = 0; i < ROLE_COUNT; i++)
+		proc_init(&sup, &sup.procs[i], (enum role)i);
+	uv_signal_init(&loop, &sup.sig_term);
+	uv_signal_init(&loop, &sup.sig_int);
+	uv_signal_init(&loop, &sup.sig_hup);
+	uv_timer_init(&loop, &sup.heartbeat);
+	uv_timer_init(&loop, &sup.watchdog);
+	sup.sig_term.data = sup.sig_int.data = sup.sig_hup.data = &sup;
+	sup.heartbeat.data = sup.watchdog.data = &sup;
+
+	if (setup(&sup, config_path) < 0) {
+		rc = 1;
+		sup.shutting_down = 1;
+		finish(&sup);
+	} else {
+		uint64_t hb = (uint64_t)config_int(&sup.cfg, "supervisor.heartbeat_interval_ms");
+
+		uv_signal_start(&sup.sig_term, on_signal, SIGTERM);
+		uv_signal_start(&sup.sig_int, on_signal, SIGINT);
+		uv_signal_start(&sup.sig_hup, on_signal, SIGHUP);
+		uv_timer_start(&sup.heartbeat, heartbeat_tick, hb, hb);
+		sup.watchdog_ms = sd_watchdog_ms();
+		if (sup.watchdog_ms)
+			uv_timer_start(&sup.watchdog, on_watchdog, sup.watchdog_ms / 2,
+				       sup.watchdog_ms / 2);
+		log_notice("tradingd %s starting (mode %s, pid %d)", TRADINGD_VERSION,
+			   config_str(&sup.cfg, "mode"), (int)getpid());
+		/* The simulator first, so that market-data finds it; then workers in order. */
+		if (proc_enabled(&sup.procs[ROLE_SIM]))
+			proc_event(&sup.procs[ROLE_SIM], EV_START);
+		for (int i = 0; i < ROLE_WORKER_COUNT; i++)
+			if (proc_enabled(&sup.procs[i]))
+				proc_event(&sup.procs[i], EV_START);
+		notify_status(&sup);
+	}
+	uv_run(&loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&loop) != 0)
+		log_warnx("loop closed with handles still open");
+	sqlite3_close(sup.db);
+	config_free(&sup.cfg);
+	return rc;
+}

@@ -1,0 +1,122 @@
+/* The supervisor's shared state: the process table, the config in force, and the loop.
+ * Each file of supervisor/ owns one part of it and says so in its opening lines. */
+#ifndef TD_SUPERVISOR_H
+#define TD_SUPERVISOR_H
+
+#include <limits.h>
+#include <sqlite3.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/roles.h"
+#include "ipc/ipc.h"
+
+#define TRADINGD_VERSION "0.1.0"
+#define CRASHLOOP_HISTORY 128
+
+enum proc_state {
+	PROC_STOPPED,
+	PROC_STARTING,
+	PROC_RUNNING,
+	PROC_BACKOFF,
+	PROC_STOPPING,
+	PROC_EXITED,
+	PROC_FATAL,
+	PROC_STATE_COUNT,
+};
+
+enum proc_event {
+	EV_START, /* asked to start (boot, tradectl start, restart) */
+	EV_STOP,  /* asked to stop (tradectl stop, shutdown) */
+	EV_READY, /* the worker said READY */
+	EV_EXIT,  /* the process ended */
+	EV_TIMER, /* the state's timer fired: backoff over, ready or stop timeout */
+	EV_HUNG,  /* heartbeats unanswered */
+	EV_COUNT,
+};
+
+struct supervisor;
+
+struct proc {
+	struct supervisor *sup;
+	enum role role;
+	enum proc_state state;
+	uv_process_t *process; /* NULL when no process runs; freed once libuv closes it */
+	int pid;
+	struct ipc_peer *peer;
+	uv_timer_t timer;
+	uv_timer_t probe_timer; /* readiness probe of the simulator's port */
+	uv_tcp_t *probe;
+
+	int64_t spawned_mono, ready_mono, state_mono;
+	int consecutive_failures;
+	uint64_t restarts;
+	int64_t restart_times[CRASHLOOP_HISTORY];
+	unsigned restart_head;
+	int restart_after_stop; /* tradectl restart: start again once stopped */
+	int stop_requested;
+	char last_exit[48];
+	char kill_reason[24]; /* why we sent SIGKILL, for last_exit */
+	char description[160];
+
+	uint64_t ping_seq;
+	int64_t last_pong_mono;
+	char *status_json; /* latest STATUS from the worker, for tradectl status --json */
+};
+
+struct control;
+
+struct supervisor {
+	uv_loop_t *loop;
+	struct config cfg;
+	char config_path[PATH_MAX];
+	char exe_path[PATH_MAX];
+	struct proc procs[ROLE_COUNT];
+	sqlite3 *db;
+	struct control *control;
+
+	uv_signal_t sig_term, sig_int, sig_hup;
+	uv_timer_t heartbeat, watchdog;
+	int shutting_down;
+	int ready_notified;
+	int64_t start_mono;
+	int64_t start_real_ms;
+	uint64_t watchdog_ms;
+};
+
+/* proc.c: the policy table and the life of each process. */
+const char *proc_state_name(enum proc_state state);
+void proc_init(struct supervisor *sup, struct proc *p, enum role role);
+void proc_event(struct proc *p, enum proc_event ev);
+int proc_enabled(const struct proc *p);
+void proc_release(struct proc *p);
+void proc_describe(const struct proc *p, char *buf, size_t len);
+
+/* spawn.c: fork+exec of a worker or the simulator. */
+int spawn_proc(struct proc *p);
+
+/* route.c: messages from workers, heartbeats. */
+void route_message(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+void heartbeat_tick(uv_timer_t *timer);
+void send_config(struct proc *p);
+
+/* supervisor.c: lifecycle of the daemon. */
+void supervisor_state_changed(struct supervisor *sup);
+void supervisor_shutdown(struct supervisor *sup, const char *why);
+int supervisor_reload(struct supervisor *sup, char *err, size_t errlen);
+int supervisor_run(const char *config_path);
+
+/* control.c: the control socket; control_cmds.c: what each command does. */
+struct control *control_open(struct supervisor *sup, char *err, size_t errlen);
+void control_close(struct control *ctl);
+/* Answers one request; returns a new reference to the reply object. */
+json_t *control_dispatch(struct supervisor *sup, json_t *request);
+
+/* privdrop.c */
+int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop);
+int privdrop_apply(uid_t uid, gid_t gid);
+int privdrop_peer_allowed(const struct supervisor *sup, uid_t uid, gid_t gid);
+
+#endif

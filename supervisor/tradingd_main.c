@@ -1,0 +1,109 @@
+/* bin/tradingd: the supervisor (-c FILE), a config check (--check-config), or, when the
+ * supervisor re-executes itself with -x ROLE, one of its workers. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "common/roles.h"
+#include "supervisor/supervisor.h"
+#include "workers/worker.h"
+
+#define EX_USAGE 64
+#define EX_CONFIG 78
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"usage: tradingd [-c FILE] [--check-config]\n"
+		"       tradingd --version\n"
+		"\n"
+		"  -c, --config FILE   config file (default /etc/tradingd/tradingd.json)\n"
+		"      --check-config  validate FILE, print every error as file:line:col, exit\n"
+		"                      0 when valid, 78 (EX_CONFIG) when not\n"
+		"  -V, --version       print the version\n"
+		"  -h, --help          this help\n"
+		"\n"
+		"tradingd runs in the foreground; an init system (systemd) supervises it.\n"
+		"Internal: -x ROLE runs one worker; the supervisor starts those itself.\n");
+}
+
+/* -x exec PROGRAM ARGS...: die with the supervisor, then become PROGRAM (the simulator). */
+static int exec_child(char **argv)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
+		return 1;
+	execv(argv[0], argv);
+	fprintf(stderr, "tradingd: cannot execute %s\n", argv[0]);
+	return 127;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check-config", no_argument, NULL, 'k'},
+		{"version", no_argument, NULL, 'V'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *config_path = "/etc/tradingd/tradingd.json";
+	const char *role = NULL;
+	int check = 0, opt;
+
+	while ((opt = getopt_long(argc, argv, "+c:x:Vh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'x':
+			role = optarg;
+			break;
+		case 'k':
+			check = 1;
+			break;
+		case 'V':
+			printf("tradingd %s\n", TRADINGD_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return EX_USAGE;
+		}
+	}
+	if (role) {
+		int r;
+
+		if (strcmp(role, "exec") == 0 && optind < argc)
+			return exec_child(argv + optind);
+		r = role_parse(role);
+		if (r < 0 || r >= ROLE_WORKER_COUNT) {
+			fprintf(stderr, "tradingd: unknown role \"%s\"\n", role);
+			return EX_USAGE;
+		}
+		return worker_run((enum role)r);
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return EX_USAGE;
+	}
+	if (check) {
+		struct config cfg;
+		int rc = config_load(&cfg, config_path);
+
+		if (rc < 0)
+			config_print_errors(&cfg, stderr);
+		else
+			printf("%s: valid\n", config_path);
+		config_free(&cfg);
+		return rc < 0 ? EX_CONFIG : 0;
+	}
+	return supervisor_run(config_path);
+}

@@ -1,0 +1,56 @@
+/* The runtime every worker process shares: one libuv loop, the socket to the supervisor on
+ * IPC_WORKER_FD, config delivery, READY, heartbeats, status, and a clean shutdown. */
+#ifndef TD_WORKER_H
+#define TD_WORKER_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "common/config.h"
+#include "common/roles.h"
+#include "ipc/ipc.h"
+
+struct worker;
+
+struct worker_ops {
+	/* Called once the first config has arrived; returns -1 to exit with status 1. */
+	int (*init)(struct worker *w);
+	/* A message from the supervisor that the runtime does not handle itself. */
+	void (*on_msg)(struct worker *w, const struct ipc_hdr *hdr, const void *payload);
+	/* A new validated config (reload); w->cfg already holds it. */
+	void (*on_config)(struct worker *w);
+	/* Adds this worker's state (counters, breakers) to out for `tradectl status --json`. */
+	void (*status)(struct worker *w, json_t *out);
+	/* Close every handle the worker opened so that the loop can end; free its state. */
+	void (*stop)(struct worker *w);
+};
+
+struct worker {
+	enum role role;
+	uv_loop_t *loop;
+	struct ipc_peer *supervisor;
+	struct config cfg;
+	int have_config;
+	int stopping;
+	const struct worker_ops *ops;
+	void *state;
+	uv_signal_t sigterm, sigint;
+};
+
+/* Runs the worker of role until it is told to stop; returns the process exit status. */
+int worker_run(enum role role);
+/* Sends to the supervisor; see ipc_send for the results. */
+int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len);
+int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const void *payload,
+			 uint32_t len);
+/* Begins a clean exit: stop the worker's handles, then the runtime's. */
+void worker_stop(struct worker *w);
+
+/* The roles' operation tables (workers/<role>.c). */
+extern const struct worker_ops market_data_ops;
+extern const struct worker_ops strategy_ops;
+extern const struct worker_ops order_execution_ops;
+extern const struct worker_ops notifier_ops;
+extern const struct worker_ops maintenance_ops;
+
+#endif

@@ -1,0 +1,215 @@
+/* The runtime every worker process shares: one libuv loop, the socket to the supervisor on
+ * IPC_WORKER_FD, config delivery, READY, heartbeats, status, and a clean shutdown. */
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "workers/worker.h"
+
+/* Test-only fault point: TRADINGD_FAULT=ROLE:exit-at-start makes that role exit(1) as soon as
+ * it has its config, every time, so that crash-loop handling can be exercised for real. */
+#define FAULT_ENV "TRADINGD_FAULT"
+
+static const struct worker_ops *const role_ops[ROLE_WORKER_COUNT] = {
+	[ROLE_NOTIFIER] = &notifier_ops,       [ROLE_MAINTENANCE] = &maintenance_ops,
+	[ROLE_MARKET_DATA] = &market_data_ops, [ROLE_ORDER_EXECUTION] = &order_execution_ops,
+	[ROLE_STRATEGY] = &strategy_ops,
+};
+
+int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
+{
+	return ipc_send(w->supervisor, type, payload, len);
+}
+
+int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const void *payload,
+			 uint32_t len)
+{
+	return ipc_send_coalesce(w->supervisor, type, key, payload, len);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (w->stopping)
+		return;
+	w->stopping = 1;
+	if (w->have_config && w->ops->stop)
+		w->ops->stop(w);
+	uv_close((uv_handle_t *)&w->sigterm, NULL);
+	uv_close((uv_handle_t *)&w->sigint, NULL);
+	ipc_peer_close(w->supervisor);
+	w->supervisor = NULL;
+}
+
+static int fault_requested(enum role role, const char *fault)
+{
+	const char *spec = getenv(FAULT_ENV);
+	size_t n = strlen(role_name(role));
+
+	return spec && strncmp(spec, role_name(role), n) == 0 && spec[n] == ':' &&
+	       strcmp(spec + n + 1, fault) == 0;
+}
+
+static void send_status(struct worker *w, const void *payload, uint32_t len)
+{
+	json_t *out = json_object();
+	char *text;
+	uint64_t id;
+	size_t tlen;
+
+	memcpy(&id, payload, sizeof(id));
+	(void)len;
+	if (w->ops->status)
+		w->ops->status(w, out);
+	text = json_dumps(out, JSON_COMPACT);
+	json_decref(out);
+	if (!text)
+		return;
+	tlen = strlen(text);
+	if (tlen + sizeof(id) <= IPC_MAX_PAYLOAD) {
+		char *buf = malloc(sizeof(id) + tlen);
+
+		if (buf) {
+			memcpy(buf, &id, sizeof(id));
+			memcpy(buf + sizeof(id), text, tlen);
+			worker_send(w, IPC_STATUS, buf, (uint32_t)(sizeof(id) + tlen));
+			free(buf);
+		}
+	}
+	free(text);
+}
+
+static void apply_config(struct worker *w, const char *payload, uint32_t len)
+{
+	struct config next;
+	char *text = malloc(len + 1);
+
+	if (!text)
+		fatalx("out of memory for the config");
+	memcpy(text, payload, len);
+	text[len] = '\0';
+	/* The supervisor validated it; a failure here means the two ends disagree: a bug. */
+	if (config_load_text(&next, "(from supervisor)", text) < 0) {
+		config_print_errors(&next, stderr);
+		fatalx("supervisor sent a config this worker cannot load");
+	}
+	free(text);
+	if (w->have_config)
+		config_free(&w->cfg);
+	w->cfg = next;
+	log_set_level((enum log_level)log_level_parse(config_str(&w->cfg, "log_level")));
+	if (!w->have_config) {
+		struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
+
+		w->have_config = 1;
+		if (fault_requested(w->role, "exit-at-start"))
+			fatalx("fault injected: exit at start");
+		if (w->ops->init && w->ops->init(w) < 0) {
+			log_errx("initialisation failed");
+			exit(1);
+		}
+		worker_send(w, IPC_READY, &ready, sizeof(ready));
+		log_info("ready");
+	} else if (w->ops->on_config) {
+		w->ops->on_config(w);
+	}
+}
+
+static void on_supervisor_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, const void *payload,
+			      void *arg)
+{
+	struct worker *w = arg;
+
+	(void)peer;
+	switch (hdr->type) {
+	case IPC_CONFIG:
+		apply_config(w, payload, hdr->len);
+		break;
+	case IPC_PING:
+		worker_send(w, IPC_PONG, payload, hdr->len);
+		break;
+	case IPC_STATUS_REQ:
+		send_status(w, payload, hdr->len);
+		break;
+	case IPC_SHUTDOWN:
+		log_info("shutdown requested by the supervisor");
+		worker_stop(w);
+		break;
+	default:
+		if (!w->have_config)
+			fatalx("%s before the config: protocol violation",
+			       ipc_type_name(hdr->type));
+		if (w->ops->on_msg)
+			w->ops->on_msg(w, hdr, payload);
+		else
+			log_warnx("unexpected %s from the supervisor", ipc_type_name(hdr->type));
+		break;
+	}
+}
+
+static void on_supervisor_close(struct ipc_peer *peer, enum ipc_close_reason reason, void *arg)
+{
+	struct worker *w = arg;
+
+	(void)peer;
+	/* The peer frees itself after this callback. */
+	w->supervisor = NULL;
+	if (reason == IPC_CLOSED_MALFORMED)
+		fatalx("the supervisor sent a malformed frame");
+	log_notice("supervisor went away (%s): exiting",
+		   reason == IPC_CLOSED_EOF ? "end of file" : "socket error");
+	worker_stop(w);
+}
+
+static void on_signal(uv_signal_t *handle, int signum)
+{
+	struct worker *w = handle->data;
+
+	log_info("signal %d: stopping", signum);
+	worker_stop(w);
+}
+
+int worker_run(enum role role)
+{
+	struct worker w = {.role = role};
+	uv_loop_t loop;
+	int rc;
+
+	log_init(role_name(role));
+	/* Die with the supervisor; and if it is already gone, do not linger. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
+		fatal("prctl(PR_SET_PDEATHSIG)");
+	if (getppid() == 1)
+		fatalx("the supervisor exited before this worker started");
+	close_range(IPC_WORKER_FD + 1, ~0U, 0);
+	if (clock_import_env() < 0)
+		fatalx("malformed %s in the environment", CLOCK_ENV);
+	if ((unsigned)role >= ROLE_WORKER_COUNT)
+		fatalx("%s is not a worker role", role_name(role));
+	w.ops = role_ops[role];
+	signal(SIGPIPE, SIG_IGN);
+	if (uv_loop_init(&loop) < 0)
+		fatalx("uv_loop_init failed");
+	w.loop = &loop;
+	w.supervisor = ipc_peer_open(&loop, IPC_WORKER_FD, "supervisor", on_supervisor_msg,
+				     on_supervisor_close, &w);
+	if (!w.supervisor)
+		fatalx("no supervisor socket on fd %d", IPC_WORKER_FD);
+	uv_signal_init(&loop, &w.sigterm);
+	uv_signal_init(&loop, &w.sigint);
+	w.sigterm.data = w.sigint.data = &w;
+	uv_signal_start(&w.sigterm, on_signal, SIGTERM);
+	uv_signal_start(&w.sigint, on_signal, SIGINT);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	rc = uv_loop_close(&loop);
+	if (rc != 0)
+		log_warnx("loop closed with handles still open: %s", uv_strerror(rc));
+	if (w.have_config)
+		config_free(&w.cfg);
+	log_info("exited cleanly");
+	return 0;
+}
