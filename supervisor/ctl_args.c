@@ -213,7 +213,7 @@ int ctl_socket_path(const struct config *cfg, char *out, size_t len)
 	} else {
 		dir = config_str(cfg, "run_dir");
 		dirlen = strlen(dir);
-		while (dirlen > 1 && dir[dirlen - 1] == '/')
+		while (dirlen > 0 && dir[dirlen - 1] == '/')
 			dirlen--;
 		n = snprintf(out, len, "%.*s/%s", (int)dirlen, dir, CTL_SOCKET_NAME);
 	}
