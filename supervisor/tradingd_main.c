@@ -26,11 +26,40 @@ static void usage(FILE *out)
 		"  -c, --config FILE   config file (default /etc/tradingd/tradingd.json)\n"
 		"      --check-config  validate FILE, print every error as file:line:col, exit\n"
 		"                      0 when valid, 78 (EX_CONFIG) when not\n"
+		"      --config-keys   print every config key with type, default and meaning\n"
 		"  -V, --version       print the version\n"
 		"  -h, --help          this help\n"
 		"\n"
 		"tradingd runs in the foreground; an init system (systemd) supervises it.\n"
 		"Internal: -x ROLE runs one worker; the supervisor starts those itself.\n");
+}
+
+static const char *const type_names[] = {
+	[CFG_OBJECT] = "object",
+	[CFG_STRING] = "string",
+	[CFG_INT] = "integer",
+	[CFG_NUMBER] = "number",
+	[CFG_BOOL] = "boolean",
+	[CFG_ENUM] = "enum",
+	[CFG_STRING_ARRAY] = "array of strings",
+	[CFG_URL_LIST] = "string or array of strings",
+	[CFG_TIMESTAMP] = "ISO-8601 time",
+};
+
+/* One line per key, tab-separated: path, type, default, range or choices, meaning. */
+static int print_config_keys(void)
+{
+	for (const struct config_key *k = config_schema; k->path; k++) {
+		char range[64] = "";
+
+		if (k->type == CFG_ENUM)
+			snprintf(range, sizeof(range), "%s", k->choices);
+		else if (k->type == CFG_INT || k->type == CFG_NUMBER)
+			snprintf(range, sizeof(range), "%g..%g", k->min, k->max);
+		printf("%s\t%s\t%s\t%s\t%s\n", k->path, type_names[k->type],
+		       k->defval ? k->defval : "", range, k->doc);
+	}
+	return 0;
 }
 
 /* -x exec PROGRAM ARGS...: die with the supervisor, then become PROGRAM (the simulator). */
@@ -48,6 +77,7 @@ int main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{"config", required_argument, NULL, 'c'},
 		{"check-config", no_argument, NULL, 'k'},
+		{"config-keys", no_argument, NULL, 'K'},
 		{"version", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -67,6 +97,8 @@ int main(int argc, char **argv)
 		case 'k':
 			check = 1;
 			break;
+		case 'K':
+			return print_config_keys();
 		case 'V':
 			printf("tradingd %s\n", TRADINGD_VERSION);
 			return 0;
