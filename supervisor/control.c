@@ -215,7 +215,7 @@ static int socket_in_use(const char *path)
 	return in_use;
 }
 
-struct control *control_open(struct supervisor *sup, char *err, size_t errlen)
+struct control *control_open(struct supervisor *sup, uid_t owner, char *err, size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	const char *configured = config_str(&sup->cfg, "control.socket");
@@ -249,12 +249,13 @@ struct control *control_open(struct supervisor *sup, char *err, size_t errlen)
 	rc = uv_pipe_bind(&ctl->server, ctl->path);
 	if (rc == 0 && chmod(ctl->path, 0660) < 0)
 		rc = -errno;
-	if (rc == 0 && group[0]) {
-		struct group *gr = getgrnam(group);
+	/* Bound while still root: without the chown the daemon's own user could not connect. */
+	if (rc == 0 && (group[0] || owner != (uid_t)-1)) {
+		struct group *gr = group[0] ? getgrnam(group) : NULL;
 
-		if (!gr)
+		if (group[0] && !gr)
 			rc = -ENOENT;
-		else if (chown(ctl->path, (uid_t)-1, gr->gr_gid) < 0)
+		else if (chown(ctl->path, owner, gr ? gr->gr_gid : (gid_t)-1) < 0)
 			rc = -errno;
 	}
 	if (rc == 0)

@@ -1,6 +1,7 @@
 /* The daemon's lifecycle: set-up (config, directories, database, control socket, privileges),
  * start of every process, readiness to systemd, reload, and the ordered shutdown. */
 #include <errno.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,9 +233,17 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	/* Closing the last connection removes -wal and -shm, so no root-owned file is left. */
 	sqlite3_close(db);
 	if (drop) {
+		/* Members of control_group must reach the socket inside run_dir (mode 0750). */
+		const char *group = config_str(&sup->cfg, "control_group");
+		struct group *gr = group[0] ? getgrnam(group) : NULL;
+
+		if (group[0] && !gr) {
+			log_errx("control_group \"%s\" does not exist", group);
+			return -1;
+		}
 		snprintf(path, sizeof(path), "%s/%s", data_dir, DB_FILE_NAME);
-		if (chown(data_dir, uid, gid) < 0 || chown(run_dir, uid, gid) < 0 ||
-		    chown(path, uid, gid) < 0) {
+		if (chown(data_dir, uid, gid) < 0 ||
+		    chown(run_dir, uid, gr ? gr->gr_gid : gid) < 0 || chown(path, uid, gid) < 0) {
 			log_err("cannot give %s and %s to uid %u", data_dir, run_dir,
 				(unsigned)uid);
 			return -1;
@@ -275,7 +284,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
 	    prepare_storage(sup, uid, gid, drop) < 0)
 		return -1;
-	sup->control = control_open(sup, err, sizeof(err));
+	sup->control = control_open(sup, drop ? uid : (uid_t)-1, err, sizeof(err));
 	if (!sup->control) {
 		log_errx("%s", err);
 		return -1;

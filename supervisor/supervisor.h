@@ -108,8 +108,9 @@ void supervisor_shutdown(struct supervisor *sup, const char *why);
 int supervisor_reload(struct supervisor *sup, char *err, size_t errlen);
 int supervisor_run(const char *config_path);
 
-/* control.c: the control socket; control_cmds.c: what each command does. */
-struct control *control_open(struct supervisor *sup, char *err, size_t errlen);
+/* control.c: the control socket; control_cmds.c: what each command does. The socket is given
+ * to owner (the uid the daemon drops to; (uid_t)-1 to keep ours) and to control_group. */
+struct control *control_open(struct supervisor *sup, uid_t owner, char *err, size_t errlen);
 void control_close(struct control *ctl);
 /* Answers one request; returns a new reference to the reply object. */
 json_t *control_dispatch(struct supervisor *sup, json_t *request);
