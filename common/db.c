@@ -25,6 +25,10 @@ static const char *const migrations[] = {
 	"CREATE TABLE config_versions ("
 	"  id INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL, path TEXT NOT NULL,"
 	"  text TEXT NOT NULL);",
+	/* 2: how far each market's candles are known to be complete */
+	"CREATE TABLE candle_sync ("
+	"  market TEXT NOT NULL, unit INTEGER NOT NULL, synced_until_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (market, unit)) WITHOUT ROWID;",
 };
 
 int db_schema_version(void)
