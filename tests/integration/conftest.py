@@ -197,3 +197,35 @@ def daemon_factory():
 @pytest.fixture
 def daemon(daemon_factory):
     return daemon_factory().start()
+
+
+PROCESSES = WORKERS + ["upbit-sim"]
+
+
+def proc_argv(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return [a.decode() for a in f.read().split(b"\0")[:-1]]
+
+
+def proc_ids(pid, field):
+    """The real, effective, saved and filesystem ids of pid ("Uid" or "Gid")."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return [int(x) for x in line.split()[1:]]
+    raise AssertionError(f"no {field} line for pid {pid}")
+
+
+def pids_of(status):
+    """name -> pid of every process in a status() answer that has one."""
+    return {name: w["pid"] for name, w in status.items() if w["pid"] > 0}
+
+
+def wait_gone(pids, timeout=5.0):
+    """Waits until none of pids is alive; returns those still alive (empty on success)."""
+    deadline = time.monotonic() + timeout
+    alive = [p for p in pids if pid_alive(p)]
+    while alive and time.monotonic() < deadline:
+        time.sleep(0.005)
+        alive = [p for p in alive if pid_alive(p)]
+    return alive
