@@ -39,16 +39,19 @@ static int64_t floor_div(int64_t a, int64_t b)
  * so long day-candle queries (moving averages) find data. */
 static void gen_prehistory_days(struct sim_market *m, int64_t first_day, int ndays)
 {
+	struct sim_candle *tmp = ndays > 0 ? calloc((size_t)ndays, sizeof(*tmp)) : NULL;
 	double close = m->walk;
-	int64_t d;
+	int k;
 
-	for (d = first_day - 1; d >= first_day - ndays; d--) {
-		struct sim_candle *c = candle_ring_extend(&m->days, d);
+	if (!tmp)
+		return;
+	/* Walked backwards from the first minute's price, stored oldest first. */
+	for (k = ndays - 1; k >= 0; k--) {
+		struct sim_candle *c = &tmp[k];
 		double open = round_to_tick(close * exp(0.02 * rng_normal(&m->rng)));
 		double swing = fabs(0.01 * rng_normal(&m->rng));
+		int64_t d = first_day - ndays + k;
 
-		if (!c)
-			break;
 		c->open = open;
 		c->close = round_to_tick(close);
 		c->high = round_to_tick((open > c->close ? open : c->close) * (1 + swing));
@@ -59,6 +62,13 @@ static void gen_prehistory_days(struct sim_market *m, int64_t first_day, int nda
 		c->has_trade = 1;
 		close = open;
 	}
+	for (k = 0; k < ndays; k++) {
+		struct sim_candle *slot = candle_ring_extend(&m->days, first_day - ndays + k);
+
+		if (slot)
+			*slot = tmp[k];
+	}
+	free(tmp);
 }
 
 int market_init(struct sim_market *m, const char *code, double start_price, unsigned index,
