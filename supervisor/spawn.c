@@ -271,7 +271,6 @@ int spawn_proc(struct proc *p)
 	}
 	p->pid = p->process->pid;
 	p->spawned_mono = clock_mono_ms();
-	p->last_exit[0] = '\0';
 	free(p->status_json);
 	p->status_json = NULL;
 	if (sv[0] >= 0) {
