@@ -144,7 +144,11 @@ class Daemon:
             st = self.status()
             return st if st and all(w["state"] == "RUNNING" for w in st.values()) and \
                 all(n in st for n in WORKERS) else None
-        return wait_for(ready, timeout, what="every process RUNNING")
+        try:
+            return wait_for(ready, timeout, what="every process RUNNING")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\nstatus: {self.status()}\n"
+                                 f"log:\n{self.log_text()[-3000:]}") from None
 
     def wait_state(self, name, state, timeout=15):
         return wait_for(lambda: self.state(name) == state, timeout,
