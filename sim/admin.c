@@ -169,6 +169,9 @@ static void price_route(struct sim *s, struct sim_request *rq, struct sim_reply 
 	}
 	json_decref(b);
 	s->markets[mi].walk = price;
+	/* Trades of this minute not yet shown move too, so the change is seen at the next one. */
+	for (int k = s->markets[mi].visible; k < s->markets[mi].nticks; k++)
+		s->markets[mi].ticks[k].price = round_to_tick(price);
 	reply_json(rp, 200, json_pack("{s:s,s:f}", "market", market, "walk", price));
 }
 

@@ -206,7 +206,7 @@ static int parse_markets(struct sim_config *cfg, const char *arg, char *err, siz
 
 static int parse_account(struct sim_config *cfg, const char *arg, char *err, size_t errlen)
 {
-	char buf[1024], *parts[4] = {NULL}, *p, *save = NULL, *tok;
+	char buf[1024], *parts[4] = {NULL}, *p;
 	struct sim_account *a;
 	double krw;
 	int n = 0;
@@ -233,31 +233,39 @@ static int parse_account(struct sim_config *cfg, const char *arg, char *err, siz
 	snprintf(a->access_key, sizeof(a->access_key), "%s", parts[0]);
 	snprintf(a->secret_key, sizeof(a->secret_key), "%s", parts[1]);
 	a->krw.balance = round8(krw);
-	/* Coin holdings are resolved to market indexes in sim_init; keep the text meanwhile. */
+	/* Holdings are resolved once the whole command line (and so --markets) is known. */
 	if (parts[3]) {
-		for (tok = strtok_r(parts[3], ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			char *eq = strchr(tok, '=');
-			double amt;
-			int i, found = -1;
-
-			if (!eq)
-				return fail(err, errlen,
-					    "--account: bad holding '%s' (want COIN=AMOUNT)", tok);
-			*eq = '\0';
-			if (parse_double(eq + 1, &amt) < 0 || amt < 0)
-				return fail(err, errlen, "--account: bad amount for %s", tok);
-			for (i = 0; i < cfg->nmarkets; i++)
-				if (strcmp(cfg->markets[i] + 4, tok) == 0)
-					found = i;
-			if (found < 0)
-				return fail(err, errlen,
-					    "--account: coin %s is not in --markets (give "
-					    "--markets first)",
-					    tok);
-			a->coins[found].balance = round8(amt);
-		}
+		if (strlen(parts[3]) >= sizeof(cfg->holdings[0]))
+			return fail(err, errlen, "--account: holdings too long%s", "");
+		snprintf(cfg->holdings[cfg->naccounts], sizeof(cfg->holdings[0]), "%s", parts[3]);
 	}
 	cfg->naccounts++;
+	return 0;
+}
+
+static int resolve_holdings(struct sim_config *cfg, int k, char *err, size_t errlen)
+{
+	char buf[512], *save = NULL, *tok;
+
+	snprintf(buf, sizeof(buf), "%s", cfg->holdings[k]);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(tok, '=');
+		double amt;
+		int i, found = -1;
+
+		if (!eq)
+			return fail(err, errlen, "--account: bad holding '%s' (want COIN=AMOUNT)",
+				    tok);
+		*eq = '\0';
+		if (parse_double(eq + 1, &amt) < 0 || amt < 0)
+			return fail(err, errlen, "--account: bad amount for %s", tok);
+		for (i = 0; i < cfg->nmarkets; i++)
+			if (strcmp(cfg->markets[i] + 4, tok) == 0)
+				found = i;
+		if (found < 0)
+			return fail(err, errlen, "--account: coin %s is not in --markets", tok);
+		cfg->accounts[k].coins[found].balance = round8(amt);
+	}
 	return 0;
 }
 
@@ -325,9 +333,6 @@ int sim_config_parse(struct sim_config *cfg, int argc, char **argv, char *err, s
 			cfg->seed = (uint64_t)v;
 			break;
 		case OPT_MARKETS:
-			if (cfg->naccounts)
-				return fail(err, errlen, "--markets must come before --account%s",
-					    "");
 			if (parse_markets(cfg, optarg, err, errlen) < 0)
 				return -1;
 			break;
@@ -469,6 +474,9 @@ int sim_config_parse(struct sim_config *cfg, int argc, char **argv, char *err, s
 			"--admin %s is not a loopback address (add --allow-remote to permit it)",
 			cfg->admin_host);
 	cfg->has_clock_rate = has_rate;
+	for (c = 0; c < cfg->naccounts; c++)
+		if (cfg->holdings[c][0] && resolve_holdings(cfg, c, err, errlen) < 0)
+			return -1;
 	if (cfg->naccounts == 0) {
 		struct sim_account *a = &cfg->accounts[0];
 

@@ -32,6 +32,7 @@ struct req_ctx {
 	char *body;
 	size_t body_len;
 	int too_big;
+	int headers_seen; /* MHD's first call carries only the headers */
 	int64_t recv_real_ms;
 	int64_t recv_mono_ms;
 };
@@ -537,6 +538,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	(void)version;
 	if (!ctx)
 		return MHD_NO;
+	if (!ctx->headers_seen) {
+		ctx->headers_seen = 1;
+		return MHD_YES;
+	}
 	if (*upload_size) {
 		/* Bodies beyond the cap are read and discarded, then refused with 413. */
 		if (!ctx->too_big && ctx->body_len + *upload_size <= SIM_MAX_BODY) {

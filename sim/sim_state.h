@@ -437,6 +437,7 @@ struct sim_config {
 	int rate_override[RL_NGROUPS]; /* 0: default */
 	int naccounts;
 	struct sim_account accounts[SIM_MAX_ACCOUNTS];
+	char holdings[SIM_MAX_ACCOUNTS][512]; /* "COIN=AMOUNT,..." until markets are known */
 	int has_clock_start, has_clock_rate;
 	int64_t clock_start_ms;
 	double clock_rate;
