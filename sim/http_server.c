@@ -379,7 +379,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, struct sim_reply *rp
 
 	if (huge_mb > 0) {
 		struct huge_body *hb = malloc(sizeof(*hb));
-		uint64_t units = ((uint64_t)huge_mb << 20) / (sizeof(huge_unit) - 1);
+		uint64_t units = (((uint64_t)huge_mb << 20) + sizeof(huge_unit) - 2) /
+				 (sizeof(huge_unit) - 1);
 
 		if (!hb)
 			return MHD_NO;
