@@ -314,7 +314,7 @@ int upbit_decimal_valid(const char *s)
 		if (frac == 0)
 			return 0;
 	}
-	return s[i] == '\0' && i < UPBIT_DEC_LEN;
+	return i < UPBIT_DEC_LEN && s[i] == '\0';
 }
 
 int pu_decimal(json_t *obj, const char *key, unsigned flags, struct upbit_dec *out, struct pctx *c)
