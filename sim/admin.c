@@ -167,12 +167,12 @@ static void price_route(struct sim *s, struct sim_request *rq, struct sim_reply 
 		reply_error(rp, 400, "invalid_body", "want {\"market\":\"KRW-...\",\"price\":N}");
 		return;
 	}
-	json_decref(b);
+	json_decref(b); /* market pointed into b: use s->markets[mi].code from here on */
 	s->markets[mi].walk = price;
 	/* Trades of this minute not yet shown move too, so the change is seen at the next one. */
 	for (int k = s->markets[mi].visible; k < s->markets[mi].nticks; k++)
 		s->markets[mi].ticks[k].price = round_to_tick(price);
-	reply_json(rp, 200, json_pack("{s:s,s:f}", "market", market, "walk", price));
+	reply_json(rp, 200, json_pack("{s:s,s:f}", "market", s->markets[mi].code, "walk", price));
 }
 
 int admin_handle(struct sim *s, struct sim_request *rq, struct sim_reply *rp)
