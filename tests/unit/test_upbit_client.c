@@ -501,8 +501,7 @@ static void test_429_then_ok(void **state)
 
 	(void)state;
 	fake_bind(&f);
-	fake_script(&f, 2, "429|Content-Type: text/plain\r\n|Too many API requests.",
-		    "200||" TICKER_BODY);
+	fake_script(&f, 2, "429|Retry-After: 2\r\n|Too many API requests.", "200||" TICKER_BODY);
 	fake_listen(&f);
 	url_of(url, sizeof(url), &f);
 	c = make_client(url, NULL, NULL);
@@ -510,8 +509,8 @@ static void test_429_then_ok(void **state)
 	wait_calls(1);
 	assert_int_equal(got.r.status, UPBIT_OK);
 	assert_int_equal(got.r.attempts, 2);
-	/* The group waited out the 1 s back-off before the retry. */
-	assert_true(clock_mono_ms() - t0 >= 1000);
+	/* The group waited out Retry-After (2 s, above the 1 s back-off) before the retry. */
+	assert_true(clock_mono_ms() - t0 >= 2000);
 	close_client(c);
 	fake_stop(&f, 1);
 }

@@ -493,6 +493,11 @@ static void on_http_done(const struct http_response *r, void *arg)
 	if (r->status == 429) {
 		int64_t ms = rate_bucket_on_429(&gs->bucket, now);
 
+		/* Never send before a stated Retry-After ends (FAULT_MATRIX E2). */
+		if (r->retry_after_s > 0 && (int64_t)r->retry_after_s * 1000 > ms) {
+			ms = (int64_t)r->retry_after_s * 1000;
+			gs->bucket.blocked_until_ms = now + ms;
+		}
 		note_breaker(call, 1, now);
 		log_notice("upbit: 429 on group %s, backing off %lld ms",
 			   upbit_group_name(call->group), (long long)ms);
