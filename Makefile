@@ -93,14 +93,20 @@ bench: deps $(PROGRAMS)
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
+# The example config gets the directories the unit provides (StateDirectory, RuntimeDirectory);
+# the unit gets the binaries' PREFIX. An existing /etc/tradingd/tradingd.json is never touched.
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tradingd \
 		$(DESTDIR)/etc/tradingd $(DESTDIR)/lib/systemd/system
 	install -m 0755 $(BIN)/tradingd $(BIN)/tradectl $(BIN)/upbit-sim $(DESTDIR)$(PREFIX)/bin/
-	install -m 0644 etc/tradingd.json $(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example
-	install -m 0644 etc/tradingd.service $(DESTDIR)/lib/systemd/system/tradingd.service
+	sed -e 's|"\./var/data"|"/var/lib/tradingd"|' -e 's|"\./var/run"|"/run/tradingd"|' \
+		etc/tradingd.json >$(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example
+	chmod 0644 $(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example
+	sed -e 's|/usr/local/|$(PREFIX)/|g' etc/tradingd.service \
+		>$(DESTDIR)/lib/systemd/system/tradingd.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/tradingd.service
 
 clean:
 	rm -rf build build-asan bin bin-asan
 
--include $(LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/tests/*.d)
