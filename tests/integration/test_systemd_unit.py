@@ -1,0 +1,139 @@
+"""etc/tradingd.service: systemd-analyze verify says nothing at all (it exits 0 even on a
+misspelt key, so any output fails), the settings the supervisor relies on are there, and
+`make install` puts the binaries, the example config and the unit where they belong."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+
+from conftest import BIN, ROOT
+
+UNIT = os.path.join(ROOT, "etc", "tradingd.service")
+ANALYZE = shutil.which("systemd-analyze")
+needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed "
+                                   "(apt-get install systemd)")
+
+
+def parse_unit(text):
+    """section -> key -> list of values (a key may repeat)."""
+    sections, current = {}, None
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            current = sections.setdefault(line[1:-1], {})
+            continue
+        key, _, value = line.partition("=")
+        current.setdefault(key.strip(), []).append(value.strip())
+    return sections
+
+
+def verify(unit_path):
+    res = subprocess.run([ANALYZE, "verify", unit_path], capture_output=True,
+                         text=True, timeout=60)
+    return res.returncode, (res.stdout + res.stderr).strip()
+
+
+@needs_analyze
+def test_unit_verifies_without_a_word(tmp_path):
+    # verify insists that ExecStart's binary exists: point it at the one just built.
+    text = open(UNIT).read()
+    assert "/usr/local/bin/tradingd" in text
+    tradingd = os.path.abspath(os.path.join(BIN, "tradingd"))
+    copy = tmp_path / "tradingd.service"
+    copy.write_text(text.replace("/usr/local/bin/tradingd", tradingd))
+    rc, out = verify(str(copy))
+    assert rc == 0 and out == "", out
+
+
+@needs_analyze
+def test_verify_does_catch_a_misspelt_key(tmp_path):
+    """The check above is only worth something if verify complains about such things here."""
+    copy = tmp_path / "tradingd.service"
+    copy.write_text(open(UNIT).read().replace("/usr/local/bin/tradingd", "/bin/true")
+                    .replace("KillMode=mixed", "KilMode=mixed"))
+    rc, out = verify(str(copy))
+    assert "KilMode" in out
+
+
+def test_unit_settings():
+    unit = parse_unit(open(UNIT).read())
+    svc = unit["Service"]
+
+    def one(key):
+        assert key in svc, f"{key} missing"
+        assert len(svc[key]) == 1, f"{key} given twice"
+        return svc[key][0]
+    assert one("Type") == "notify"
+    assert one("NotifyAccess") == "main"
+    assert one("ExecStart") == "/usr/local/bin/tradingd -c /etc/tradingd/tradingd.json"
+    assert one("ExecReload") == "/bin/kill -HUP $MAINPID"
+    assert one("WatchdogSec") == "30"
+    assert one("Restart") == "on-failure"
+    assert int(one("RestartSec")) > 0
+    assert one("KillMode") == "mixed"
+    assert "78" in one("RestartPreventExitStatus").split()
+    # The supervisor stops six processes one after the other, each allowed stop_timeout_ms.
+    example = json.load(open(os.path.join(ROOT, "etc", "tradingd.json")))
+    stop_ms = example["supervisor"]["stop_timeout_ms"]
+    assert int(one("TimeoutStopSec")) * 1000 > 6 * stop_ms
+    for key, want in [("NoNewPrivileges", "yes"), ("ProtectSystem", "strict"),
+                      ("PrivateTmp", "yes"), ("ProtectHome", "yes"),
+                      ("ProtectKernelTunables", "yes"), ("ProtectKernelModules", "yes"),
+                      ("ProtectKernelLogs", "yes"), ("ProtectControlGroups", "yes"),
+                      ("RestrictNamespaces", "yes"), ("LockPersonality", "yes"),
+                      ("MemoryDenyWriteExecute", "yes"), ("SystemCallArchitectures", "native"),
+                      ("StateDirectory", "tradingd"), ("RuntimeDirectory", "tradingd")]:
+        assert one(key) == want, key
+    assert sorted(one("RestrictAddressFamilies").split()) == ["AF_INET", "AF_INET6", "AF_UNIX"]
+    assert sorted(one("ReadWritePaths").split()) == ["/run/tradingd", "/var/lib/tradingd"]
+    # Root for the set-up only: what the drop and the chowns need, nothing more.
+    caps = set(one("CapabilityBoundingSet").split())
+    assert {"CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"} <= caps
+    assert not caps & {"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_RAW",
+                       "CAP_NET_BIND_SERVICE"}
+    assert "User" not in svc  # tradingd drops privileges itself, after the set-up
+    assert unit["Install"]["WantedBy"] == ["multi-user.target"]
+
+
+def make_install(destdir, prefix):
+    cmd = ["make", "-s", "install", f"DESTDIR={destdir}", f"PREFIX={prefix}"]
+    if os.path.basename(BIN) == "bin-asan":
+        cmd.append("SAN=1")
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stdout + res.stderr
+
+
+@pytest.mark.parametrize("prefix", ["/usr/local", "/opt/tradingd"])
+def test_make_install(tmp_path, prefix):
+    dest = tmp_path / "dest"
+    make_install(dest, prefix)
+    root = str(dest)
+    for name in ("tradingd", "tradectl", "upbit-sim"):
+        path = f"{root}{prefix}/bin/{name}"
+        assert os.path.isfile(path) and os.stat(path).st_mode & 0o777 == 0o755, path
+        with open(path, "rb") as a, open(os.path.join(BIN, name), "rb") as b:
+            assert a.read() == b.read(), f"{path} is not the built {name}"
+    assert os.path.isdir(f"{root}/etc/tradingd")
+
+    # The example config is valid and names the directories the unit provides.
+    example = f"{root}{prefix}/share/tradingd/tradingd.json.example"
+    cfg = json.load(open(example))
+    assert cfg["data_dir"] == "/var/lib/tradingd" and cfg["run_dir"] == "/run/tradingd"
+    res = subprocess.run([f"{root}{prefix}/bin/tradingd", "-c", example, "--check-config"],
+                         capture_output=True, text=True, timeout=10)
+    assert res.returncode == 0, res.stderr
+
+    unit_path = f"{root}/lib/systemd/system/tradingd.service"
+    assert os.stat(unit_path).st_mode & 0o777 == 0o644
+    svc = parse_unit(open(unit_path).read())["Service"]
+    assert svc["ExecStart"] == [f"{prefix}/bin/tradingd -c /etc/tradingd/tradingd.json"]
+    if ANALYZE:
+        # Verified as installed, with ExecStart pointing into DESTDIR where the binary is.
+        copy = tmp_path / "tradingd.service"
+        copy.write_text(open(unit_path).read().replace(f"{prefix}/bin/", f"{root}{prefix}/bin/"))
+        rc, out = verify(str(copy))
+        assert rc == 0 and out == "", out
