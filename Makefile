@@ -109,4 +109,4 @@ install: $(PROGRAMS)
 clean:
 	rm -rf build build-asan bin bin-asan
 
--include $(LIB_OBJS:.o=.d) $(SIM_OBJS:.o=.d)
+-include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/tests/*.d)

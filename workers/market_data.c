@@ -1,5 +1,250 @@
-/* The market-data worker: for now only the shared runtime (config, READY, heartbeats,
- * shutdown); polling, validation and storage arrive with the exchange issue. */
-#include "workers/worker.h"
+/* The market-data worker: follows the configured markets on the exchange (or the simulator),
+ * stores closed candles in SQLite, publishes ticks, and alerts when data goes stale. */
+#include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
-const struct worker_ops market_data_ops = {0};
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/log.h"
+#include "common/outbox.h"
+#include "workers/market_data.h"
+
+void md_alert(struct market_data *md, const char *severity, const char *kind, const char *fmt, ...)
+{
+	char text[512];
+	va_list ap;
+	int64_t id;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_msg(strcmp(severity, OUTBOX_INFO) == 0 ? LOG_LVL_NOTICE : LOG_LVL_WARN, "%s", text);
+	/* The row first, then the nudge: the alert survives any crash after the commit. */
+	id = outbox_add(md->db, role_name(md->w->role), severity, kind, text);
+	if (id > 0) {
+		worker_send(md->w, IPC_ALERT, &id, sizeof(id));
+		md->alerts++;
+	}
+}
+
+static void on_client_alert(void *arg, enum upbit_alert kind, const char *text)
+{
+	struct market_data *md = arg;
+	const char *severity = kind == UPBIT_ALERT_BLOCKED	    ? OUTBOX_CRITICAL
+			       : kind == UPBIT_ALERT_BREAKER_CLOSED ? OUTBOX_INFO
+								    : OUTBOX_WARNING;
+
+	md_alert(md, severity, upbit_alert_name(kind), "exchange: %s", text);
+}
+
+/* exchange.base_url: a string or a list; empty means the simulator in sim mode. */
+static int fill_urls(struct market_data *md, struct upbit_client_config *cc)
+{
+	const struct config *cfg = &md->w->cfg;
+	json_t *v = config_get(cfg, "exchange.base_url");
+	size_t n = 0;
+
+	if (json_is_string(v) && json_string_length(v) > 0) {
+		md->urls[n++] = strdup(json_string_value(v));
+	} else if (json_is_array(v)) {
+		size_t i;
+		json_t *item;
+
+		json_array_foreach(v, i, item)
+		{
+			if (n < UPBIT_MAX_BASES)
+				md->urls[n++] = strdup(json_string_value(item));
+		}
+	}
+	if (n == 0) {
+		char url[128];
+
+		if (strcmp(config_str(cfg, "mode"), "sim") == 0)
+			snprintf(url, sizeof(url), "http://%s", config_str(cfg, "sim.listen"));
+		else
+			snprintf(url, sizeof(url), "https://api.upbit.com");
+		md->urls[n++] = strdup(url);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (!md->urls[i])
+			return -1;
+		/* "host/v1" and "host/" are common ways to write a base URL; the client adds /v1. */
+		size_t len = strlen(md->urls[i]);
+
+		while (len > 0 && md->urls[i][len - 1] == '/')
+			md->urls[i][--len] = '\0';
+		if (len >= 3 && strcmp(md->urls[i] + len - 3, "/v1") == 0)
+			md->urls[i][len - 3] = '\0';
+		cc->quotation_urls[i] = md->urls[i];
+	}
+	return 0;
+}
+
+static int load_markets(struct market_data *md)
+{
+	json_t *list = config_get(&md->w->cfg, "market_data.markets");
+	int64_t now = clock_now_ms();
+
+	md->n = json_array_size(list);
+	md->markets = calloc(md->n, sizeof(*md->markets));
+	md->names = calloc(md->n, sizeof(*md->names));
+	if (!md->markets || !md->names)
+		return -1;
+	for (size_t i = 0; i < md->n; i++) {
+		const char *name = json_string_value(json_array_get(list, i));
+
+		if (!upbit_market_code_valid(name)) {
+			log_errx("market_data.markets[%zu]: \"%s\" is not a market code like "
+				 "KRW-BTC",
+				 i, name);
+			return -1;
+		}
+		snprintf(md->markets[i].name, sizeof(md->markets[i].name), "%s", name);
+		md->markets[i].last_valid_ms =
+			now; /* stale only after stale_after_s without data */
+		md->names[i] = md->markets[i].name;
+	}
+	return 0;
+}
+
+static void free_state(struct market_data *md)
+{
+	for (size_t i = 0; i < UPBIT_MAX_BASES; i++)
+		free(md->urls[i]);
+	free(md->markets);
+	free(md->names);
+	free(md);
+}
+
+static int md_init(struct worker *w)
+{
+	struct market_data *md = calloc(1, sizeof(*md));
+	const struct config *cfg = &w->cfg;
+	struct upbit_client_config cc = {0};
+
+	if (!md)
+		return -1;
+	w->state = md;
+	md->w = w;
+	md->stale_after_ms = config_int(cfg, "market_data.stale_after_s") * 1000;
+	md->backfill_ms = config_int(cfg, "market_data.backfill_max_minutes") * 60000;
+	uv_timer_init(w->loop, &md->ticker_timer);
+	uv_timer_init(w->loop, &md->candle_timer);
+	uv_timer_init(w->loop, &md->stale_timer);
+	md->ticker_timer.data = md->candle_timer.data = md->stale_timer.data = md;
+	if (load_markets(md) < 0 || fill_urls(md, &cc) < 0)
+		return -1;
+	md->db = db_open(config_str(cfg, "data_dir"));
+	if (!md->db)
+		return -1;
+	if (db_user_version(md->db) != db_schema_version()) {
+		log_errx("database schema is version %d, this build needs %d",
+			 db_user_version(md->db), db_schema_version());
+		return -1;
+	}
+	if (candle_store_open(&md->store, md->db) < 0)
+		return -1;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -1;
+	cc.connect_timeout_ms = (long)config_int(cfg, "exchange.connect_timeout_ms");
+	cc.total_timeout_ms = (long)config_int(cfg, "exchange.request_timeout_ms");
+	cc.max_body_bytes = (size_t)config_int(cfg, "exchange.max_body_bytes");
+	cc.on_alert = on_client_alert;
+	cc.alert_arg = md;
+	md->client = upbit_client_new(w->loop, &cc);
+	if (!md->client)
+		return -1;
+	log_info("following %zu markets on %s", md->n, md->urls[0]);
+	md_ticker_start(md);
+	md_candles_start(md);
+	return 0;
+}
+
+static void client_closed(void *arg)
+{
+	struct market_data *md = arg;
+
+	candle_store_close(&md->store);
+	sqlite3_close(md->db);
+	curl_global_cleanup();
+	free_state(md);
+}
+
+static void md_stop(struct worker *w)
+{
+	struct market_data *md = w->state;
+
+	if (!md)
+		return;
+	w->state = NULL;
+	uv_close((uv_handle_t *)&md->ticker_timer, NULL);
+	uv_close((uv_handle_t *)&md->candle_timer, NULL);
+	uv_close((uv_handle_t *)&md->stale_timer, NULL);
+	if (md->client) {
+		/* In-flight callbacks run (cancelled) before client_closed frees the state. */
+		upbit_client_close(md->client, client_closed, md);
+		return;
+	}
+	if (md->store.db)
+		candle_store_close(&md->store);
+	sqlite3_close(md->db);
+	free_state(md);
+}
+
+static void md_on_config(struct worker *w)
+{
+	struct market_data *md = w->state;
+	json_t *list = config_get(&w->cfg, "market_data.markets");
+	int same = json_array_size(list) == md->n;
+
+	for (size_t i = 0; same && i < md->n; i++)
+		same = strcmp(json_string_value(json_array_get(list, i)), md->names[i]) == 0;
+	if (!same)
+		log_notice("the market list changed: it applies when market-data restarts "
+			   "(tradectl restart market-data)");
+	md->stale_after_ms = config_int(&w->cfg, "market_data.stale_after_s") * 1000;
+	md->backfill_ms = config_int(&w->cfg, "market_data.backfill_max_minutes") * 60000;
+	md_ticker_start(md);
+}
+
+static void md_status(struct worker *w, json_t *out)
+{
+	struct market_data *md = w->state;
+	json_t *markets = json_object();
+
+	if (!md)
+		return;
+	for (size_t i = 0; i < md->n; i++) {
+		const struct md_market *m = &md->markets[i];
+
+		json_object_set_new(markets, m->name,
+				    json_pack("{s:b, s:f, s:I, s:I}", "stale", m->stale, "price",
+					      m->last_price, "last_trade_ms",
+					      (json_int_t)m->last_trade_ms, "last_valid_ms",
+					      (json_int_t)m->last_valid_ms));
+	}
+	json_object_set_new(out, "markets", markets);
+	json_object_set_new(
+		out, "counters",
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ticker_ok",
+			  (json_int_t)md->ticker_ok, "ticker_failed", (json_int_t)md->ticker_failed,
+			  "ticks_published", (json_int_t)md->ticks_published, "ticks_out_of_order",
+			  (json_int_t)md->ticks_out_of_order, "candle_pages",
+			  (json_int_t)md->candle_pages, "candle_failures",
+			  (json_int_t)md->candle_failures, "candles_stored",
+			  (json_int_t)md->store.inserted, "candle_duplicates",
+			  (json_int_t)md->store.duplicates, "candle_store_errors",
+			  (json_int_t)md->store.errors, "candles_published",
+			  (json_int_t)md->candles_published, "alerts", (json_int_t)md->alerts));
+	upbit_client_status_json(md->client, out);
+}
+
+const struct worker_ops market_data_ops = {
+	.init = md_init,
+	.on_config = md_on_config,
+	.status = md_status,
+	.stop = md_stop,
+};

@@ -3,6 +3,7 @@
 #include "upbit_client.h"
 
 #include <errno.h>
+#include <math.h>
 #include <openssl/crypto.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -615,13 +616,17 @@ struct upbit_client *upbit_client_new(uv_loop_t *loop, const struct upbit_client
 			goto fail;
 	}
 	for (int g = 0; g < UPBIT_GROUP_COUNT; g++) {
-		double rate = cfg->rate_per_s[g] > 0
-				      ? cfg->rate_per_s[g]
-				      : upbit_group_default_rate((enum upbit_group)g);
+		double limit = cfg->rate_per_s[g] > 0
+				       ? cfg->rate_per_s[g]
+				       : upbit_group_default_rate((enum upbit_group)g);
+		/* A bucket lets burst + rate requests through in any one second: split the limit
+		 * between the two so that no second ever exceeds what the exchange allows. */
+		double burst = limit >= 5 ? floor(limit / 5) : 1;
+		double rate = limit > burst ? limit - burst : limit / 2;
 
 		c->groups[g].client = c;
 		c->groups[g].group = (enum upbit_group)g;
-		rate_bucket_init(&c->groups[g].bucket, rate, 0, now);
+		rate_bucket_init(&c->groups[g].bucket, rate, burst, now);
 	}
 	for (int ep = 0; ep < UPBIT_EP_COUNT; ep++)
 		log_limit_init(&c->invalid_log[ep], cfg->invalid_log_interval_ms);

@@ -1,0 +1,107 @@
+/* market-data's tables: candles (INSERT OR IGNORE per market, unit, start) and candle_sync, how
+ * far back from now each market's history is known to be complete. */
+#include "workers/candle_store.h"
+
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/log.h"
+
+static const char *const candle_sql[CANDLE_STMT_COUNT] = {
+	[CANDLE_INSERT] = "INSERT OR IGNORE INTO candles(market, unit, start_ms, open, high, low,"
+			  " close, volume, quote_volume, last_trade_ms, stored_ms)"
+			  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+	[CANDLE_SYNC_GET] = "SELECT synced_until_ms FROM candle_sync WHERE market = ? AND unit = ?",
+	[CANDLE_SYNC_SET] = "INSERT INTO candle_sync(market, unit, synced_until_ms) VALUES(?, ?, ?)"
+			    " ON CONFLICT(market, unit) DO UPDATE SET synced_until_ms ="
+			    " max(synced_until_ms, excluded.synced_until_ms)",
+	[CANDLE_BEGIN] = "BEGIN IMMEDIATE",
+	[CANDLE_COMMIT] = "COMMIT",
+	[CANDLE_ROLLBACK] = "ROLLBACK",
+};
+
+int candle_store_open(struct candle_store *cs, sqlite3 *db)
+{
+	cs->db = db;
+	cs->inserted = cs->duplicates = cs->errors = 0;
+	return db_prepare_all(db, candle_sql, cs->st, CANDLE_STMT_COUNT);
+}
+
+void candle_store_close(struct candle_store *cs)
+{
+	db_finalize_all(cs->st, CANDLE_STMT_COUNT);
+}
+
+int candle_store_put(struct candle_store *cs, const struct upbit_candle *c, size_t n, int unit,
+		     unsigned char *fresh)
+{
+	sqlite3_stmt *ins = cs->st[CANDLE_INSERT];
+	uint64_t added = 0;
+	int64_t now = clock_now_ms();
+
+	if (n == 0)
+		return 0;
+	if (db_step_reset(cs->st[CANDLE_BEGIN]) != SQLITE_DONE)
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		sqlite3_bind_text(ins, 1, c[i].market, -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 2, unit);
+		sqlite3_bind_int64(ins, 3, c[i].start_ms);
+		sqlite3_bind_double(ins, 4, c[i].open);
+		sqlite3_bind_double(ins, 5, c[i].high);
+		sqlite3_bind_double(ins, 6, c[i].low);
+		sqlite3_bind_double(ins, 7, c[i].close);
+		sqlite3_bind_double(ins, 8, c[i].acc_trade_volume);
+		sqlite3_bind_double(ins, 9, c[i].acc_trade_price);
+		sqlite3_bind_int64(ins, 10, c[i].last_tick_ms);
+		sqlite3_bind_int64(ins, 11, now);
+		if (db_step_reset(ins) != SQLITE_DONE) {
+			db_step_reset(cs->st[CANDLE_ROLLBACK]);
+			goto fail;
+		}
+		int changed = sqlite3_changes(cs->db) == 1;
+
+		if (fresh)
+			fresh[i] = (unsigned char)changed;
+		added += (uint64_t)changed;
+	}
+	if (db_step_reset(cs->st[CANDLE_COMMIT]) != SQLITE_DONE) {
+		db_step_reset(cs->st[CANDLE_ROLLBACK]);
+		goto fail;
+	}
+	cs->inserted += added;
+	cs->duplicates += n - added;
+	return 0;
+fail:
+	/* A full disk or a locked database: nothing is marked synced, so the next pass refetches. */
+	cs->errors++;
+	log_errx("candles: cannot store %zu candles: %s", n, sqlite3_errmsg(cs->db));
+	return -1;
+}
+
+int64_t candle_store_synced_until(struct candle_store *cs, const char *market, int unit)
+{
+	sqlite3_stmt *st = cs->st[CANDLE_SYNC_GET];
+	int64_t until = 0;
+
+	sqlite3_bind_text(st, 1, market, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, unit);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		until = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return until;
+}
+
+int candle_store_set_synced(struct candle_store *cs, const char *market, int unit, int64_t ms)
+{
+	sqlite3_stmt *st = cs->st[CANDLE_SYNC_SET];
+
+	sqlite3_bind_text(st, 1, market, -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 2, unit);
+	sqlite3_bind_int64(st, 3, ms);
+	if (db_step_reset(st) != SQLITE_DONE) {
+		log_errx("candles: cannot record sync of %s: %s", market, sqlite3_errmsg(cs->db));
+		return -1;
+	}
+	return 0;
+}

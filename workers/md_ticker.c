@@ -1,0 +1,121 @@
+/* market-data's prices: one ticker request for every market each interval, checked, published
+ * as coalescing TICKs; a market with no valid price for stale_after_s is declared stale. */
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/outbox.h"
+#include "workers/market_data.h"
+
+static struct md_market *find_market(struct market_data *md, const char *name)
+{
+	for (size_t i = 0; i < md->n; i++)
+		if (strcmp(md->markets[i].name, name) == 0)
+			return &md->markets[i];
+	return NULL;
+}
+
+static void set_stale(struct market_data *md, struct md_market *m, int stale, int64_t now)
+{
+	struct ipc_market_state st;
+
+	if (m->stale == stale)
+		return;
+	m->stale = stale;
+	memset(&st, 0, sizeof(st));
+	snprintf(st.market, sizeof(st.market), "%s", m->name);
+	st.stale = stale;
+	st.since_ms = now;
+	worker_send_coalesce(md->w, IPC_MARKET_STATE, m->name, &st, sizeof(st));
+	if (stale)
+		md_alert(md, OUTBOX_WARNING, "market_data_stale",
+			 "market data stale: no valid price for %s for %lld s; strategies must not "
+			 "trade on it",
+			 m->name, (long long)((now - m->last_valid_ms) / 1000));
+	else
+		md_alert(md, OUTBOX_INFO, "market_data_fresh", "market data for %s is fresh again",
+			 m->name);
+}
+
+static void on_tickers(void *arg, const struct upbit_result *r, const struct upbit_ticker *v,
+		       size_t n)
+{
+	struct market_data *md = arg;
+	int64_t now = clock_now_ms();
+
+	md->ticker_busy = 0;
+	if (r->status != UPBIT_OK) {
+		md->ticker_failed++;
+		if (r->status != UPBIT_ERR_CANCELLED)
+			log_debug("ticker: %s (http %ld)", upbit_status_name(r->status),
+				  r->http_status);
+		return;
+	}
+	md->ticker_ok++;
+	for (size_t i = 0; i < n; i++) {
+		struct md_market *m = find_market(md, v[i].market);
+		struct ipc_tick tick;
+
+		if (!m)
+			continue; /* the exchange answered for a market we did not ask for */
+		if (v[i].trade_timestamp_ms < m->last_trade_ms) {
+			/* A replayed or reordered answer: keep the newer price we have. */
+			md->ticks_out_of_order++;
+			continue;
+		}
+		m->last_trade_ms = v[i].trade_timestamp_ms;
+		m->last_valid_ms = now;
+		m->last_price = v[i].trade_price;
+		set_stale(md, m, 0, now);
+		memset(&tick, 0, sizeof(tick));
+		snprintf(tick.market, sizeof(tick.market), "%s", m->name);
+		tick.trade_ts_ms = v[i].trade_timestamp_ms;
+		tick.price = v[i].trade_price;
+		tick.acc_volume_24h = v[i].acc_trade_volume_24h;
+		if (worker_send_coalesce(md->w, IPC_TICK, m->name, &tick, sizeof(tick)) == 0)
+			md->ticks_published++;
+	}
+}
+
+static void ticker_tick(uv_timer_t *timer)
+{
+	struct market_data *md = timer->data;
+	int rc;
+
+	if (md->ticker_busy)
+		return; /* never pile requests up behind a slow exchange */
+	rc = upbit_get_tickers(md->client, md->names, md->n, on_tickers, md);
+	if (rc == 0)
+		md->ticker_busy = 1;
+	else
+		md->ticker_failed++;
+}
+
+void md_stale_check(uv_timer_t *timer)
+{
+	struct market_data *md = timer->data;
+	int64_t now = clock_now_ms();
+
+	for (size_t i = 0; i < md->n; i++) {
+		struct md_market *m = &md->markets[i];
+
+		if (!m->stale && now - m->last_valid_ms > md->stale_after_ms)
+			set_stale(md, m, 1, now);
+	}
+}
+
+static uint64_t real_interval(int64_t clock_ms)
+{
+	uint64_t ms = clock_timer_ms(clock_ms);
+
+	return ms < MD_MIN_TIMER_MS ? MD_MIN_TIMER_MS : ms;
+}
+
+void md_ticker_start(struct market_data *md)
+{
+	uint64_t every = real_interval(config_int(&md->w->cfg, "market_data.ticker_interval_ms"));
+	uint64_t check = real_interval(1000);
+
+	uv_timer_start(&md->ticker_timer, ticker_tick, 0, every);
+	uv_timer_start(&md->stale_timer, md_stale_check, check, check);
+}
