@@ -38,10 +38,16 @@ try:
     s.connect(sys.argv[1])
 except PermissionError:
     print("EACCES"); sys.exit(0)
-s.sendall(sys.argv[2].encode() + b"\n")
+try:  # a refused client may be answered and closed before its request is even read
+    s.sendall(sys.argv[2].encode() + b"\n")
+except (BrokenPipeError, ConnectionResetError):
+    pass
 data = b""
 while not data.endswith(b"\n"):
-    chunk = s.recv(65536)
+    try:
+        chunk = s.recv(65536)
+    except ConnectionResetError:
+        break
     if not chunk:
         break
     data += chunk
