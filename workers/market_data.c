@@ -131,6 +131,7 @@ static int md_init(struct worker *w)
 	md->w = w;
 	md->stale_after_ms = config_int(cfg, "market_data.stale_after_s") * 1000;
 	md->backfill_ms = config_int(cfg, "market_data.backfill_max_minutes") * 60000;
+	md->candle_grace_ms = config_int(cfg, "market_data.candle_grace_ms");
 	uv_timer_init(w->loop, &md->ticker_timer);
 	uv_timer_init(w->loop, &md->candle_timer);
 	uv_timer_init(w->loop, &md->stale_timer);
@@ -207,6 +208,7 @@ static void md_on_config(struct worker *w)
 			   "(tradectl restart market-data)");
 	md->stale_after_ms = config_int(&w->cfg, "market_data.stale_after_s") * 1000;
 	md->backfill_ms = config_int(&w->cfg, "market_data.backfill_max_minutes") * 60000;
+	md->candle_grace_ms = config_int(&w->cfg, "market_data.candle_grace_ms");
 	md_ticker_start(md);
 }
 

@@ -51,7 +51,7 @@ struct market_data {
 	int ticker_busy;
 	int syncs_busy;
 	size_t next_sync; /* round robin over markets × series */
-	int64_t stale_after_ms, backfill_ms;
+	int64_t stale_after_ms, backfill_ms, candle_grace_ms;
 
 	uint64_t ticker_ok, ticker_failed, ticks_published, ticks_out_of_order;
 	uint64_t candle_pages, candle_failures, candles_published;

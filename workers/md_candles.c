@@ -146,7 +146,8 @@ static int sync_start(struct market_data *md, size_t mi, enum md_series series, 
 	struct md_market *m = &md->markets[mi];
 	struct md_sync *s = &m->sync[series];
 	int64_t step = md_series_step_ms(series);
-	int64_t to = now / step * step; /* the start of the current, still open, candle */
+	/* The start of the current, still open, candle, as of a little while ago. */
+	int64_t to = (now - md->candle_grace_ms) / step * step;
 	int64_t window = series == MD_DAYS ? MD_DAY_BACKFILL * DAY_MS : md->backfill_ms;
 	int64_t from = candle_store_synced_until(&md->store, m->name, series_unit(series));
 
