@@ -54,7 +54,9 @@ static int print_config_keys(void)
 
 		if (k->type == CFG_ENUM)
 			snprintf(range, sizeof(range), "%s", k->choices);
-		else if (k->type == CFG_INT || k->type == CFG_NUMBER)
+		else if (k->type == CFG_INT)
+			snprintf(range, sizeof(range), "%.0f..%.0f", k->min, k->max);
+		else if (k->type == CFG_NUMBER)
 			snprintf(range, sizeof(range), "%g..%g", k->min, k->max);
 		printf("%s\t%s\t%s\t%s\t%s\n", k->path, type_names[k->type],
 		       k->defval ? k->defval : "", range, k->doc);
