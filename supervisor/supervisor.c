@@ -153,6 +153,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 						   "control", "clock", "sim"};
 	struct config next;
 	size_t used = 0;
+	uint64_t hb;
 
 	if (config_load(&next, sup->config_path) < 0) {
 		err[0] = '\0';
@@ -178,9 +179,15 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	sup->cfg = next;
 	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
 	record_config_version(sup);
+	/* The heartbeat takes the new period at once, and a new timeout counts from now: a pong
+	 * not yet due under the old, longer period is no sign of a hang. */
+	hb = (uint64_t)config_int(&sup->cfg, "supervisor.heartbeat_interval_ms");
+	uv_timer_start(&sup->heartbeat, heartbeat_tick, hb, hb);
 	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 
+		if (p->state == PROC_RUNNING)
+			p->last_pong_mono = clock_mono_ms();
 		if (p->peer)
 			send_config(p);
 		if (proc_enabled(p) && (p->state == PROC_STOPPED || p->state == PROC_FATAL))
