@@ -1,0 +1,44 @@
+"""SIGHUP and tradectl reload on a running tree: supervision settings take effect without
+restarting anybody, and a healthy worker is never taken for hung because the heartbeat changed."""
+import json
+import os
+import signal
+import time
+
+from conftest import PROCESSES, WORKERS, wait_for
+
+
+def rewrite(d, **supervisor):
+    cfg = json.loads(d.config_path.read_text())
+    cfg["supervisor"].update(supervisor)
+    d.config_path.write_text(json.dumps(cfg, indent=2))
+
+
+def test_shorter_heartbeat_after_reload_kills_nobody(daemon_factory):
+    d = daemon_factory(overrides={"supervisor.heartbeat_interval_ms": 1000,
+                                  "supervisor.heartbeat_timeout_ms": 5000}).start()
+    before = {n: w["pid"] for n, w in d.status().items()}
+    rewrite(d, heartbeat_interval_ms=100, heartbeat_timeout_ms=300)
+    d.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: "reloaded" in d.log_text(), 5, what="the reload")
+    time.sleep(1.5)  # five new timeouts, one and a half old periods
+    st = d.status()
+    for name in PROCESSES:
+        assert st[name]["pid"] == before[name] and st[name]["restarts"] == 0, st[name]
+    assert "stopped answering heartbeats" not in d.log_text()
+
+
+def test_new_heartbeat_timeout_applies_after_reload(daemon_factory):
+    d = daemon_factory(overrides={"supervisor.heartbeat_interval_ms": 1000,
+                                  "supervisor.heartbeat_timeout_ms": 30000}).start()
+    rewrite(d, heartbeat_interval_ms=100, heartbeat_timeout_ms=400)
+    assert d.ctl("reload", check=True).stdout == "reloaded\n"
+    old = d.status()["strategy"]["pid"]
+    os.kill(old, signal.SIGSTOP)
+    t0 = time.monotonic()
+    w = wait_for(lambda: (w := d.status()["strategy"])["state"] == "RUNNING" and
+                 w["pid"] not in (0, old) and w, 10, what="strategy restarted as hung")
+    assert time.monotonic() - t0 < 3  # the old 30 s timeout would not have fired
+    assert w["last_exit"] == "hung (signal 9)"
+    st = d.status()
+    assert all(st[n]["restarts"] == 0 for n in WORKERS if n != "strategy")
