@@ -155,6 +155,12 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	size_t used = 0;
 	uint64_t hb;
 
+	/* A reload would start again what the shutdown has just stopped, and say READY=1. */
+	if (sup->shutting_down) {
+		snprintf(err, errlen, "reload refused: the daemon is shutting down");
+		log_warnx("%s", err);
+		return -1;
+	}
 	if (config_load(&next, sup->config_path) < 0) {
 		err[0] = '\0';
 		for (int i = 0; i < next.nerrors && used + 1 < errlen; i++) {
