@@ -42,3 +42,20 @@ def test_new_heartbeat_timeout_applies_after_reload(daemon_factory):
     assert w["last_exit"] == "hung (signal 9)"
     st = d.status()
     assert all(st[n]["restarts"] == 0 for n in WORKERS if n != "strategy")
+
+
+def test_reload_refused_during_shutdown(daemon_factory):
+    d = daemon_factory(overrides={"supervisor.stop_timeout_ms": 1000,
+                                  "log_level": "debug"}).start()
+    # order-execution cannot stop by itself: the shutdown waits for its timeout.
+    os.kill(d.status()["order-execution"]["pid"], signal.SIGSTOP)
+    d.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "strategy: STOPPING -> STOPPED" in d.log_text(), 5,
+             what="strategy stopped by the shutdown")
+    res = d.ctl("reload")
+    assert res.returncode == 1 and "shutting down" in res.stderr, res
+    d.proc.send_signal(signal.SIGHUP)
+    assert d.proc.wait(10) == 0
+    log = d.log_text()
+    assert log.count("strategy: started, pid") == 1, log
+    assert "reloaded" not in log
