@@ -120,3 +120,25 @@ def test_stopped_worker_is_killed_as_hung_and_restarted(daemon_factory):
     st = d.status()
     for name in WORKERS:
         assert st[name]["state"] == "RUNNING", name
+
+
+def test_restart_at_once_after_a_healthy_run_backoff_after_a_quick_one(daemon_factory):
+    d = daemon_factory(overrides={"supervisor.backoff_initial_ms": 3000,
+                                  "supervisor.backoff_max_ms": 3000,
+                                  "supervisor.backoff_reset_ms": 300}).start()
+    time.sleep(0.4)  # longer than backoff_reset_ms: the run was healthy
+    old = d.status()["notifier"]["pid"]
+    os.kill(old, signal.SIGKILL)
+    t0 = time.monotonic()
+    w = wait_for(lambda: (w := d.status()["notifier"])["state"] == "RUNNING" and
+                 w["pid"] not in (0, old) and w, 5, what="notifier back at once")
+    assert time.monotonic() - t0 < 1.5, "waited for the backoff after a healthy run"
+    assert w["restarts"] == 1
+
+    # Killed again at once: a quick failure, which waits backoff_initial_ms.
+    os.kill(w["pid"], signal.SIGKILL)
+    d.wait_state("notifier", "BACKOFF", timeout=5)
+    st = d.status()["notifier"]
+    assert st["restarts"] == 2 and "restart in 3000 ms" in st["description"], st
+    res = d.ctl("status", "notifier", check=True)
+    assert res.stdout[33:43].rstrip() == "BACKOFF" and "signal 9" in res.stdout

@@ -89,3 +89,19 @@ def test_worker_ignoring_sigterm_is_killed_after_stop_timeout(daemon_factory):
     # The ones after it still stopped, in order, after it.
     assert log.index("order-execution: STOPPING -> STOPPED") < \
         log.index("market-data: RUNNING -> STOPPING")
+
+
+@pytest.mark.parametrize("state,backoff_ms", [("BACKOFF", 60000), ("FATAL", 10)])
+def test_sigterm_with_a_worker_in_backoff_or_fatal(daemon_factory, state, backoff_ms):
+    d = daemon_factory(overrides={"supervisor.backoff_initial_ms": backoff_ms,
+                                  "supervisor.backoff_max_ms": backoff_ms,
+                                  "supervisor.crashloop_max_restarts": 1},
+                       env={"TRADINGD_FAULT": "strategy:exit-at-start"}).start(wait_running=False)
+    d.wait_state("strategy", state)
+    pids = pids_of(d.status())
+    t0 = time.monotonic()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(10) == 0
+    assert time.monotonic() - t0 < 2, "the shutdown waited for the backoff"
+    assert wait_gone(list(pids.values()), 1) == []
+    assert not os.path.exists(d.socket)
