@@ -5,7 +5,6 @@ client must not have any effect: the probe sends "shutdown"."""
 import grp
 import json
 import os
-import socket
 import subprocess
 import sys
 

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import descendants_of, pid_alive, pids_of, wait_gone
+from conftest import descendants_of, pids_of, wait_gone
 
 STOP_ORDER = ["strategy", "order-execution", "market-data", "maintenance", "notifier",
               "upbit-sim"]
