@@ -177,3 +177,236 @@ def align_second(margin=0.05):
     frac = t - int(t)
     if frac > margin:
         time.sleep(1 - frac + margin / 2)
+
+
+# ---- market-data helpers: a clock shared with the daemon, the sim's history, request checks ----
+
+MINUTE_MS = 60000
+DAY_MS = 86400000
+QUOTATION_GROUPS = ("market", "candle", "trade", "ticker", "orderbook")
+# 2025-06-24T12:00:00Z: mid-day, so a sim started on it has hours of minute history behind it.
+CLOCK_START_MS = 1750766400000
+
+
+def shared_clock(rate, start_ms=CLOCK_START_MS):
+    """A TRADINGD_CLOCK value anchored now: give the same string to a Sim (env) and to the
+    daemon (env) and both run on one clock."""
+    return "%d:%d:%g" % (start_ms, int(time.time() * 1000), rate)
+
+
+def candle_start_ms(c):
+    """The start of an API-shaped candle, from candle_date_time_utc."""
+    import calendar
+    t = time.strptime(c["candle_date_time_utc"], "%Y-%m-%dT%H:%M:%S")
+    return calendar.timegm(t) * 1000
+
+
+def sim_candles(sim, market, unit):
+    """The simulator's whole history of one series as {start_ms: candle}; unit 1 or 1440."""
+    st, body = sim.admin("GET", "/_sim/candles?market=%s&unit=%s" %
+                         (market, "days" if unit == 1440 else unit))
+    assert st == 200, body
+    return {candle_start_ms(c): c for c in body["candles"]}
+
+
+def rate_peaks(reqs, groups=QUOTATION_GROUPS, window_ms=1000):
+    """The most requests of each group that the sim received within any window_ms (half-open
+    window starting at a request), from /_sim/requests entries."""
+    by_group = {}
+    for r in reqs:
+        if r["group"] in groups:
+            by_group.setdefault(r["group"], []).append(r["recv_ms"])
+    peaks = {}
+    for g, ts in by_group.items():
+        ts.sort()
+        best, j = 0, 0
+        for i in range(len(ts)):
+            while ts[i] - ts[j] >= window_ms:
+                j += 1
+            best = max(best, i - j + 1)
+        peaks[g] = best
+    return peaks
+
+
+def max_overlap(reqs, path_prefix):
+    """How many requests under path_prefix the sim was handling at once at most."""
+    ev = []
+    for r in reqs:
+        if r["path"].startswith(path_prefix):
+            ev.append((r["recv_ms"], 1))
+            ev.append((r["recv_ms"] + max(r["duration_ms"], 1), -1))
+    ev.sort()
+    cur = best = 0
+    for _, d in ev:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def _close(a, b, rel=1e-9):
+    return a == b or abs(a - b) <= rel * max(abs(a), abs(b))
+
+
+def candle_problems(db, sim, market, unit, window_ms):
+    """Differences between the candles table (an open sqlite3 connection) and the sim's history
+    for one series: rows that differ or that the sim does not have, duplicates, and every sim
+    candle missing from [first stored, synced_until) or from the front of the backfill window
+    [synced_until - window_ms, first stored). Returns (problems, rows checked, synced_until)."""
+    rows = db.execute("SELECT start_ms, open, high, low, close, volume, quote_volume,"
+                      " last_trade_ms FROM candles WHERE market = ? AND unit = ?"
+                      " ORDER BY start_ms", (market, unit)).fetchall()
+    distinct = db.execute("SELECT count(DISTINCT start_ms) FROM candles WHERE market = ? AND"
+                          " unit = ?", (market, unit)).fetchone()[0]
+    until = db.execute("SELECT synced_until_ms FROM candle_sync WHERE market = ? AND unit = ?",
+                       (market, unit)).fetchone()
+    until = until[0] if until else 0
+    hist = sim_candles(sim, market, unit)
+    probs = []
+    tag = "%s/%d" % (market, unit)
+    if distinct != len(rows):
+        probs.append("%s: %d rows but %d distinct starts" % (tag, len(rows), distinct))
+    step = DAY_MS if unit == 1440 else MINUTE_MS
+    for start, o, h, l, c, v, qv, last in rows:
+        s = hist.get(start)
+        if start % step:
+            probs.append("%s: start %d not aligned" % (tag, start))
+        if any(x != x or x < 0 for x in (o, h, l, c, v, qv)) or min(o, h, l, c) <= 0:
+            probs.append("%s: bad values at %d: %r" % (tag, start, (o, h, l, c, v, qv)))
+        if s is None:
+            probs.append("%s: row %d not in the sim's history" % (tag, start))
+            continue
+        want = (s["opening_price"], s["high_price"], s["low_price"], s["trade_price"],
+                s["candle_acc_trade_volume"], s["candle_acc_trade_price"])
+        if not all(_close(a, b) for a, b in zip((o, h, l, c, v, qv), want)) or \
+                last != s["timestamp"]:
+            probs.append("%s: row %d differs: %r vs sim %r" % (tag, start,
+                                                                (o, h, l, c, v, qv, last), want))
+    if rows:
+        have = {r[0] for r in rows}
+        lo = min(rows[0][0], until - window_ms)
+        missing = sorted(t for t in hist if lo <= t < until and t not in have)
+        if missing:
+            probs.append("%s: %d sim candles missing in [%d, %d): first %r" %
+                         (tag, len(missing), lo, until, missing[:5]))
+    return probs, len(rows), until
+
+
+class MarketDataRig:
+    """A tradingd in paper mode whose market-data follows sims this test started (so it can take
+    them down), the daemon and the sims on one fast shared clock. daemon_factory is the
+    conftest fixture; overrides are dotted config keys as there."""
+
+    DAY_WINDOW_MS = 30 * DAY_MS  # market-data backfills this many days (MD_DAY_BACKFILL)
+
+    def __init__(self, daemon_factory, sims, clock, overrides=None,
+                 markets=("KRW-BTC", "KRW-ETH")):
+        self.sims, self.clock, self.markets = list(sims), clock, list(markets)
+        self.start_ms, self.anchor_ms, self.rate = (float(x) for x in clock.split(":"))
+        urls = ["http://127.0.0.1:%d" % s.port for s in self.sims]
+        cfg = {"mode": "paper", "sim": None,
+               "exchange.base_url": urls[0] if len(urls) == 1 else urls,
+               "market_data.markets": self.markets,
+               "market_data.ticker_interval_ms": 200,
+               "market_data.stale_after_s": int(self.rate),  # one real second
+               "market_data.backfill_max_minutes": 120,
+               "market_data.candle_grace_ms": 2000,
+               "exchange.request_timeout_ms": 1000,
+               "exchange.connect_timeout_ms": 500}
+        cfg.update(overrides or {})
+        self.minute_window_ms = cfg["market_data.backfill_max_minutes"] * MINUTE_MS
+        self.daemon = daemon_factory(cfg, env={"TRADINGD_CLOCK": clock})
+        self.db_path = str(self.daemon.dir / "data" / "tradingd.db")
+        self.pid = None
+
+    def now_ms(self):
+        """The shared clock's time now."""
+        return int(self.start_ms + (time.time() * 1000 - self.anchor_ms) * self.rate)
+
+    def start(self):
+        self.daemon.start()
+        w = self.worker("market-data")
+        self.pid, self.restarts = w["pid"], w["restarts"]
+        return self
+
+    def worker(self, name):
+        res = self.daemon.ctl("--json", "status", name)
+        assert res.returncode == 0, res.stderr
+        return json.loads(res.stdout)["workers"][0]
+
+    def details(self):
+        return self.worker("market-data").get("details") or {}
+
+    def group(self, name, details=None):
+        return (details or self.details())["upbit"]["groups"][name]
+
+    def stale_flags(self):
+        """{market: (stale in market-data, stale as the strategy saw it)}."""
+        md = self.details().get("markets", {})
+        st = (self.worker("strategy").get("details") or {}).get("markets", {})
+        return {m: (md.get(m, {}).get("stale"), st.get(m, {}).get("stale"))
+                for m in self.markets}
+
+    def all_stale(self):
+        return all(a is True and b is True for a, b in self.stale_flags().values())
+
+    def all_fresh(self):
+        return all(a is False and b is False for a, b in self.stale_flags().values())
+
+    def db(self):
+        return sqlite3_connect_ro(self.db_path)
+
+    def notifications(self, kinds=None):
+        """(kind, text) of market-data's alerts, oldest first."""
+        with self.db() as db:
+            rows = db.execute("SELECT kind, text FROM notifications WHERE source ="
+                              " 'market-data' ORDER BY id").fetchall()
+        return [r for r in rows if kinds is None or r[0] in kinds]
+
+    def synced(self):
+        with self.db() as db:
+            return {(m, u): t for m, u, t in
+                    db.execute("SELECT market, unit, synced_until_ms FROM candle_sync")}
+
+    def synced_to(self, minute_ms):
+        """True when every market's minutes are synced to minute_ms and its days to that day."""
+        s = self.synced()
+        return all(s.get((m, 1), 0) >= minute_ms and
+                   s.get((m, 1440), 0) >= minute_ms // DAY_MS * DAY_MS for m in self.markets)
+
+    def wait_synced_now(self, timeout=10.0):
+        """Waits until the candles are synced up to the minute that is current now."""
+        target = self.now_ms() // MINUTE_MS * MINUTE_MS
+        assert wait_until(lambda: self.synced_to(target), timeout, 0.1), \
+            "not synced to %d: %r\n%s" % (target, self.synced(), self.daemon.log_text()[-3000:])
+
+    def candle_problems(self, sim):
+        probs, rows = [], 0
+        with self.db() as db:
+            for m in self.markets:
+                for unit, window in ((1, self.minute_window_ms), (1440, self.DAY_WINDOW_MS)):
+                    p, n, _ = candle_problems(db, sim, m, unit, window)
+                    probs += p
+                    rows += n
+        return probs, rows
+
+    def assert_candles_match(self, sim, min_rows=1):
+        probs, rows = self.candle_problems(sim)
+        assert not probs, "\n".join(probs[:20])
+        assert rows >= min_rows, "only %d candle rows" % rows
+
+    def assert_rates(self, sims=None, limit=10):
+        for sim in sims or self.sims:
+            peaks = rate_peaks(sim.requests()["requests"])
+            assert all(v <= limit for v in peaks.values()), "over %d/s: %r" % (limit, peaks)
+
+    def assert_survived(self):
+        w = self.worker("market-data")
+        assert (w["pid"], w["state"], w["restarts"]) == (self.pid, "RUNNING", self.restarts), \
+            "market-data did not survive: %r\n%s" % (w, self.daemon.log_text()[-3000:])
+
+
+def sqlite3_connect_ro(path):
+    """A read-only connection that closes when its with-block ends."""
+    import contextlib
+    import sqlite3
+    return contextlib.closing(sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=5))
