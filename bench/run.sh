@@ -1,0 +1,28 @@
+#!/bin/sh
+# make bench: crash-to-restart latency of tradingd's workers against supervisord, runsv and
+# s6-supervise, and tradingd's idle footprint. Raw results in bench/out/, report in
+# docs/benchmarks.md. Loopback and local sockets only; every process started is stopped.
+set -eu
+cd "$(dirname "$0")/.."
+out=bench/out
+py=/usr/bin/python3
+for prog in supervisord runsv s6-supervise gcc timeout; do
+	if ! command -v "$prog" >/dev/null 2>&1; then
+		echo "bench: $prog is missing (sh .ci/ensure-deps.sh bench)" >&2
+		exit 1
+	fi
+done
+if [ ! -x bin/tradingd ] || [ ! -x bin/tradectl ]; then
+	echo "bench: build bin/tradingd and bin/tradectl first (make)" >&2
+	exit 1
+fi
+mkdir -p "$out/bin"
+# A snapshot: the tree may be rebuilt while the bench runs, and workers re-exec the binary.
+cp bin/tradingd bin/tradectl "$out/bin/"
+for prog in tiny_child spawn_floor; do
+	gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$out/$prog" "bench/$prog.c"
+done
+# Each measurement has its own deadline inside; this bounds the whole run.
+timeout -k 10 280 "$py" bench/restart_bench.py
+"$py" bench/render_doc.py "$out/results.json" docs/benchmarks.md
+echo "bench: wrote docs/benchmarks.md" >&2
