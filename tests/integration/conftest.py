@@ -113,9 +113,10 @@ class Daemon:
         self.env = dict(os.environ, **(env or {}))
         self.proc = None
 
-    def start(self, wait_running=True, timeout=15):
+    def start(self, wait_running=True, timeout=15, wrapper=()):
+        """wrapper: a command line that runs tradingd, such as setpriv with its options."""
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen([binary("tradingd"), "-c", str(self.config_path)],
+        self.proc = subprocess.Popen([*wrapper, binary("tradingd"), "-c", str(self.config_path)],
                                      stdout=self.log, stderr=subprocess.STDOUT, env=self.env,
                                      start_new_session=True)
         if wait_running:

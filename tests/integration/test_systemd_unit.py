@@ -137,3 +137,21 @@ def test_make_install(tmp_path, prefix):
         copy.write_text(open(unit_path).read().replace(f"{prefix}/bin/", f"{root}{prefix}/bin/"))
         rc, out = verify(str(copy))
         assert rc == 0 and out == "", out
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv")
+def test_capability_bounding_set_suffices(daemon_factory):
+    """Started as root with only the unit's capabilities, twice: the second start finds data_dir
+    and run_dir already given to nobody (mode 0750), as after any restart by systemd."""
+    svc = parse_unit(open(UNIT).read())["Service"]
+    caps = ",".join("+" + c.lower()[len("cap_"):] for c in svc["CapabilityBoundingSet"][0].split())
+    wrapper = ["setpriv", f"--bounding-set=-all,{caps}", "--inh-caps=-all"]
+    d = daemon_factory()
+    for _ in range(2):
+        d.start(wrapper=wrapper, timeout=10)
+        with open(f"/proc/{d.proc.pid}/status") as f:
+            bounding = next(int(l.split()[1], 16) for l in f if l.startswith("CapBnd"))
+        assert bin(bounding).count("1") == len(svc["CapabilityBoundingSet"][0].split())
+        assert d.stop() == 0
+    assert os.stat(d.dir / "data").st_uid == 65534
