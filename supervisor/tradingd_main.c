@@ -69,6 +69,7 @@ static int exec_child(char **argv)
 {
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
 		return 1;
+	close_range(3, ~0U, 0);
 	execv(argv[0], argv);
 	fprintf(stderr, "tradingd: cannot execute %s\n", argv[0]);
 	return 127;

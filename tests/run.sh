@@ -69,7 +69,7 @@ count build $?
 echo "== build (ASan+UBSan)"
 make -s SAN=1 all unit >"$out/build-asan.log" 2>&1
 count build-asan $?
-tail -5 "$out/build.log" "$out/build-asan.log" | grep -E 'error' >&2
+grep -h -E " error|Error [0-9]" "$out/build.log" "$out/build-asan.log" >&2
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:halt_on_error=1:exitcode=86"
 export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1:exitcode=87"
