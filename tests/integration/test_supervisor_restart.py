@@ -97,7 +97,7 @@ def test_backoff_doubles_between_quick_failures(daemon_factory):
     gaps = [stamp(b) - stamp(a) for a, b in zip(starts, starts[1:])]
     # 100, 200, 400, 400 ms (capped), each plus the time to start and fail.
     for gap, want in zip(gaps, [0.1, 0.2, 0.4, 0.4]):
-        assert want - 0.005 <= gap <= want + 0.25, gaps
+        assert want - 0.005 <= gap <= want + 0.4, gaps
 
 
 def test_stopped_worker_is_killed_as_hung_and_restarted(daemon_factory):
