@@ -325,7 +325,7 @@ struct rec_entry {
 	char path[96];
 	char query[256];
 	char identifier[SIM_IDENT_MAX + 1];
-	char fault[24];
+	char fault[32];
 };
 
 struct recorder {
@@ -392,7 +392,7 @@ struct fault_plan {
 	int mb;
 	int retry_after_s;
 	int retry_after_date;
-	char name[24];
+	char name[32];
 };
 
 struct faults {
