@@ -27,10 +27,12 @@ int sd_notify_send(const char *state)
 	if (path[0] == '@')
 		addr.sun_path[0] = '\0'; /* abstract namespace */
 	addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len);
-	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* Never block the event loop on a reader that stopped reading: drop the message. */
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return -1;
-	rc = sendto(fd, state, strlen(state), MSG_NOSIGNAL, (struct sockaddr *)&addr, addrlen) < 0
+	rc = sendto(fd, state, strlen(state), MSG_NOSIGNAL | MSG_DONTWAIT, (struct sockaddr *)&addr,
+		    addrlen) < 0
 		     ? -1
 		     : 1;
 	close(fd);

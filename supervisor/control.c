@@ -180,7 +180,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    !privdrop_peer_allowed(ctl->sup, cred.uid, cred.gid)) {
+	    !privdrop_peer_allowed(ctl->sup, fd, cred.uid, cred.gid)) {
 		log_warnx("control: refused a client (uid %d, pid %d)", (int)cred.uid,
 			  (int)cred.pid);
 		client_reply(c, error_reply("permission denied"));
@@ -215,7 +215,8 @@ static int socket_in_use(const char *path)
 	return in_use;
 }
 
-struct control *control_open(struct supervisor *sup, uid_t owner, char *err, size_t errlen)
+struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gid, char *err,
+			     size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
 	const char *configured = config_str(&sup->cfg, "control.socket");
@@ -255,7 +256,8 @@ struct control *control_open(struct supervisor *sup, uid_t owner, char *err, siz
 
 		if (group[0] && !gr)
 			rc = -ENOENT;
-		else if (chown(ctl->path, owner, gr ? gr->gr_gid : (gid_t)-1) < 0)
+		/* Without control_group the socket's group is the daemon's, like run_dir's. */
+		else if (chown(ctl->path, owner, gr ? gr->gr_gid : owner_gid) < 0)
 			rc = -errno;
 	}
 	if (rc == 0)

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -51,14 +52,24 @@ int privdrop_apply(uid_t uid, gid_t gid)
 	return 0;
 }
 
-static int user_in_group(uid_t uid, gid_t primary, gid_t group)
+/* The peer's groups as the kernel saw them at connect (SO_PEERGROUPS), so a group held only for
+ * this session counts; the group database is the fallback on kernels without it. */
+static int peer_in_group(int fd, uid_t uid, gid_t primary, gid_t group)
 {
-	struct passwd *pw = getpwuid(uid);
 	gid_t groups[256];
+	socklen_t len = sizeof(groups);
+	struct passwd *pw;
 	int n = 256;
 
 	if (primary == group)
 		return 1;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) == 0) {
+		for (size_t i = 0; i < len / sizeof(gid_t); i++)
+			if (groups[i] == group)
+				return 1;
+		return 0;
+	}
+	pw = getpwuid(uid);
 	if (!pw || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
 		return 0;
 	for (int i = 0; i < n; i++)
@@ -67,7 +78,7 @@ static int user_in_group(uid_t uid, gid_t primary, gid_t group)
 	return 0;
 }
 
-int privdrop_peer_allowed(const struct supervisor *sup, uid_t uid, gid_t gid)
+int privdrop_peer_allowed(const struct supervisor *sup, int fd, uid_t uid, gid_t gid)
 {
 	const char *group = config_str(&sup->cfg, "control_group");
 	struct group *gr;
@@ -77,5 +88,5 @@ int privdrop_peer_allowed(const struct supervisor *sup, uid_t uid, gid_t gid)
 	if (group[0] == '\0')
 		return 0;
 	gr = getgrnam(group);
-	return gr && user_in_group(uid, gid, gr->gr_gid);
+	return gr && peer_in_group(fd, uid, gid, gr->gr_gid);
 }

@@ -75,10 +75,16 @@ static void notify_status(struct supervisor *sup)
 		 sup->shutting_down ? "stopping; " : "", running, enabled,
 		 fatal ? "; some FATAL (see tradectl status)" : "");
 	sd_notify_send(msg);
-	if (!sup->ready_notified && !sup->shutting_down && running == enabled) {
+	/* Start-up is over once every process is RUNNING or has given up (FATAL): a crash loop
+	 * at boot is reported as degraded, not left for systemd to time out and restart. */
+	if (!sup->ready_notified && !sup->shutting_down && running + fatal == enabled) {
 		sup->ready_notified = 1;
 		sd_notify_send("READY=1");
-		log_notice("all %d processes running", running);
+		if (fatal)
+			log_msg(LOG_LVL_CRIT, "started degraded: %d of %d processes FATAL", fatal,
+				enabled);
+		else
+			log_notice("all %d processes running", running);
 	}
 }
 
@@ -152,6 +158,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	static const char *const restart_keys[] = {"mode",    "user",  "data_dir", "run_dir",
 						   "control", "clock", "sim"};
 	struct config next;
+	int was_enabled[ROLE_COUNT];
 	size_t used = 0;
 	uint64_t hb;
 
@@ -177,6 +184,8 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		return -1;
 	}
 	sd_notify_send("RELOADING=1");
+	for (int i = 0; i < ROLE_COUNT; i++)
+		was_enabled[i] = proc_enabled(&sup->procs[i]);
 	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++)
 		if (needs_restart(&sup->cfg, &next, restart_keys[i]))
 			log_warnx("reload: a change to \"%s\" takes effect at the next start",
@@ -196,9 +205,11 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 			p->last_pong_mono = clock_mono_ms();
 		if (p->peer)
 			send_config(p);
-		if (proc_enabled(p) && (p->state == PROC_STOPPED || p->state == PROC_FATAL))
+		/* Only a change of workers.NAME.enabled starts or stops a process: one an
+		 * operator stopped with tradectl stays stopped. */
+		if (proc_enabled(p) && !was_enabled[i])
 			proc_event(p, EV_START);
-		else if (!proc_enabled(p) && p->state != PROC_STOPPED)
+		else if (!proc_enabled(p) && was_enabled[i] && p->state != PROC_STOPPED)
 			proc_event(p, EV_STOP);
 	}
 	log_notice("reloaded %s", sup->config_path);
@@ -305,7 +316,8 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
 	    prepare_storage(sup, uid, gid, drop) < 0)
 		return -1;
-	sup->control = control_open(sup, drop ? uid : (uid_t)-1, err, sizeof(err));
+	sup->control =
+		control_open(sup, drop ? uid : (uid_t)-1, drop ? gid : (gid_t)-1, err, sizeof(err));
 	if (!sup->control) {
 		log_errx("%s", err);
 		return -1;

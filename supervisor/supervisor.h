@@ -110,7 +110,8 @@ int supervisor_run(const char *config_path);
 
 /* control.c: the control socket; control_cmds.c: what each command does. The socket is given
  * to owner (the uid the daemon drops to; (uid_t)-1 to keep ours) and to control_group. */
-struct control *control_open(struct supervisor *sup, uid_t owner, char *err, size_t errlen);
+struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gid, char *err,
+			     size_t errlen);
 void control_close(struct control *ctl);
 /* Answers one request; returns a new reference to the reply object. */
 json_t *control_dispatch(struct supervisor *sup, json_t *request);
@@ -118,6 +119,6 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request);
 /* privdrop.c */
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop);
 int privdrop_apply(uid_t uid, gid_t gid);
-int privdrop_peer_allowed(const struct supervisor *sup, uid_t uid, gid_t gid);
+int privdrop_peer_allowed(const struct supervisor *sup, int fd, uid_t uid, gid_t gid);
 
 #endif

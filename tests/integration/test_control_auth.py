@@ -89,7 +89,20 @@ def test_root_and_the_daemons_own_user_are_accepted(daemon):
     assert res.returncode == 0 and res.stdout.strip() == str(daemon.proc.pid), res
 
 
-def test_control_group_member_accepted_others_refused_by_peer_credentials(daemon_factory):
+def test_reachable_but_not_allowed_is_refused_by_peer_credentials(daemon):
+    # Without control_group the socket is nobody:nogroup 0660, so a stranger whose group is
+    # nogroup can connect; its credentials are neither root, the daemon's uid, nor a member.
+    reply = request_as(daemon, STRANGER, 65534, [], "shutdown")
+    assert reply == {"ok": False, "error": "permission denied"}
+    res = subprocess.run([binary("tradectl"), "-s", daemon.socket, "shutdown"], user=STRANGER,
+                         group=65534, extra_groups=[], capture_output=True, text=True,
+                         timeout=10)
+    assert res.returncode == 1 and "permission denied" in res.stderr, res
+    assert still_serving(daemon)
+    assert f"control: refused a client (uid {STRANGER}" in daemon.log_text()
+
+
+def test_control_group_members_are_accepted(daemon_factory):
     gr = control_group()
     d = daemon_factory(overrides={"control_group": gr.gr_name}).start()
     st = os.stat(d.socket)
@@ -105,16 +118,11 @@ def test_control_group_member_accepted_others_refused_by_peer_credentials(daemon
                          text=True, timeout=10)
     assert res.returncode == 0 and len(json.loads(res.stdout)["workers"]) == 6, res
 
-    # This one holds the group only as a supplementary group of the moment: the kernel lets
-    # it connect, but its user is no member, so the daemon refuses it on SO_PEERCRED.
-    reply = request_as(d, STRANGER, STRANGER, [gr.gr_gid], "shutdown")
-    assert reply == {"ok": False, "error": "permission denied"}
-    res = subprocess.run([binary("tradectl"), "-s", d.socket, "shutdown"], user=STRANGER,
-                         group=STRANGER, extra_groups=[gr.gr_gid], capture_output=True,
-                         text=True, timeout=10)
-    assert res.returncode == 1 and "permission denied" in res.stderr, res
+    # This one holds the group only as a supplementary group of the moment: the daemon reads
+    # the peer's groups from the kernel (SO_PEERGROUPS), so it is served too.
+    reply = request_as(d, STRANGER, STRANGER, [gr.gr_gid], "pid")
+    assert reply == {"ok": True, "pid": d.proc.pid}
     assert still_serving(d)
-    assert f"control: refused a client (uid {STRANGER}" in d.log_text()
 
     # Nobody without the group gets anywhere.
     assert request_as(d, STRANGER, STRANGER, [], "shutdown") == "EACCES"

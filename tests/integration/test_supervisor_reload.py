@@ -59,3 +59,22 @@ def test_reload_refused_during_shutdown(daemon_factory):
     log = d.log_text()
     assert log.count("strategy: started, pid") == 1, log
     assert "reloaded" not in log
+
+
+def test_reload_keeps_an_operator_stop_and_applies_enabled_changes(daemon_factory):
+    d = daemon_factory().start()
+    d.ctl("stop", "strategy", check=True)
+    d.wait_state("strategy", "STOPPED")
+    # Disable maintenance in the file, then reload: it stops; strategy stays stopped.
+    d.config.setdefault("workers", {})["maintenance"] = {"enabled": False}
+    d.config_path.write_text(json.dumps(d.config))
+    d.ctl("reload", check=True)
+    d.wait_state("maintenance", "STOPPED")
+    time.sleep(0.3)
+    assert d.state("strategy") == "STOPPED"
+    # Enable it again: it starts; strategy still stays where the operator put it.
+    d.config["workers"]["maintenance"] = {"enabled": True}
+    d.config_path.write_text(json.dumps(d.config))
+    d.ctl("reload", check=True)
+    d.wait_state("maintenance", "RUNNING")
+    assert d.state("strategy") == "STOPPED"
