@@ -627,6 +627,10 @@ struct upbit_client *upbit_client_new(uv_loop_t *loop, const struct upbit_client
 		c->groups[g].client = c;
 		c->groups[g].group = (enum upbit_group)g;
 		rate_bucket_init(&c->groups[g].bucket, rate, burst, now);
+		/* Start empty: the limit is per IP, and a worker restarted after a crash cannot
+		 * know what its predecessor spent in the last second. A full bucket let burst more
+		 * requests into a one-second window that already held the old process's share. */
+		c->groups[g].bucket.tokens = 0;
 	}
 	for (int ep = 0; ep < UPBIT_EP_COUNT; ep++)
 		log_limit_init(&c->invalid_log[ep], cfg->invalid_log_interval_ms);
