@@ -15,6 +15,7 @@ import select
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -29,11 +30,18 @@ TRADINGD = os.path.join(OUT, "bin", "tradingd")
 TRADECTL = os.path.join(OUT, "bin", "tradectl")
 
 KILLS = int(os.environ.get("BENCH_KILLS", "200"))
-SERVICES = 5  # as many tiny services as tradingd has workers
+# Tiny services per supervisor. Each runs under its own supervisor process, so their number
+# does not change one restart; ten keep the one-second pauses of the others to ~20 s a row.
+SERVICES = 10
 ROLES = ["notifier", "maintenance", "market-data", "order-execution", "strategy"]
 # Per measurement; run.sh also bounds the whole run.
-TIMEOUTS = {"tradingd": 60, "floor": 30, "runsv": 90, "s6": 80, "s6-ready": 80,
-            "supervisord": 120}
+TIMEOUTS = {"tradingd": 60, "floor": 30, "runsv": 60, "s6": 60, "s6-ready": 60,
+            "supervisord": 90}
+
+# Linux's SO_TIMESTAMPNS (x86_64 and most others): the kernel stamps each datagram on arrival
+# with CLOCK_REALTIME. Python's socket module does not name it.
+SO_TIMESTAMPNS = 35
+SCM_TIMESTAMPNS = SO_TIMESTAMPNS
 
 started = []  # every Popen we started, each leading its own session
 child_pids = set()  # every tiny child that said it was up
@@ -45,6 +53,15 @@ def log(msg):
 
 def now():
     return time.monotonic_ns()
+
+
+def realtime_offset():
+    """CLOCK_REALTIME minus CLOCK_MONOTONIC now; taken afresh each time, so that a slewing
+    wall clock does not drift into the results."""
+    a = time.monotonic_ns()
+    r = time.clock_gettime_ns(time.CLOCK_REALTIME)
+    b = time.monotonic_ns()
+    return r - (a + b) // 2
 
 
 def ms(ns):
@@ -118,6 +135,7 @@ class Listener:
             pass
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind(path)
+        self.sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
         # tradingd drops privileges to "nobody" before it sends anything.
         os.chmod(path, 0o666)
 
@@ -134,14 +152,21 @@ class Listener:
         self.sock.setblocking(True)
 
     def recv(self, until_ns):
+        """Returns (data, stamp): stamp is when the kernel queued the datagram, on the
+        monotonic clock, so a bench delayed by the scheduler still gets the true time."""
         left = (until_ns - now()) / 1e9
         if left <= 0:
             raise Timeout()
         r, _, _ = select.select([self.sock], [], [], left)
         if not r:
             raise Timeout()
-        data = self.sock.recv(512)
-        return data, now()
+        data, anc, _, _ = self.sock.recvmsg(512, socket.CMSG_SPACE(16))
+        received = now()
+        for level, kind, payload in anc:
+            if level == socket.SOL_SOCKET and kind == SCM_TIMESTAMPNS and len(payload) >= 16:
+                sec, nsec = struct.unpack("qq", payload[:16])
+                return data, sec * 10**9 + nsec - realtime_offset()
+        return data, received
 
     def close(self):
         self.sock.close()
@@ -414,8 +439,9 @@ def bench_tiny(kind, n):
     svc = {name: {"pid": None, "pending": None, "up_at": 0, "sup": None} for name in names}
     fifos = {}
     ready = kind == "s6-ready"
-    # runsv restarts at once only a child that ran for at least a second.
-    min_uptime = 1_050_000_000 if kind == "runsv" else 0
+    # runsv, and s6-supervise when the service notifies readiness, restart at once only a child
+    # that has been up for a second; without notification s6 always pauses a second.
+    min_uptime = 1_050_000_000 if kind in ("runsv", "s6-ready") else 0
     spacing = 50_000_000
     # s6 writes 'u' just after its fork, often after the child is up already: wait for it too.
     wait_events = {"s6": "u", "s6-ready": "uU"}.get(kind, "")

@@ -26,3 +26,7 @@ done
 timeout -k 10 280 "$py" bench/restart_bench.py
 "$py" bench/render_doc.py "$out/results.json" docs/benchmarks.md
 echo "bench: wrote docs/benchmarks.md" >&2
+# The exchange benchmarks fill their own marked section of the same document.
+if [ -f bench/exchange/run.sh ]; then
+	sh bench/exchange/run.sh
+fi
