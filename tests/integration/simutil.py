@@ -252,13 +252,17 @@ def candle_problems(db, sim, market, unit, window_ms):
     for one series: rows that differ or that the sim does not have, duplicates, and every sim
     candle missing from [first stored, synced_until) or from the front of the backfill window
     [synced_until - window_ms, first stored). Returns (problems, rows checked, synced_until)."""
-    rows = db.execute("SELECT start_ms, open, high, low, close, volume, quote_volume,"
-                      " last_trade_ms FROM candles WHERE market = ? AND unit = ?"
-                      " ORDER BY start_ms", (market, unit)).fetchall()
-    distinct = db.execute("SELECT count(DISTINCT start_ms) FROM candles WHERE market = ? AND"
-                          " unit = ?", (market, unit)).fetchone()[0]
-    until = db.execute("SELECT synced_until_ms FROM candle_sync WHERE market = ? AND unit = ?",
-                       (market, unit)).fetchone()
+    db.execute("BEGIN")  # one snapshot: the worker keeps writing
+    try:
+        rows = db.execute("SELECT start_ms, open, high, low, close, volume, quote_volume,"
+                          " last_trade_ms FROM candles WHERE market = ? AND unit = ?"
+                          " ORDER BY start_ms", (market, unit)).fetchall()
+        distinct = db.execute("SELECT count(DISTINCT start_ms) FROM candles WHERE market = ?"
+                              " AND unit = ?", (market, unit)).fetchone()[0]
+        until = db.execute("SELECT synced_until_ms FROM candle_sync WHERE market = ? AND"
+                           " unit = ?", (market, unit)).fetchone()
+    finally:
+        db.execute("ROLLBACK")
     until = until[0] if until else 0
     hist = sim_candles(sim, market, unit)
     probs = []
@@ -324,6 +328,7 @@ class MarketDataRig:
 
     def start(self):
         self.daemon.start()
+        self.details()
         w = self.worker("market-data")
         self.pid, self.restarts = w["pid"], w["restarts"]
         return self
@@ -334,7 +339,29 @@ class MarketDataRig:
         return json.loads(res.stdout)["workers"][0]
 
     def details(self):
-        return self.worker("market-data").get("details") or {}
+        """market-data's status details (absent for a moment after a start: waited for)."""
+        end = time.time() + 5
+        while True:
+            d = self.worker("market-data").get("details")
+            if d or time.time() > end:
+                return d or {}
+            time.sleep(0.02)
+
+    def candle_rows(self):
+        with self.db() as db:
+            return db.execute("SELECT count(*) FROM candles").fetchone()[0]
+
+    def counters_and_rows(self, timeout=5.0):
+        """market-data's counters and the candle row count as of one moment: status details
+        are refreshed with the heartbeat, so both are read within a quiet half second."""
+        def quiet():
+            rows = self.candle_rows()
+            time.sleep(0.5)
+            c = self.details()["counters"]
+            return (c, rows) if self.candle_rows() == rows else None
+        got = wait_until(quiet, timeout, 0)
+        assert got, "candles kept being written"
+        return got
 
     def group(self, name, details=None):
         return (details or self.details())["upbit"]["groups"][name]

@@ -34,10 +34,8 @@ def test_candles_equal_sim_history(daemon_factory, sim, clock):
     rig.wait_synced_now()
     # 120 backfilled minutes (a few have no trade) and 30 days per market at least.
     rig.assert_candles_match(sim, min_rows=2 * (100 + 30))
+    c, rows = rig.counters_and_rows()
     d = rig.details()
-    c = d["counters"]
-    with rig.db() as db:
-        rows = db.execute("SELECT count(*) FROM candles").fetchone()[0]
     # One process wrote every row; nothing was fetched twice in steady state.
     assert c["candles_stored"] == rows and c["candle_duplicates"] == 0
     assert c["candle_store_errors"] == 0 and c["candle_failures"] == 0
