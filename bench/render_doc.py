@@ -114,6 +114,11 @@ def main():
             w("| %s | %d | %s | %s | %s | %s |\n" % (label, st["n"], fmt(st["median"]),
                                                      fmt(st["p99"]), fmt(st["min"]),
                                                      fmt(st["max"])))
+    ctl = td.get("tradectl_status", {}).get("workers", [])
+    if ctl:
+        w("\n`tradectl --json status` after the kills: " +
+          ", ".join("%s %s (%d restarts)" % (x["name"], x["state"], x["restarts"]) for x in ctl) +
+          ".\n")
     w("\nPer worker (median total, ms): ")
     roles = sorted({s["role"] for s in tds})
     w(", ".join("%s %s" % (role, fmt(stats(ms_list([s for s in tds if s["role"] == role],
