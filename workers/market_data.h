@@ -27,6 +27,8 @@ struct md_sync {
 	int busy;
 	int64_t from_ms, to_ms, cursor_ms; /* fetching [from, to), pages end at cursor */
 	int pages;
+	int loaded;	   /* synced_ms has been read from candle_sync */
+	int64_t synced_ms; /* candles before this are complete (a cache of candle_sync) */
 };
 
 struct md_market {

@@ -28,14 +28,17 @@ static int series_unit(enum md_series series)
 }
 
 static void sync_page(struct market_data *md, size_t mi, enum md_series series);
+static void candle_pump(struct market_data *md);
 
 static void sync_done(struct market_data *md, struct md_market *m, enum md_series series,
 		      int complete)
 {
 	struct md_sync *s = &m->sync[series];
 
-	if (complete)
-		candle_store_set_synced(&md->store, m->name, series_unit(series), s->to_ms);
+	if (complete &&
+	    candle_store_set_synced(&md->store, m->name, series_unit(series), s->to_ms) == 0 &&
+	    s->to_ms > s->synced_ms)
+		s->synced_ms = s->to_ms;
 	s->busy = 0;
 	md->syncs_busy--;
 }
@@ -104,6 +107,8 @@ static void on_candles(void *arg, const struct upbit_result *r, const struct upb
 	 * skipped by the exchange, so a full page may still end inside the range. */
 	if ((int)n < requested || oldest <= s->from_ms || oldest >= s->cursor_ms) {
 		sync_done(md, m, series, 1);
+		/* Keep the candle group busy: a finished sync makes room for the next one. */
+		candle_pump(md);
 		return;
 	}
 	s->cursor_ms = oldest;
@@ -149,24 +154,33 @@ static int sync_start(struct market_data *md, size_t mi, enum md_series series, 
 	/* The start of the current, still open, candle, as of a little while ago. */
 	int64_t to = (now - md->candle_grace_ms) / step * step;
 	int64_t window = series == MD_DAYS ? MD_DAY_BACKFILL * DAY_MS : md->backfill_ms;
-	int64_t from = candle_store_synced_until(&md->store, m->name, series_unit(series));
+	int64_t from;
 
 	if (s->busy)
 		return 0;
+	if (!s->loaded) {
+		s->synced_ms = candle_store_synced_until(&md->store, m->name, series_unit(series));
+		s->loaded = 1;
+	}
+	from = s->synced_ms;
 	/* Older than the backfill window is history we chose not to fetch, not a hole. */
 	if (from < to - window)
 		from = to - window;
 	if (from >= to)
 		return 0;
-	*s = (struct md_sync){.busy = 1, .from_ms = from, .to_ms = to, .cursor_ms = to};
+	s->busy = 1;
+	s->from_ms = from;
+	s->to_ms = to;
+	s->cursor_ms = to;
+	s->pages = 0;
 	md->syncs_busy++;
 	sync_page(md, mi, series);
 	return 1;
 }
 
-static void candle_tick(uv_timer_t *timer)
+/* Starts due syncs, round robin over markets and series, up to MD_SYNC_CONCURRENCY. */
+static void candle_pump(struct market_data *md)
 {
-	struct market_data *md = timer->data;
 	int64_t now = clock_now_ms();
 	size_t total = md->n * MD_SERIES_COUNT;
 
@@ -175,6 +189,11 @@ static void candle_tick(uv_timer_t *timer)
 
 		sync_start(md, k / MD_SERIES_COUNT, (enum md_series)(k % MD_SERIES_COUNT), now);
 	}
+}
+
+static void candle_tick(uv_timer_t *timer)
+{
+	candle_pump(timer->data);
 }
 
 void md_candles_start(struct market_data *md)
