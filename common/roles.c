@@ -22,3 +22,8 @@ int role_parse(const char *name)
 			return i;
 	return -1;
 }
+
+int role_is_exchange(enum role role)
+{
+	return role == ROLE_MARKET_DATA || role == ROLE_ORDER_EXECUTION;
+}

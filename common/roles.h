@@ -17,5 +17,8 @@ enum role {
 const char *role_name(enum role role);
 /* -1 when name is not a role. */
 int role_parse(const char *name);
+/* 1 for the roles that talk to the exchange (market-data, order-execution): they run in the
+ * tradingd-exchange binary, the only one linked with libcurl and OpenSSL. */
+int role_is_exchange(enum role role);
 
 #endif

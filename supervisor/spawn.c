@@ -223,7 +223,7 @@ int spawn_proc(struct proc *p)
 			log_err("%s: socketpair", role_name(p->role));
 			return -1;
 		}
-		argv[0] = sup->exe_path;
+		argv[0] = role_is_exchange(p->role) ? sup->exchange_path : sup->exe_path;
 		argv[1] = "-x";
 		argv[2] = (char *)role_name(p->role);
 		argv[3] = NULL;
@@ -249,7 +249,7 @@ int spawn_proc(struct proc *p)
 	stdio[3].flags = UV_INHERIT_FD;
 	stdio[3].data.fd = sv[1];
 	opts.exit_cb = on_exit_cb;
-	opts.file = sup->exe_path;
+	opts.file = argv[0];
 	opts.args = argv;
 	opts.env = env;
 	opts.stdio = stdio;
@@ -261,8 +261,7 @@ int spawn_proc(struct proc *p)
 	if (sv[1] >= 0)
 		close(sv[1]);
 	if (rc < 0) {
-		log_errx("%s: cannot start %s: %s", role_name(p->role), sup->exe_path,
-			 uv_strerror(rc));
+		log_errx("%s: cannot start %s: %s", role_name(p->role), argv[0], uv_strerror(rc));
 		if (sv[0] >= 0)
 			close(sv[0]);
 		uv_close((uv_handle_t *)p->process, process_closed);

@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "common/sdnotify.h"
 #include "supervisor/supervisor.h"
+#include "workers/worker.h"
 
 #define EX_CONFIG 78
 
@@ -291,6 +292,10 @@ static int setup(struct supervisor *sup, const char *config_path)
 		return -1;
 	}
 	sup->exe_path[n] = '\0';
+	/* The exchange roles run in their own binary, installed beside this one. */
+	snprintf(sup->exchange_path, sizeof(sup->exchange_path), "%.*s/%s",
+		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
+		 EXCHANGE_WORKER_BINARY);
 	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
 	if (config_get(&sup->cfg, "clock.start")) {
 		int64_t start;

@@ -34,6 +34,13 @@ static void usage(FILE *out)
 		"Internal: -x ROLE runs one worker; the supervisor starts those itself.\n");
 }
 
+/* The roles this binary hosts; the exchange roles live in tradingd-exchange. */
+static const struct worker_ops *const local_ops[ROLE_WORKER_COUNT] = {
+	[ROLE_NOTIFIER] = &notifier_ops,
+	[ROLE_MAINTENANCE] = &maintenance_ops,
+	[ROLE_STRATEGY] = &strategy_ops,
+};
+
 static const char *const type_names[] = {
 	[CFG_OBJECT] = "object",
 	[CFG_STRING] = "string",
@@ -116,11 +123,14 @@ int main(int argc, char **argv)
 		if (strcmp(role, "exec") == 0 && optind < argc)
 			return exec_child(argv + optind);
 		r = role_parse(role);
-		if (r < 0 || r >= ROLE_WORKER_COUNT) {
-			fprintf(stderr, "tradingd: unknown role \"%s\"\n", role);
+		if (r < 0 || r >= ROLE_WORKER_COUNT || !local_ops[r]) {
+			fprintf(stderr, "tradingd: no worker role \"%s\" in this binary%s\n", role,
+				r >= 0 && role_is_exchange((enum role)r)
+					? " (it runs in " EXCHANGE_WORKER_BINARY ")"
+					: "");
 			return EX_USAGE;
 		}
-		return worker_run((enum role)r);
+		return worker_run((enum role)r, local_ops[r]);
 	}
 	if (optind != argc) {
 		usage(stderr);

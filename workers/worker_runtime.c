@@ -15,12 +15,6 @@
  * it has its config, every time, so that crash-loop handling can be exercised for real. */
 #define FAULT_ENV "TRADINGD_FAULT"
 
-static const struct worker_ops *const role_ops[ROLE_WORKER_COUNT] = {
-	[ROLE_NOTIFIER] = &notifier_ops,       [ROLE_MAINTENANCE] = &maintenance_ops,
-	[ROLE_MARKET_DATA] = &market_data_ops, [ROLE_ORDER_EXECUTION] = &order_execution_ops,
-	[ROLE_STRATEGY] = &strategy_ops,
-};
-
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
 {
 	return ipc_send(w->supervisor, type, payload, len);
@@ -173,7 +167,7 @@ static void on_signal(uv_signal_t *handle, int signum)
 	worker_stop(w);
 }
 
-int worker_run(enum role role)
+int worker_run(enum role role, const struct worker_ops *ops)
 {
 	struct worker w = {.role = role};
 	uv_loop_t loop;
@@ -190,7 +184,7 @@ int worker_run(enum role role)
 		fatalx("malformed %s in the environment", CLOCK_ENV);
 	if ((unsigned)role >= ROLE_WORKER_COUNT)
 		fatalx("%s is not a worker role", role_name(role));
-	w.ops = role_ops[role];
+	w.ops = ops;
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) < 0)
 		fatalx("uv_loop_init failed");
