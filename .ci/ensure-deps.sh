@@ -5,7 +5,7 @@ set -eu
 build="gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev libuv1-dev libssl-dev libmicrohttpd-dev"
 case "${1:-build}" in
 build) want="$build" ;;
-test) want="$build libcmocka-dev python3-pytest sqlite3 clang-format cppcheck libclang-rt-14-dev systemd curl" ;;
+test) want="$build libcmocka-dev python3-pytest clang-format cppcheck systemd procps util-linux" ;;
 bench) want="$build supervisor runit s6 sqlite3" ;;
 *) echo "ensure-deps.sh: unknown step '$1'" >&2; exit 2 ;;
 esac
