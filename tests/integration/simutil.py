@@ -313,7 +313,9 @@ class MarketDataRig:
                "market_data.ticker_interval_ms": 200,
                "market_data.stale_after_s": int(self.rate),  # one real second
                "market_data.backfill_max_minutes": 120,
-               "market_data.candle_grace_ms": 2000,
+               # The sim shows trades at its engine ticks (50 ms real, 3 s of a 60x clock):
+               # a minute is complete there only that long after it ended, later under ASan.
+               "market_data.candle_grace_ms": int(250 * self.rate),
                "exchange.request_timeout_ms": 1000,
                "exchange.connect_timeout_ms": 500}
         cfg.update(overrides or {})
