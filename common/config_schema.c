@@ -87,7 +87,7 @@ const struct config_key config_schema[] = {
 	 "no valid price this long makes a market stale"},
 	{"market_data.backfill_max_minutes", CFG_INT, "1440", 0, 100000, NULL,
 	 "how far back missed minute candles are fetched after an outage"},
-	{"market_data.candle_grace_ms", CFG_INT, "2000", 0, 60000, NULL,
+	{"market_data.candle_grace_ms", CFG_INT, "5000", 0, 60000, NULL,
 	 "a candle is stored once its interval ended this long ago (late trades, clock skew)"},
 
 	{"sim", CFG_OBJECT, NULL, 0, 0, NULL, "the bundled exchange simulator (mode sim)"},
