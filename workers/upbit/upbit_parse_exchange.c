@@ -40,21 +40,8 @@ static int parse_account_obj(json_t *item, void *dst, struct pctx *c)
 int upbit_parse_accounts(const char *body, size_t len, const struct upbit_parse_opts *o,
 			 struct upbit_account **out, size_t *n, struct upbit_parse_error *err)
 {
-	struct upbit_parse_error scratch;
-	struct pctx c;
-	json_t *root;
-	int rc;
-
-	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), UPBIT_LIST_MAX, parse_account_obj, NULL, (void **)out, n,
-		      &c);
-	json_decref(root);
-	return rc;
+	return pu_parse_list(body, len, o, err, sizeof(**out), UPBIT_LIST_MAX, parse_account_obj,
+			     NULL, (void **)out, n);
 }
 
 static json_t *sub_object(json_t *obj, const char *key, struct pctx *c)
@@ -258,19 +245,6 @@ int upbit_parse_order(const char *body, size_t len, const struct upbit_parse_opt
 int upbit_parse_orders(const char *body, size_t len, const struct upbit_parse_opts *o,
 		       struct upbit_order **out, size_t *n, struct upbit_parse_error *err)
 {
-	struct upbit_parse_error scratch;
-	struct pctx c;
-	json_t *root;
-	int rc;
-
-	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), UPBIT_LIST_MAX, parse_order_obj, clear_order,
-		      (void **)out, n, &c);
-	json_decref(root);
-	return rc;
+	return pu_parse_list(body, len, o, err, sizeof(**out), UPBIT_LIST_MAX, parse_order_obj,
+			     clear_order, (void **)out, n);
 }

@@ -36,21 +36,8 @@ static int parse_market_item(json_t *item, void *dst, struct pctx *c)
 int upbit_parse_markets(const char *body, size_t len, const struct upbit_parse_opts *o,
 			struct upbit_market_info **out, size_t *n, struct upbit_parse_error *err)
 {
-	struct upbit_parse_error scratch;
-	struct pctx c;
-	json_t *root;
-	int rc;
-
-	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), UPBIT_LIST_MAX, parse_market_item, NULL, (void **)out, n,
-		      &c);
-	json_decref(root);
-	return rc;
+	return pu_parse_list(body, len, o, err, sizeof(**out), UPBIT_LIST_MAX, parse_market_item,
+			     NULL, (void **)out, n);
 }
 
 /* open and close inside [low, high]: a bar that breaks this is corrupt. */
@@ -97,21 +84,8 @@ static int parse_ticker_item(json_t *item, void *dst, struct pctx *c)
 int upbit_parse_tickers(const char *body, size_t len, const struct upbit_parse_opts *o,
 			struct upbit_ticker **out, size_t *n, struct upbit_parse_error *err)
 {
-	struct upbit_parse_error scratch;
-	struct pctx c;
-	json_t *root;
-	int rc;
-
-	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), UPBIT_LIST_MAX, parse_ticker_item, NULL, (void **)out, n,
-		      &c);
-	json_decref(root);
-	return rc;
+	return pu_parse_list(body, len, o, err, sizeof(**out), UPBIT_LIST_MAX, parse_ticker_item,
+			     NULL, (void **)out, n);
 }
 
 static int parse_candle_item(json_t *item, void *dst, struct pctx *c)
@@ -220,20 +194,8 @@ static int parse_orderbook_item(json_t *item, void *dst, struct pctx *c)
 int upbit_parse_orderbooks(const char *body, size_t len, const struct upbit_parse_opts *o,
 			   struct upbit_orderbook **out, size_t *n, struct upbit_parse_error *err)
 {
-	struct upbit_parse_error scratch;
-	struct pctx c;
-	json_t *root;
-	int rc;
-
-	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), 200, parse_orderbook_item, NULL, (void **)out, n, &c);
-	json_decref(root);
-	return rc;
+	return pu_parse_list(body, len, o, err, sizeof(**out), 200, parse_orderbook_item, NULL,
+			     (void **)out, n);
 }
 
 static int parse_instrument_item(json_t *item, void *dst, struct pctx *c)
@@ -253,19 +215,6 @@ static int parse_instrument_item(json_t *item, void *dst, struct pctx *c)
 int upbit_parse_instruments(const char *body, size_t len, const struct upbit_parse_opts *o,
 			    struct upbit_instrument **out, size_t *n, struct upbit_parse_error *err)
 {
-	struct upbit_parse_error scratch;
-	struct pctx c;
-	json_t *root;
-	int rc;
-
-	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), UPBIT_LIST_MAX, parse_instrument_item, NULL,
-		      (void **)out, n, &c);
-	json_decref(root);
-	return rc;
+	return pu_parse_list(body, len, o, err, sizeof(**out), UPBIT_LIST_MAX,
+			     parse_instrument_item, NULL, (void **)out, n);
 }

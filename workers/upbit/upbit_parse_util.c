@@ -401,3 +401,23 @@ int pu_array(json_t *root, size_t item_size, size_t max, pu_item_fn fn, void (*c
 	*n = count;
 	return 0;
 }
+
+int pu_parse_list(const char *body, size_t len, const struct upbit_parse_opts *o,
+		  struct upbit_parse_error *err, size_t item_size, size_t max, pu_item_fn fn,
+		  void (*clear)(void *), void **out, size_t *n)
+{
+	struct upbit_parse_error scratch;
+	struct pctx c;
+	json_t *root;
+	int rc;
+
+	pu_begin(&c, o, err, &scratch);
+	*out = NULL;
+	*n = 0;
+	root = pu_load(body, len, &c);
+	if (!root)
+		return c.e->code;
+	rc = pu_array(root, item_size, max, fn, clear, out, n, &c);
+	json_decref(root);
+	return rc;
+}

@@ -48,4 +48,9 @@ int pu_array(json_t *root, size_t item_size, size_t max, pu_item_fn fn, void (*c
 void pu_begin(struct pctx *c, const struct upbit_parse_opts *o, struct upbit_parse_error *e,
 	      struct upbit_parse_error *scratch);
 
+/* A whole list endpoint: screen the body, then parse every item with fn (pu_array). */
+int pu_parse_list(const char *body, size_t len, const struct upbit_parse_opts *o,
+		  struct upbit_parse_error *err, size_t item_size, size_t max, pu_item_fn fn,
+		  void (*clear)(void *), void **out, size_t *n);
+
 #endif
