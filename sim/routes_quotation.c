@@ -228,27 +228,38 @@ static int parse_count(const char *s, int max, int dflt, int *out)
 	return 0;
 }
 
+/* The market and count every per-market history endpoint takes; answers the error itself. */
+static int market_and_count(struct sim *s, struct sim_request *rq, struct sim_reply *rp, int max,
+			    int *mi, int *count)
+{
+	const char *market = query_get(&rq->q, "market");
+
+	if (!market || !*market) {
+		reply_error_code(rp, 400, MISSING);
+		return -1;
+	}
+	if ((*mi = sim_market_index(s, market)) < 0) {
+		reply_error_code(rp, 404, "Code not found");
+		return -1;
+	}
+	if (parse_count(query_get(&rq->q, "count"), max, 1, count) < 0) {
+		reply_error_code(rp, 400, INVALID);
+		return -1;
+	}
+	return 0;
+}
+
 static void route_candles(struct sim *s, struct sim_request *rq, struct sim_reply *rp, int unit)
 {
-	const char *market = query_get(&rq->q, "market"), *to = query_get(&rq->q, "to");
+	const char *to = query_get(&rq->q, "to");
 	struct sim_candle out[201];
 	int64_t starts[201], to_ms;
 	int count, mi;
 	size_t n, i;
 	json_t *arr;
 
-	if (!market || !*market) {
-		reply_error_code(rp, 400, MISSING);
+	if (market_and_count(s, rq, rp, 200, &mi, &count) < 0)
 		return;
-	}
-	if ((mi = sim_market_index(s, market)) < 0) {
-		reply_error_code(rp, 404, "Code not found");
-		return;
-	}
-	if (parse_count(query_get(&rq->q, "count"), 200, 1, &count) < 0) {
-		reply_error_code(rp, 400, INVALID);
-		return;
-	}
 	if (to && *to) {
 		if (clock_parse_iso8601(to, 1, &to_ms) < 0) {
 			reply_error_code(rp, 400, INVALID);
@@ -347,24 +358,13 @@ static json_t *trade_json(const struct sim_market *m, int64_t ms, double price, 
 /* Recent trades: the live minute's ticks, then one trade per earlier minute (its close). */
 static void route_trades(struct sim *s, struct sim_request *rq, struct sim_reply *rp)
 {
-	const char *market = query_get(&rq->q, "market");
 	int mi, count, k;
 	int64_t i;
 	struct sim_market *m;
 	json_t *arr;
 
-	if (!market || !*market) {
-		reply_error_code(rp, 400, MISSING);
+	if (market_and_count(s, rq, rp, 500, &mi, &count) < 0)
 		return;
-	}
-	if ((mi = sim_market_index(s, market)) < 0) {
-		reply_error_code(rp, 404, "Code not found");
-		return;
-	}
-	if (parse_count(query_get(&rq->q, "count"), 500, 1, &count) < 0) {
-		reply_error_code(rp, 400, INVALID);
-		return;
-	}
 	m = &s->markets[mi];
 	arr = json_array();
 	for (k = m->visible - 1; k >= 0 && (int)json_array_size(arr) < count; k--)
