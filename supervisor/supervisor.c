@@ -91,11 +91,9 @@ static void notify_status(struct supervisor *sup)
 
 static void finish(struct supervisor *sup)
 {
-	static int finished;
-
-	if (finished)
+	if (sup->finished)
 		return;
-	finished = 1;
+	sup->finished = 1;
 	control_close(sup->control);
 	sup->control = NULL;
 	uv_close((uv_handle_t *)&sup->sig_term, NULL);

@@ -81,6 +81,7 @@ struct supervisor {
 	uv_signal_t sig_term, sig_int, sig_hup;
 	uv_timer_t heartbeat, watchdog;
 	int shutting_down;
+	int finished; /* every handle closed: the loop is about to end */
 	int ready_notified;
 	int64_t start_mono;
 	int64_t start_real_ms;
