@@ -255,7 +255,6 @@ int spawn_proc(struct proc *p)
 	opts.stdio = stdio;
 	opts.stdio_count = nstdio;
 	p->process->data = p;
-	clock_export_env();
 	rc = uv_spawn(sup->loop, p->process, &opts);
 	free(env);
 	if (sv[1] >= 0)

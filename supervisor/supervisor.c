@@ -316,6 +316,8 @@ static int setup(struct supervisor *sup, const char *config_path)
 		log_msg(LOG_LVL_WARN, "TEST CLOCK ACTIVE: taken from %s, %g times faster",
 			CLOCK_ENV, clock_rate());
 	}
+	/* Children inherit it from the environment: every process computes the same instant. */
+	clock_export_env();
 	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
 	    prepare_storage(sup, uid, gid, drop) < 0)
 		return -1;
