@@ -19,78 +19,25 @@ static int ok(const struct upbit_result *r)
 	return r->status == UPBIT_OK;
 }
 
-static int parse_markets(struct upbit_call *call, const char *b, size_t l,
-			 const struct upbit_parse_opts *o, struct upbit_parse_error *e)
-{
-	return upbit_parse_markets(b, l, o, (struct upbit_market_info **)&call->list, &call->n, e);
-}
+/* A list endpoint: its parser fills call->list, which its callback borrows and the call frees. */
+#define LIST_ENDPOINT(name, type, parser)                                                          \
+	static int parse_##name(struct upbit_call *call, const char *b, size_t l,                  \
+				const struct upbit_parse_opts *o, struct upbit_parse_error *e)     \
+	{                                                                                          \
+		return parser(b, l, o, (type **)&call->list, &call->n, e);                         \
+	}                                                                                          \
+	static void emit_##name(struct upbit_call *call, const struct upbit_result *r)             \
+	{                                                                                          \
+		call->cb.name(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);       \
+		free(call->list);                                                                  \
+	}
 
-static void emit_markets(struct upbit_call *call, const struct upbit_result *r)
-{
-	call->cb.markets(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);
-	free(call->list);
-}
-
-static int parse_tickers(struct upbit_call *call, const char *b, size_t l,
-			 const struct upbit_parse_opts *o, struct upbit_parse_error *e)
-{
-	return upbit_parse_tickers(b, l, o, (struct upbit_ticker **)&call->list, &call->n, e);
-}
-
-static void emit_tickers(struct upbit_call *call, const struct upbit_result *r)
-{
-	call->cb.tickers(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);
-	free(call->list);
-}
-
-static int parse_candles(struct upbit_call *call, const char *b, size_t l,
-			 const struct upbit_parse_opts *o, struct upbit_parse_error *e)
-{
-	return upbit_parse_candles(b, l, o, (struct upbit_candle **)&call->list, &call->n, e);
-}
-
-static void emit_candles(struct upbit_call *call, const struct upbit_result *r)
-{
-	call->cb.candles(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);
-	free(call->list);
-}
-
-static int parse_orderbooks(struct upbit_call *call, const char *b, size_t l,
-			    const struct upbit_parse_opts *o, struct upbit_parse_error *e)
-{
-	return upbit_parse_orderbooks(b, l, o, (struct upbit_orderbook **)&call->list, &call->n, e);
-}
-
-static void emit_orderbooks(struct upbit_call *call, const struct upbit_result *r)
-{
-	call->cb.orderbooks(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);
-	free(call->list);
-}
-
-static int parse_instruments(struct upbit_call *call, const char *b, size_t l,
-			     const struct upbit_parse_opts *o, struct upbit_parse_error *e)
-{
-	return upbit_parse_instruments(b, l, o, (struct upbit_instrument **)&call->list, &call->n,
-				       e);
-}
-
-static void emit_instruments(struct upbit_call *call, const struct upbit_result *r)
-{
-	call->cb.instruments(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);
-	free(call->list);
-}
-
-static int parse_accounts(struct upbit_call *call, const char *b, size_t l,
-			  const struct upbit_parse_opts *o, struct upbit_parse_error *e)
-{
-	return upbit_parse_accounts(b, l, o, (struct upbit_account **)&call->list, &call->n, e);
-}
-
-static void emit_accounts(struct upbit_call *call, const struct upbit_result *r)
-{
-	call->cb.accounts(call->arg, r, ok(r) ? call->list : NULL, ok(r) ? call->n : 0);
-	free(call->list);
-}
+LIST_ENDPOINT(markets, struct upbit_market_info, upbit_parse_markets)
+LIST_ENDPOINT(tickers, struct upbit_ticker, upbit_parse_tickers)
+LIST_ENDPOINT(candles, struct upbit_candle, upbit_parse_candles)
+LIST_ENDPOINT(orderbooks, struct upbit_orderbook, upbit_parse_orderbooks)
+LIST_ENDPOINT(instruments, struct upbit_instrument, upbit_parse_instruments)
+LIST_ENDPOINT(accounts, struct upbit_account, upbit_parse_accounts)
 
 static int parse_chance(struct upbit_call *call, const char *b, size_t l,
 			const struct upbit_parse_opts *o, struct upbit_parse_error *e)
