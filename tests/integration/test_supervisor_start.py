@@ -4,6 +4,7 @@ import ctypes
 import errno
 import os
 import stat
+import signal
 import subprocess
 
 import pytest
@@ -113,3 +114,20 @@ def test_no_descriptor_inherited_from_the_supervisor(daemon):
                 assert not same_open_file(pid, fd, sup, sfd), \
                     f"{name} fd {fd} ({fd_target(pid, fd)}) is the supervisor's fd {sfd} " \
                     f"({targets[sfd]})"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to start as another user")
+def test_unprivileged_start_works(daemon_factory):
+    """A developer's start as an ordinary user: no drop is attempted, everything runs as that
+    user, and supervision works as it does after a root start."""
+    d = daemon_factory()
+    os.chown(d.dir, 65534, 65534)
+    d.start(wrapper=("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"))
+    st = d.status()
+    for name, w in st.items():
+        assert proc_ids(w["pid"], "Uid") == [65534] * 4, name
+    assert "running as uid" not in d.log_text()  # no privilege drop was needed
+    os.kill(st["strategy"]["pid"], signal.SIGKILL)
+    d.wait_state("strategy", "RUNNING")
+    assert d.status()["strategy"]["restarts"] == 1
+    assert d.stop() == 0
