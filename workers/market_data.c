@@ -83,6 +83,47 @@ static int fill_urls(struct market_data *md, struct upbit_client_config *cc)
 	return 0;
 }
 
+void md_follow(struct market_data *md)
+{
+	log_info("following %zu markets on %s", md->n_names, md->urls[0]);
+	md->following = 1;
+	md_ticker_start(md);
+	md_candles_start(md);
+}
+
+static void on_markets(void *arg, const struct upbit_result *r, const struct upbit_market_info *v,
+		       size_t n)
+{
+	struct market_data *md = arg;
+
+	if (r->status == UPBIT_ERR_CANCELLED)
+		return; /* stopping */
+	if (r->status != UPBIT_OK) {
+		log_warnx("cannot check the market list (%s): following every configured market",
+			  upbit_status_name(r->status));
+		md_follow(md);
+		return;
+	}
+	md->n_names = 0;
+	for (size_t i = 0; i < md->n; i++) {
+		struct md_market *m = &md->markets[i];
+		size_t k = 0;
+
+		while (k < n && strcmp(v[k].market, m->name) != 0)
+			k++;
+		if (k == n) {
+			m->unlisted = 1;
+			md_alert(md, OUTBOX_WARNING, "market_unlisted",
+				 "market %s is not listed on the exchange: not followed (check "
+				 "market_data.markets)",
+				 m->name);
+			continue;
+		}
+		md->names[md->n_names++] = m->name;
+	}
+	md_follow(md);
+}
+
 static int load_markets(struct market_data *md)
 {
 	json_t *list = config_get(&md->w->cfg, "market_data.markets");
@@ -107,6 +148,7 @@ static int load_markets(struct market_data *md)
 			now; /* stale only after stale_after_s without data */
 		md->names[i] = md->markets[i].name;
 	}
+	md->n_names = md->n;
 	return 0;
 }
 
@@ -158,9 +200,11 @@ static int md_init(struct worker *w)
 	md->client = upbit_client_new(w->loop, &cc);
 	if (!md->client)
 		return -1;
-	log_info("following %zu markets on %s", md->n, md->urls[0]);
-	md_ticker_start(md);
-	md_candles_start(md);
+	/* Check the list against the exchange first: one unknown code would fail every ticker
+	 * request for all markets. Without an answer, follow them all and let validation judge. */
+	md_stale_start(md);
+	if (upbit_get_markets(md->client, 0, on_markets, md) < 0)
+		md_follow(md);
 	return 0;
 }
 
@@ -202,14 +246,15 @@ static void md_on_config(struct worker *w)
 	int same = json_array_size(list) == md->n;
 
 	for (size_t i = 0; same && i < md->n; i++)
-		same = strcmp(json_string_value(json_array_get(list, i)), md->names[i]) == 0;
+		same = strcmp(json_string_value(json_array_get(list, i)), md->markets[i].name) == 0;
 	if (!same)
 		log_notice("the market list changed: it applies when market-data restarts "
 			   "(tradectl restart market-data)");
 	md->stale_after_ms = config_int(&w->cfg, "market_data.stale_after_s") * 1000;
 	md->backfill_ms = config_int(&w->cfg, "market_data.backfill_max_minutes") * 60000;
 	md->candle_grace_ms = config_int(&w->cfg, "market_data.candle_grace_ms");
-	md_ticker_start(md);
+	if (md->following)
+		md_ticker_start(md);
 }
 
 static void md_status(struct worker *w, json_t *out)
@@ -223,10 +268,10 @@ static void md_status(struct worker *w, json_t *out)
 		const struct md_market *m = &md->markets[i];
 
 		json_object_set_new(markets, m->name,
-				    json_pack("{s:b, s:f, s:I, s:I}", "stale", m->stale, "price",
-					      m->last_price, "last_trade_ms",
-					      (json_int_t)m->last_trade_ms, "last_valid_ms",
-					      (json_int_t)m->last_valid_ms));
+				    json_pack("{s:b, s:b, s:f, s:I, s:I}", "stale", m->stale,
+					      "listed", !m->unlisted, "price", m->last_price,
+					      "last_trade_ms", (json_int_t)m->last_trade_ms,
+					      "last_valid_ms", (json_int_t)m->last_valid_ms));
 	}
 	json_object_set_new(out, "markets", markets);
 	json_object_set_new(

@@ -37,6 +37,7 @@ struct md_market {
 	int64_t last_trade_ms; /* exchange time of that price: must not go backwards */
 	double last_price;
 	int stale;
+	int unlisted; /* not on the exchange's market list: not followed */
 	struct md_sync sync[MD_SERIES_COUNT];
 };
 
@@ -46,11 +47,12 @@ struct market_data {
 	sqlite3 *db;
 	struct candle_store store;
 	struct md_market *markets;
-	const char **names;
-	size_t n;
+	const char **names; /* the listed markets, for the ticker query */
+	size_t n, n_names;
 	char *urls[UPBIT_MAX_BASES];
 	uv_timer_t ticker_timer, candle_timer, stale_timer;
 	int ticker_busy;
+	int following; /* the market list is settled and the polls run */
 	int syncs_busy;
 	size_t next_sync; /* round robin over markets × series */
 	int64_t stale_after_ms, backfill_ms, candle_grace_ms;
@@ -61,11 +63,13 @@ struct market_data {
 };
 
 /* market_data.c */
+void md_follow(struct market_data *md);
 void md_alert(struct market_data *md, const char *severity, const char *kind, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
 /* md_ticker.c */
 void md_ticker_start(struct market_data *md);
+void md_stale_start(struct market_data *md);
 void md_stale_check(uv_timer_t *timer);
 
 /* md_candles.c */

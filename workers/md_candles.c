@@ -156,7 +156,7 @@ static int sync_start(struct market_data *md, size_t mi, enum md_series series, 
 	int64_t window = series == MD_DAYS ? MD_DAY_BACKFILL * DAY_MS : md->backfill_ms;
 	int64_t from;
 
-	if (s->busy)
+	if (s->busy || m->unlisted)
 		return 0;
 	if (!s->loaded) {
 		s->synced_ms = candle_store_synced_until(&md->store, m->name, series_unit(series));

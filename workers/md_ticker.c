@@ -84,7 +84,9 @@ static void ticker_tick(uv_timer_t *timer)
 
 	if (md->ticker_busy)
 		return; /* never pile requests up behind a slow exchange */
-	rc = upbit_get_tickers(md->client, md->names, md->n, on_tickers, md);
+	if (md->n_names == 0)
+		return;
+	rc = upbit_get_tickers(md->client, md->names, md->n_names, on_tickers, md);
 	if (rc == 0)
 		md->ticker_busy = 1;
 	else
@@ -99,7 +101,7 @@ void md_stale_check(uv_timer_t *timer)
 	for (size_t i = 0; i < md->n; i++) {
 		struct md_market *m = &md->markets[i];
 
-		if (!m->stale && now - m->last_valid_ms > md->stale_after_ms)
+		if (!m->stale && !m->unlisted && now - m->last_valid_ms > md->stale_after_ms)
 			set_stale(md, m, 1, now);
 	}
 }
@@ -114,8 +116,15 @@ static uint64_t real_interval(int64_t clock_ms)
 void md_ticker_start(struct market_data *md)
 {
 	uint64_t every = real_interval(config_int(&md->w->cfg, "market_data.ticker_interval_ms"));
-	uint64_t check = real_interval(1000);
 
 	uv_timer_start(&md->ticker_timer, ticker_tick, 0, every);
+}
+
+/* From the start, before the market list is checked: an exchange that does not answer at
+ * all must still make every market stale in time. */
+void md_stale_start(struct market_data *md)
+{
+	uint64_t check = real_interval(1000);
+
 	uv_timer_start(&md->stale_timer, md_stale_check, check, check);
 }
