@@ -16,7 +16,8 @@
 
 struct validation {
 	struct config *cfg;
-	const struct config_locator *loc;
+	const char *text;
+	struct config_locator *loc; /* built on the first error: a valid file never needs it */
 };
 
 static void add_error(struct validation *v, const char *key, const char *fmt, ...)
@@ -37,6 +38,8 @@ static void add_error(struct validation *v, const char *key, const char *fmt, ..
 	/* A key that is absent is reported at its parent, the closest place the reader can see. */
 	char probe[128];
 	snprintf(probe, sizeof(probe), "%s", key);
+	if (!v->loc)
+		v->loc = config_locate(v->text);
 	while (config_locator_find(v->loc, probe, &e->line, &e->column) < 0) {
 		char *dot = strrchr(probe, '.');
 
@@ -290,7 +293,7 @@ static void validate_relations(struct validation *v)
 int config_load_text(struct config *cfg, const char *name, const char *text)
 {
 	json_error_t jerr;
-	struct validation v = {.cfg = cfg};
+	struct validation v = {.cfg = cfg, .text = text};
 	int rc = -1;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -308,7 +311,6 @@ int config_load_text(struct config *cfg, const char *name, const char *text)
 		snprintf(e->message, sizeof(e->message), "%s", jerr.text);
 		return -1;
 	}
-	v.loc = config_locate(text);
 	if (!json_is_object(cfg->root)) {
 		add_error(&v, "", "the file must hold one JSON object");
 		goto out;
@@ -320,7 +322,7 @@ int config_load_text(struct config *cfg, const char *name, const char *text)
 	validate_relations(&v);
 	rc = cfg->nerrors ? -1 : 0;
 out:
-	config_locator_free((struct config_locator *)v.loc);
+	config_locator_free(v.loc);
 	return rc;
 }
 

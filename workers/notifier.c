@@ -16,12 +16,18 @@ struct notifier {
 
 static int notifier_init(struct worker *w)
 {
-	struct notifier *n = calloc(1, sizeof(*n));
+	w->state = calloc(1, sizeof(struct notifier));
+	return w->state ? 0 : -1;
+}
 
-	if (!n)
-		return -1;
-	w->state = n;
-	n->db = db_open(config_str(&w->cfg, "data_dir"));
+/* The outbox is opened on the first alert, not at start: the notifier is READY (and back
+ * after a crash) sooner, and an alert that finds the database broken stays in it anyway. */
+static int outbox_ready(struct worker *w, struct notifier *n)
+{
+	if (n->read)
+		return 0;
+	if (!n->db)
+		n->db = db_open(config_str(&w->cfg, "data_dir"));
 	if (!n->db || sqlite3_prepare_v2(n->db,
 					 "SELECT severity, source, kind, text FROM notifications "
 					 "WHERE id = ?",
@@ -42,6 +48,8 @@ static void notifier_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		return;
 	}
 	memcpy(&id, payload, sizeof(id));
+	if (outbox_ready(w, n) < 0)
+		return;
 	sqlite3_bind_int64(n->read, 1, id);
 	if (sqlite3_step(n->read) == SQLITE_ROW) {
 		const char *severity = (const char *)sqlite3_column_text(n->read, 0);

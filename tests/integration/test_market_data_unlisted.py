@@ -30,4 +30,7 @@ def test_unlisted_market_is_reported_and_skipped(daemon_factory):
         assert not any("KRW-NOPE" in r["query"] for r in reqs
                        if r["path"].startswith("/v1/candles"))
         assert not any(kind == "market_data_stale" for kind, _ in rows)
+        # The notifier got the nudge and read the row from the outbox.
+        assert wait_until(lambda: "[warning] from market-data (market_unlisted): market "
+                          "KRW-NOPE" in rig.daemon.log_text(), 5), rig.daemon.log_text()[-2000:]
         rig.assert_survived()
