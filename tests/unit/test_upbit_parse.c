@@ -527,6 +527,28 @@ static void test_valid_candles(void **state)
 	free(k);
 }
 
+/* A page whose candles go oldest first (or repeat) is corrupt: rejected whole. */
+static void test_candles_must_be_newest_first(void **state)
+{
+	struct upbit_parse_opts o = {.now_ms = NOW_MS, .market = "KRW-BTC", .unit_min = 0};
+	struct upbit_parse_error e;
+	struct upbit_candle *k = (struct upbit_candle *)1;
+	const char *split = strstr(day_candle_sample, "},{");
+	char body[2048];
+	size_t n = 7;
+
+	(void)state;
+	assert_non_null(split);
+	/* [{A},{B}] becomes [{B},{A}] */
+	snprintf(body, sizeof(body), "[%.*s,%.*s]", (int)(strlen(split + 2) - 1), split + 2,
+		 (int)(split - day_candle_sample), day_candle_sample + 1);
+	assert_int_equal(upbit_parse_candles(body, strlen(body), &o, &k, &n, &e), UPBIT_PARSE_TIME);
+	assert_null(k);
+	assert_int_equal(n, 0);
+	assert_int_equal(e.index, 1);
+	assert_string_equal(e.field, "candle_date_time_utc");
+}
+
 static void test_valid_markets_book_instruments(void **state)
 {
 	struct upbit_parse_opts o = {.now_ms = NOW_MS};
@@ -662,6 +684,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_bad_table),
+		cmocka_unit_test(test_candles_must_be_newest_first),
 		cmocka_unit_test(test_error_envelope),
 		cmocka_unit_test(test_size_cap_and_non_utf8),
 		cmocka_unit_test(test_valid_ticker),

@@ -127,29 +127,24 @@ int upbit_parse_candles(const char *body, size_t len, const struct upbit_parse_o
 {
 	struct upbit_parse_error scratch;
 	struct pctx c;
-	json_t *root;
-	int rc;
+	int rc = pu_parse_list(body, len, o, err, sizeof(**out), 200, parse_candle_item, NULL,
+			       (void **)out, n);
 
+	if (rc < 0)
+		return rc;
 	pu_begin(&c, o, err, &scratch);
-	*out = NULL;
-	*n = 0;
-	root = pu_load(body, len, &c);
-	if (!root)
-		return c.e->code;
-	rc = pu_array(root, sizeof(**out), 200, parse_candle_item, NULL, (void **)out, n, &c);
-	json_decref(root);
 	/* Newest first, strictly: a repeat or a reversal means the page is corrupt. */
-	for (size_t i = 1; rc == 0 && i < *n; i++) {
+	for (size_t i = 1; i < *n; i++) {
 		if ((*out)[i].start_ms >= (*out)[i - 1].start_ms) {
-			c.e->index = (long)i;
-			rc = pu_fail(&c, UPBIT_PARSE_TIME, "candle_date_time_utc",
-				     "not strictly newest first");
 			free(*out);
 			*out = NULL;
 			*n = 0;
+			c.e->index = (long)i;
+			return pu_fail(&c, UPBIT_PARSE_TIME, "candle_date_time_utc",
+				       "not strictly newest first");
 		}
 	}
-	return rc;
+	return 0;
 }
 
 static int parse_orderbook_item(json_t *item, void *dst, struct pctx *c)
