@@ -27,7 +27,7 @@ LDFLAGS  += $(SANFLAGS)
 LIBS      = $(shell pkg-config --libs $(PKGS)) -lm
 # The supervisor, tradectl and the workers without network need only these: linked statically
 # (Debian ships the archives) and with --as-needed, they load in a fraction of the time and
-# memory that libcurl's 28 shared objects cost. Only tradingd-exchange links libcurl/OpenSSL.
+# memory that libcurl's 28 shared objects cost. Only tradingd-net links libcurl/OpenSSL.
 CORE_LIBS = -Wl,--as-needed -Wl,-Bstatic -luv_a -lsqlite3 -ljansson -Wl,-Bdynamic \
 	    -lpthread -ldl -lrt -lm
 NET_LIBS  = -Wl,--as-needed $(shell pkg-config --libs libcurl openssl) $(CORE_LIBS)
@@ -42,7 +42,7 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PROGRAMS  := $(BIN)/tradingd $(BIN)/tradingd-exchange $(BIN)/tradectl $(BIN)/upbit-sim
+PROGRAMS  := $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradectl $(BIN)/upbit-sim
 
 .PHONY: all deps run test unit lint bench install clean format
 all: deps $(PROGRAMS)
@@ -66,7 +66,7 @@ $(BIN)/tradingd: $(BUILD)/supervisor/tradingd_main.o $(BUILD)/libtd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
-$(BIN)/tradingd-exchange: $(BUILD)/workers/tradingd_exchange_main.o $(BUILD)/libtd.a
+$(BIN)/tradingd-net: $(BUILD)/workers/tradingd_net_main.o $(BUILD)/libtd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NET_LIBS)
 
@@ -108,7 +108,7 @@ format:
 install: $(PROGRAMS)
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tradingd \
 		$(DESTDIR)/etc/tradingd $(DESTDIR)/lib/systemd/system
-	install -m 0755 $(BIN)/tradingd $(BIN)/tradingd-exchange $(BIN)/tradectl $(BIN)/upbit-sim \
+	install -m 0755 $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradectl $(BIN)/upbit-sim \
 		$(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|"\./var/data"|"/var/lib/tradingd"|' -e 's|"\./var/run"|"/run/tradingd"|' \
 		etc/tradingd.json >$(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example

@@ -12,13 +12,13 @@ for prog in supervisord runsv s6-supervise gcc timeout; do
 		exit 1
 	fi
 done
-if [ ! -x bin/tradingd ] || [ ! -x bin/tradingd-exchange ] || [ ! -x bin/tradectl ]; then
+if [ ! -x bin/tradingd ] || [ ! -x bin/tradingd-net ] || [ ! -x bin/tradectl ]; then
 	echo "bench: build bin/tradingd and bin/tradectl first (make)" >&2
 	exit 1
 fi
 mkdir -p "$out/bin"
 # A snapshot: the tree may be rebuilt while the bench runs, and workers re-exec the binary.
-cp bin/tradingd bin/tradingd-exchange bin/tradectl "$out/bin/"
+cp bin/tradingd bin/tradingd-net bin/tradectl "$out/bin/"
 for prog in tiny_child spawn_floor; do
 	gcc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -o "$out/$prog" "bench/$prog.c"
 done

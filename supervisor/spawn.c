@@ -223,7 +223,8 @@ int spawn_proc(struct proc *p)
 			log_err("%s: socketpair", role_name(p->role));
 			return -1;
 		}
-		argv[0] = role_is_exchange(p->role) ? sup->exchange_path : sup->exe_path;
+		argv[0] =
+			role_info(p->role)->binary == ROLE_BIN_NET ? sup->net_path : sup->exe_path;
 		argv[1] = "-x";
 		argv[2] = (char *)role_name(p->role);
 		argv[3] = NULL;

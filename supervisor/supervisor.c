@@ -106,13 +106,12 @@ static void finish(struct supervisor *sup)
 	log_notice("every process stopped: exiting");
 }
 
-/* Stops one process at a time, in reverse dependency order, the simulator last. */
+/* Stops one process at a time, in reverse start order: dependants before what they need. */
 static void shutdown_step(struct supervisor *sup)
 {
-	static const enum role order[] = {ROLE_STRATEGY,    ROLE_ORDER_EXECUTION, ROLE_MARKET_DATA,
-					  ROLE_MAINTENANCE, ROLE_NOTIFIER,	  ROLE_SIM};
+	const enum role *order = role_start_order();
 
-	for (size_t i = 0; i < sizeof(order) / sizeof(order[0]); i++) {
+	for (int i = ROLE_COUNT - 1; i >= 0; i--) {
 		struct proc *p = &sup->procs[order[i]];
 
 		if (p->state == PROC_BACKOFF || p->state == PROC_EXITED)
@@ -290,10 +289,10 @@ static int setup(struct supervisor *sup, const char *config_path)
 		return -1;
 	}
 	sup->exe_path[n] = '\0';
-	/* The exchange roles run in their own binary, installed beside this one. */
-	snprintf(sup->exchange_path, sizeof(sup->exchange_path), "%.*s/%s",
+	/* The network roles run in their own binary, installed beside this one. */
+	snprintf(sup->net_path, sizeof(sup->net_path), "%.*s/%s",
 		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
-		 EXCHANGE_WORKER_BINARY);
+		 ROLE_NET_BINARY);
 	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
 	if (config_get(&sup->cfg, "clock.start")) {
 		int64_t start;
@@ -383,12 +382,13 @@ int supervisor_run(const char *config_path)
 				       sup.watchdog_ms / 2);
 		log_notice("tradingd %s starting (mode %s, pid %d)", TRADINGD_VERSION,
 			   config_str(&sup.cfg, "mode"), (int)getpid());
-		/* The simulator first, so that market-data finds it; then workers in order. */
-		if (proc_enabled(&sup.procs[ROLE_SIM]))
-			proc_event(&sup.procs[ROLE_SIM], EV_START);
-		for (int i = 0; i < ROLE_WORKER_COUNT; i++)
-			if (proc_enabled(&sup.procs[i]))
-				proc_event(&sup.procs[i], EV_START);
+		/* In start order: the simulator before market-data, which needs it. */
+		for (int i = 0; i < ROLE_COUNT; i++) {
+			struct proc *p = &sup.procs[role_start_order()[i]];
+
+			if (proc_enabled(p))
+				proc_event(p, EV_START);
+		}
 		notify_status(&sup);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);

@@ -73,7 +73,7 @@ struct supervisor {
 	struct config cfg;
 	char config_path[PATH_MAX];
 	char exe_path[PATH_MAX];
-	char exchange_path[PATH_MAX]; /* tradingd-exchange, beside exe_path */
+	char net_path[PATH_MAX]; /* tradingd-net, beside exe_path */
 	struct proc procs[ROLE_COUNT];
 	sqlite3 *db;
 	struct control *control;

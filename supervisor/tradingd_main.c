@@ -34,9 +34,8 @@ static void usage(FILE *out)
 		"Internal: -x ROLE runs one worker; the supervisor starts those itself.\n");
 }
 
-/* The roles this binary hosts; the exchange roles live in tradingd-exchange. */
+/* The roles this binary hosts (ROLE_BIN_CORE); the others live in tradingd-net. */
 static const struct worker_ops *const local_ops[ROLE_WORKER_COUNT] = {
-	[ROLE_NOTIFIER] = &notifier_ops,
 	[ROLE_MAINTENANCE] = &maintenance_ops,
 	[ROLE_STRATEGY] = &strategy_ops,
 };
@@ -125,8 +124,8 @@ int main(int argc, char **argv)
 		r = role_parse(role);
 		if (r < 0 || r >= ROLE_WORKER_COUNT || !local_ops[r]) {
 			fprintf(stderr, "tradingd: no worker role \"%s\" in this binary%s\n", role,
-				r >= 0 && role_is_exchange((enum role)r)
-					? " (it runs in " EXCHANGE_WORKER_BINARY ")"
+				r >= 0 && role_info((enum role)r)->binary == ROLE_BIN_NET
+					? " (it runs in " ROLE_NET_BINARY ")"
 					: "");
 			return EX_USAGE;
 		}

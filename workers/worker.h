@@ -40,8 +40,6 @@ struct worker {
 /* Runs the worker of role with its operations until it is told to stop; returns the process
  * exit status. */
 int worker_run(enum role role, const struct worker_ops *ops);
-/* The binary that hosts the exchange roles (role_is_exchange), beside bin/tradingd. */
-#define EXCHANGE_WORKER_BINARY "tradingd-exchange"
 /* Sends to the supervisor; see ipc_send for the results. */
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len);
 int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const void *payload,

@@ -103,7 +103,7 @@ now_ms() { date +%s%3N; }
 
 mkdir -p "$OUT"
 rm -f "$OUT"/*.txt "$OUT"/*.json "$OUT"/callgrind.* "$OUT"/*.out "$OUT"/*.err "$OUT"/*.log
-for f in build/libtd.a bin/upbit-sim bin/tradingd bin/tradingd-exchange bin/tradectl; do
+for f in build/libtd.a bin/upbit-sim bin/tradingd bin/tradingd-net bin/tradectl; do
 	if [ ! -f "$f" ]; then
 		log "$f is missing: build first (make)"
 		exit 1
@@ -112,7 +112,7 @@ done
 # A snapshot: the tree may be rebuilt while this runs, and tradingd's workers re-exec it.
 mkdir -p "$OUT/bin"
 cp build/libtd.a "$OUT/libtd.a"
-cp bin/upbit-sim bin/tradingd bin/tradingd-exchange bin/tradectl "$OUT/bin/"
+cp bin/upbit-sim bin/tradingd bin/tradingd-net bin/tradectl "$OUT/bin/"
 PKGS="libcurl jansson libuv sqlite3 openssl"
 build_one() { # build_one NAME SOURCES...: linked as the Makefile links its programs
 	name=$1

@@ -48,15 +48,15 @@ def test_every_process_running(daemon):
     assert sorted(descendants_of(daemon.proc.pid)) == sorted(pids_of(st).values())
 
 
-EXCHANGE_ROLES = ("market-data", "order-execution")
+NET_ROLES = ("notifier", "market-data", "order-execution")
 
 
 def test_workers_are_reexecs_with_a_readable_ps_line(daemon):
-    """Each worker is a fresh exec: of tradingd itself, or for the roles that talk to the
-    exchange, of tradingd-exchange (the only binary linked with libcurl and OpenSSL)."""
+    """Each worker is a fresh exec: of tradingd itself, or for the roles that speak HTTP(S) to
+    the outside, of tradingd-net (the only binary linked with libcurl and OpenSSL)."""
     st = daemon.status()
     for role in WORKERS:
-        name = "tradingd-exchange" if role in EXCHANGE_ROLES else "tradingd"
+        name = "tradingd-net" if role in NET_ROLES else "tradingd"
         exe = os.path.realpath(binary(name))
         pid = st[role]["pid"]
         argv = proc_argv(pid)
@@ -66,7 +66,7 @@ def test_workers_are_reexecs_with_a_readable_ps_line(daemon):
                             text=True, check=True).stdout.strip()
         assert ps.endswith(f"{name} -x {role}"), ps
         maps = open(f"/proc/{pid}/maps").read()
-        assert ("libcurl" in maps) == (role in EXCHANGE_ROLES), role
+        assert ("libcurl" in maps) == (role in NET_ROLES), role
     # The simulator is exec'd through the trampoline: its own binary, under the same pid.
     sim = st["upbit-sim"]["pid"]
     assert os.path.realpath(f"/proc/{sim}/exe") == os.path.realpath(binary("upbit-sim"))

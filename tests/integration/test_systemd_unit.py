@@ -112,7 +112,7 @@ def test_make_install(tmp_path, prefix):
     dest = tmp_path / "dest"
     make_install(dest, prefix)
     root = str(dest)
-    for name in ("tradingd", "tradingd-exchange", "tradectl", "upbit-sim"):
+    for name in ("tradingd", "tradingd-net", "tradectl", "upbit-sim"):
         path = f"{root}{prefix}/bin/{name}"
         assert os.path.isfile(path) and os.stat(path).st_mode & 0o777 == 0o755, path
         with open(path, "rb") as a, open(os.path.join(BIN, name), "rb") as b:
