@@ -2,12 +2,15 @@
  * with defaults. Errors name file:line:column and the key; nothing is applied unless all is valid. */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "clock.h"
 #include "log.h"
@@ -109,6 +112,36 @@ static void check_string(struct validation *v, const struct config_key *k, const
 		add_error(v, path, "length %zu is out of range [%g, %g]", len, k->min, k->max);
 }
 
+/* "IPV4:PORT" or "[IPV6]:PORT" with a port of 1..65535: what a listener can bind. */
+static int hostport_ok(const char *text)
+{
+	const char *colon = strrchr(text, ':');
+	char host[64], *end;
+	unsigned char addr[16];
+	size_t hlen;
+	long port;
+
+	if (!colon || colon == text)
+		return 0;
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (colon[1] < '0' || colon[1] > '9' || *end || errno || port < 1 || port > 65535)
+		return 0;
+	hlen = (size_t)(colon - text);
+	if (text[0] == '[') {
+		if (hlen < 3 || text[hlen - 1] != ']' || hlen - 2 >= sizeof(host))
+			return 0;
+		memcpy(host, text + 1, hlen - 2);
+		host[hlen - 2] = '\0';
+		return inet_pton(AF_INET6, host, addr) == 1;
+	}
+	if (hlen >= sizeof(host))
+		return 0;
+	memcpy(host, text, hlen);
+	host[hlen] = '\0';
+	return inet_pton(AF_INET, host, addr) == 1;
+}
+
 static void validate_node(struct validation *v, const char *path, json_t *value);
 
 static void validate_object(struct validation *v, const char *path, json_t *obj)
@@ -162,6 +195,15 @@ static void validate_node(struct validation *v, const char *path, json_t *value)
 			add_error(v, path,
 				  "\"%s\" is not an ISO-8601 time with a zone "
 				  "(e.g. 2026-01-05T08:59:00+09:00)",
+				  json_string_value(value));
+		break;
+	case CFG_HOSTPORT:
+		if (!json_is_string(value))
+			add_error(v, path, "expected a string, got %s", json_type_name(value));
+		else if (!hostport_ok(json_string_value(value)))
+			add_error(v, path,
+				  "\"%.64s\" is not IPV4:PORT or [IPV6]:PORT with a port of 1 to "
+				  "65535",
 				  json_string_value(value));
 		break;
 	case CFG_INT:
@@ -239,10 +281,10 @@ static int set_path(json_t *root, const char *path, json_t *value)
 	return -1;
 }
 
-json_t *config_get(const struct config *cfg, const char *path)
+static json_t *get_path(json_t *root, const char *path)
 {
 	char buf[256], *seg, *save = NULL;
-	json_t *node = cfg->root;
+	json_t *node = root;
 
 	snprintf(buf, sizeof(buf), "%s", path);
 	for (seg = strtok_r(buf, ".", &save); seg && node; seg = strtok_r(NULL, ".", &save))
@@ -254,11 +296,11 @@ static void fill_defaults(struct config *cfg)
 {
 	for (const struct config_key *k = config_schema; k->path; k++) {
 		if (k->type == CFG_OBJECT) {
-			if (!config_get(cfg, k->path))
+			if (!get_path(cfg->root, k->path))
 				set_path(cfg->root, k->path, json_object());
 			continue;
 		}
-		if (k->defval && !config_get(cfg, k->path)) {
+		if (k->defval && !get_path(cfg->root, k->path)) {
 			json_t *def = json_loads(k->defval, JSON_DECODE_ANY, NULL);
 
 			if (!def)
@@ -268,47 +310,211 @@ static void fill_defaults(struct config *cfg)
 	}
 }
 
+/* An empty exchange.base_url means the simulator in sim mode and Upbit otherwise: resolved
+ * here, once, so that a worker needs neither the mode's rule nor the sim section. */
+static void resolve_base_url(struct config *cfg)
+{
+	json_t *v = get_path(cfg->root, "exchange.base_url");
+	char url[128];
+
+	if (json_is_array(v) ? json_array_size(v) > 0 : json_string_length(v) > 0)
+		return;
+	if (strcmp(json_string_value(get_path(cfg->root, "mode")), "sim") == 0)
+		snprintf(url, sizeof(url), "http://%s",
+			 json_string_value(get_path(cfg->root, "sim.listen")));
+	else
+		snprintf(url, sizeof(url), "https://api.upbit.com");
+	set_path(cfg->root, "exchange.base_url", json_string(url));
+}
+
+static int choice_index(const char *choices, const char *value)
+{
+	size_t n = strlen(value);
+	int index = 0;
+
+	for (const char *p = choices; p; index++) {
+		const char *bar = strchr(p, '|');
+		size_t len = bar ? (size_t)(bar - p) : strlen(p);
+
+		if (len == n && strncmp(p, value, n) == 0)
+			return index;
+		p = bar ? bar + 1 : NULL;
+	}
+	return -1;
+}
+
+static int bind_list(struct config_list *list, json_t *value)
+{
+	size_t i;
+	json_t *item;
+
+	list->n = json_is_string(value) ? 1 : json_array_size(value);
+	list->v = calloc(list->n ? list->n : 1, sizeof(*list->v));
+	if (!list->v)
+		return -1;
+	if (json_is_string(value)) {
+		list->v[0] = json_string_value(value);
+		return 0;
+	}
+	json_array_foreach(value, i, item) list->v[i] = json_string_value(item);
+	return 0;
+}
+
+/* Fills cfg->s from the validated tree: every schema row names its field. */
+static int bind_settings(struct config *cfg)
+{
+	char *base = (char *)&cfg->s;
+
+	for (const struct config_key *k = config_schema; k->path; k++) {
+		json_t *value = get_path(cfg->root, k->path);
+		void *field = base + k->field;
+
+		if (k->field == 0 || !value)
+			continue;
+		switch (k->type) {
+		case CFG_OBJECT:
+			break;
+		case CFG_STRING:
+		case CFG_HOSTPORT:
+			*(const char **)field = json_string_value(value);
+			break;
+		case CFG_ENUM:
+			*(int *)field = choice_index(k->choices, json_string_value(value));
+			break;
+		case CFG_INT:
+			*(int64_t *)field = json_integer_value(value);
+			break;
+		case CFG_NUMBER:
+			*(double *)field = json_number_value(value);
+			break;
+		case CFG_BOOL:
+			*(int *)field = json_is_true(value);
+			break;
+		case CFG_TIMESTAMP:
+			if (clock_parse_iso8601(json_string_value(value), 0, (int64_t *)field) < 0)
+				return -1;
+			break;
+		case CFG_STRING_ARRAY:
+		case CFG_URL_LIST:
+			if (bind_list((struct config_list *)field, value) < 0)
+				return -1;
+			break;
+		}
+	}
+	cfg->s.clock.test = get_path(cfg->root, "clock.start") != NULL;
+	cfg->s.bound = 1;
+	return 0;
+}
+
+/* ACCESS_KEY:SECRET_KEY:KRW_BALANCE[:HOLDINGS]; the entry is never quoted: it holds a secret. */
+static void check_accounts(struct validation *v)
+{
+	const struct config_list *a = &v->cfg->s.sim.accounts;
+	char path[64];
+
+	for (size_t i = 0; i < a->n; i++) {
+		const char *p = a->v[i], *c1 = strchr(p, ':'),
+			   *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		const char *krw = c2 ? c2 + 1 : NULL;
+		size_t digits = krw ? strspn(krw, "0123456789") : 0;
+
+		snprintf(path, sizeof(path), "sim.accounts[%zu]", i);
+		if (!c1 || c1 == p || !c2 || c2 == c1 + 1 || digits == 0 ||
+		    (krw[digits] != '\0' && krw[digits] != ':'))
+			add_error(v, path,
+				  "expected ACCESS_KEY:SECRET_KEY:KRW_BALANCE (the entry is not "
+				  "shown: it holds a secret)");
+	}
+}
+
+/* The account must exist and must not be root: the whole tree drops to it. */
+static void check_user(struct validation *v)
+{
+	const char *user = v->cfg->s.user;
+	struct passwd *pw;
+
+	if (user[0] == '\0') {
+		add_error(v, "user", "must name an unprivileged account (e.g. \"tradingd\")");
+		return;
+	}
+	errno = 0;
+	pw = getpwnam(user);
+	if (!pw)
+		add_error(v, "user", "no such user \"%.32s\"%s", user,
+			  strcmp(user, "tradingd") == 0 ? " (make install creates it)" : "");
+	else if (pw->pw_uid == 0)
+		add_error(v, "user", "\"%.32s\" is root (uid 0): name an unprivileged account",
+			  user);
+}
+
 /* Rules that tie keys together; each is reported at the key a reader would change. */
 static void validate_relations(struct validation *v)
 {
-	struct config *cfg = v->cfg;
+	const struct config_settings *s = &v->cfg->s;
 
-	if (config_get(cfg, "clock.start") && strcmp(config_str(cfg, "mode"), "live") == 0)
+	if (s->clock.test && s->mode == MODE_LIVE)
 		add_error(v, "clock", "a test clock is refused in live mode");
-	if (config_get(cfg, "clock.rate") && !config_get(cfg, "clock.start"))
+	if (get_path(v->cfg->file, "clock.rate") && !s->clock.test)
 		add_error(v, "clock.start", "clock.rate needs clock.start");
-	if (config_int(cfg, "supervisor.heartbeat_timeout_ms") <=
-	    config_int(cfg, "supervisor.heartbeat_interval_ms"))
+	if (s->supervisor.heartbeat_timeout_ms <= s->supervisor.heartbeat_interval_ms)
 		add_error(v, "supervisor.heartbeat_timeout_ms",
 			  "must be larger than supervisor.heartbeat_interval_ms");
-	if (config_int(cfg, "supervisor.backoff_max_ms") <
-	    config_int(cfg, "supervisor.backoff_initial_ms"))
+	if (s->supervisor.backoff_max_ms < s->supervisor.backoff_initial_ms)
 		add_error(v, "supervisor.backoff_max_ms",
 			  "must be at least supervisor.backoff_initial_ms");
-	if (strcmp(config_str(cfg, "mode"), "live") == 0 &&
-	    config_str(cfg, "exchange.keys_file")[0] == '\0')
+	if (s->mode == MODE_LIVE && s->exchange.keys_file[0] == '\0')
 		add_error(v, "exchange.keys_file", "live mode needs a keys file");
+	check_accounts(v);
+	check_user(v);
 }
 
-int config_load_text(struct config *cfg, const char *name, const char *text)
+static void set_error(struct config *cfg, int line, int column, const char *key, const char *msg)
+{
+	struct config_error *e = &cfg->errors[cfg->nerrors++];
+
+	e->line = line;
+	e->column = column;
+	snprintf(e->key, sizeof(e->key), "%s", key);
+	snprintf(e->message, sizeof(e->message), "%s", msg);
+}
+
+/* A NUL byte would end the text early for jansson: say where it is instead. */
+static int find_nul(const char *text, size_t len, int *line, int *column)
+{
+	const char *nul = memchr(text, '\0', len);
+
+	if (!nul)
+		return 0;
+	*line = 1;
+	*column = 1;
+	for (const char *p = text; p < nul; p++) {
+		if (*p == '\n') {
+			(*line)++;
+			*column = 1;
+		} else {
+			(*column)++;
+		}
+	}
+	return 1;
+}
+
+int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
+		     enum config_origin origin)
 {
 	json_error_t jerr;
 	struct validation v = {.cfg = cfg, .text = text};
-	int rc = -1;
+	int rc = -1, line, column;
 
 	memset(cfg, 0, sizeof(*cfg));
 	snprintf(cfg->path, sizeof(cfg->path), "%s", name);
-	cfg->text = strdup(text);
-	if (!cfg->text)
+	if (find_nul(text, len, &line, &column)) {
+		set_error(cfg, line, column, "(syntax)", "a NUL byte: the file is not JSON text");
 		return -1;
-	cfg->root = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	}
+	cfg->root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!cfg->root) {
-		struct config_error *e = &cfg->errors[cfg->nerrors++];
-
-		e->line = jerr.line > 0 ? jerr.line : 1;
-		e->column = jerr.column > 0 ? jerr.column : 1;
-		snprintf(e->key, sizeof(e->key), "(syntax)");
-		snprintf(e->message, sizeof(e->message), "%s", jerr.text);
+		set_error(cfg, jerr.line > 0 ? jerr.line : 1, jerr.column > 0 ? jerr.column : 1,
+			  "(syntax)", jerr.text);
 		return -1;
 	}
 	if (!json_is_object(cfg->root)) {
@@ -318,60 +524,83 @@ int config_load_text(struct config *cfg, const char *name, const char *text)
 	validate_object(&v, "", cfg->root);
 	if (cfg->nerrors)
 		goto out;
+	cfg->file = json_deep_copy(cfg->root);
+	if (!cfg->file)
+		goto out;
 	fill_defaults(cfg);
-	validate_relations(&v);
+	resolve_base_url(cfg);
+	if (bind_settings(cfg) < 0) {
+		add_error(&v, "", "out of memory");
+		goto out;
+	}
+	/* A worker's share lacks the sections it does not use; the whole was checked already. */
+	if (origin == CONFIG_FULL)
+		validate_relations(&v);
 	rc = cfg->nerrors ? -1 : 0;
 out:
 	config_locator_free(v.loc);
 	return rc;
 }
 
-int config_load(struct config *cfg, const char *file)
+static int file_error(struct config *cfg, const char *file, const char *fmt, const char *arg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->path, sizeof(cfg->path), "%s", file);
+	cfg->nerrors = 1;
+	snprintf(cfg->errors[0].key, sizeof(cfg->errors[0].key), "(file)");
+	snprintf(cfg->errors[0].message, sizeof(cfg->errors[0].message), fmt, arg);
+	return -1;
+}
+
+int config_load(struct config *cfg, const char *file, enum config_origin origin)
 {
 	FILE *f = fopen(file, "r");
+	struct stat st;
 	char *text;
 	size_t n;
 	int rc;
 
-	if (!f) {
-		memset(cfg, 0, sizeof(*cfg));
-		snprintf(cfg->path, sizeof(cfg->path), "%s", file);
-		cfg->nerrors = 1;
-		cfg->errors[0].line = 0;
-		snprintf(cfg->errors[0].key, sizeof(cfg->errors[0].key), "(file)");
-		snprintf(cfg->errors[0].message, sizeof(cfg->errors[0].message), "cannot open: %s",
-			 strerror(errno));
-		return -1;
+	if (!f)
+		return file_error(cfg, file, "cannot open: %s", strerror(errno));
+	if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(f);
+		return file_error(cfg, file, "%s", "is a directory, not a config file");
 	}
 	text = malloc(CONFIG_MAX_FILE_BYTES + 1);
 	if (!text) {
 		fclose(f);
-		return -1;
+		return file_error(cfg, file, "%s", "out of memory");
 	}
 	n = fread(text, 1, CONFIG_MAX_FILE_BYTES + 1, f);
+	if (ferror(f)) {
+		int err = errno;
+
+		fclose(f);
+		free(text);
+		return file_error(cfg, file, "cannot read: %s", strerror(err));
+	}
 	fclose(f);
 	if (n > CONFIG_MAX_FILE_BYTES) {
 		free(text);
-		memset(cfg, 0, sizeof(*cfg));
-		snprintf(cfg->path, sizeof(cfg->path), "%s", file);
-		cfg->nerrors = 1;
-		snprintf(cfg->errors[0].key, sizeof(cfg->errors[0].key), "(file)");
-		snprintf(cfg->errors[0].message, sizeof(cfg->errors[0].message),
-			 "larger than %d bytes", CONFIG_MAX_FILE_BYTES);
-		return -1;
+		return file_error(cfg, file, "larger than %s bytes", "1048576");
 	}
-	text[n] = '\0';
-	rc = config_load_text(cfg, file, text);
+	rc = config_load_text(cfg, file, text, n, origin);
 	free(text);
 	return rc;
 }
 
 void config_free(struct config *cfg)
 {
+	char *base = (char *)&cfg->s;
+
+	for (const struct config_key *k = config_schema; k->path; k++)
+		if (k->field && (k->type == CFG_STRING_ARRAY || k->type == CFG_URL_LIST))
+			free(((struct config_list *)(base + k->field))->v);
+	memset(&cfg->s, 0, sizeof(cfg->s));
 	json_decref(cfg->root);
-	free(cfg->text);
+	json_decref(cfg->file);
 	cfg->root = NULL;
-	cfg->text = NULL;
+	cfg->file = NULL;
 }
 
 void config_print_errors(const struct config *cfg, FILE *stream)
@@ -387,47 +616,101 @@ void config_print_errors(const struct config *cfg, FILE *stream)
 	}
 }
 
-static json_t *must_get(const struct config *cfg, const char *path)
+void config_format_errors(const struct config *cfg, char *buf, size_t len)
 {
-	json_t *v = config_get(cfg, path);
+	size_t used = 0;
 
-	if (!v)
-		fatalx("config: %s read but absent (schema default missing)", path);
-	return v;
+	if (len)
+		buf[0] = '\0';
+	for (int i = 0; i < cfg->nerrors && used + 1 < len; i++) {
+		const struct config_error *e = &cfg->errors[i];
+		int n = e->line > 0 ? snprintf(buf + used, len - used, "%s%s:%d:%d: %s: %s",
+					       i ? "; " : "", cfg->path, e->line, e->column, e->key,
+					       e->message)
+				    : snprintf(buf + used, len - used, "%s%s: %s: %s",
+					       i ? "; " : "", cfg->path, e->key, e->message);
+
+		if (n < 0)
+			break;
+		used += (size_t)n;
+	}
 }
 
-const char *config_str(const struct config *cfg, const char *path)
+/* Drops (or, with placeholder, replaces) every secret key in tree. */
+static void strip_secrets(json_t *tree, const char *placeholder)
 {
-	json_t *v = must_get(cfg, path);
+	for (const struct config_key *k = config_schema; k->path; k++) {
+		const char *dot = strrchr(k->path, '.');
+		json_t *parent;
+		char parent_path[128];
 
-	if (!json_is_string(v))
-		fatalx("config: %s is not a string", path);
-	return json_string_value(v);
+		if (!(k->flags & CFG_SECRET) || !get_path(tree, k->path))
+			continue;
+		snprintf(parent_path, sizeof(parent_path), "%.*s", dot ? (int)(dot - k->path) : 0,
+			 k->path);
+		parent = dot ? get_path(tree, parent_path) : tree;
+		if (placeholder)
+			json_object_set_new(parent, dot ? dot + 1 : k->path,
+					    json_string(placeholder));
+		else
+			json_object_del(parent, dot ? dot + 1 : k->path);
+	}
 }
 
-int64_t config_int(const struct config *cfg, const char *path)
+char *config_text_for_role(const struct config *cfg, enum role role)
 {
-	json_t *v = must_get(cfg, path);
+	static const char *const common_sections[] = {"supervisor", "clock"};
+	const struct role_info *info = role_info(role);
+	json_t *out = json_object(), *value;
+	const char *key;
+	char *text = NULL;
 
-	if (!json_is_integer(v))
-		fatalx("config: %s is not an integer", path);
-	return json_integer_value(v);
+	if (!out || !info)
+		goto out;
+	json_object_foreach(cfg->root, key, value)
+	{
+		int wanted = !json_is_object(value) || role_receives_section(role, key);
+
+		for (size_t i = 0; i < sizeof(common_sections) / sizeof(common_sections[0]); i++)
+			wanted |= strcmp(key, common_sections[i]) == 0;
+		if (wanted && json_object_set_new(out, key, json_deep_copy(value)) < 0)
+			goto out;
+	}
+	if (!info->secret_holder)
+		strip_secrets(out, NULL);
+	text = json_dumps(out, JSON_COMPACT);
+out:
+	json_decref(out);
+	return text;
 }
 
-double config_num(const struct config *cfg, const char *path)
+char *config_text_redacted(const struct config *cfg)
 {
-	json_t *v = must_get(cfg, path);
+	json_t *copy = json_deep_copy(cfg->file);
+	char *text;
 
-	if (!json_is_number(v))
-		fatalx("config: %s is not a number", path);
-	return json_number_value(v);
+	if (!copy)
+		return NULL;
+	strip_secrets(copy, "(secret)");
+	text = json_dumps(copy, JSON_SORT_KEYS | JSON_INDENT(2));
+	json_decref(copy);
+	return text;
 }
 
-int config_bool(const struct config *cfg, const char *path)
+int config_section_changed(const struct config *a, const struct config *b, const char *key)
 {
-	json_t *v = must_get(cfg, path);
+	return !json_equal(json_object_get(a->root, key), json_object_get(b->root, key));
+}
 
-	if (!json_is_boolean(v))
-		fatalx("config: %s is not a boolean", path);
-	return json_is_true(v);
+const char *config_mode_name(int mode)
+{
+	static const char *const names[] = {
+		[MODE_SIM] = "sim", [MODE_PAPER] = "paper", [MODE_LIVE] = "live"};
+
+	return (unsigned)mode < sizeof(names) / sizeof(names[0]) ? names[mode] : "unknown";
+}
+
+int config_log_level(const struct config *cfg)
+{
+	return LOG_LVL_CRIT + cfg->s.log_level;
 }

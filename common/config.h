@@ -6,6 +6,9 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+
+#include "common/roles.h"
 
 enum config_type {
 	CFG_OBJECT,
@@ -17,6 +20,63 @@ enum config_type {
 	CFG_STRING_ARRAY, /* array of strings */
 	CFG_URL_LIST,	  /* a string or a non-empty array of strings */
 	CFG_TIMESTAMP,	  /* ISO-8601 string with a zone */
+	CFG_HOSTPORT,	  /* "IPV4:PORT" or "[IPV6]:PORT" */
+};
+
+/* Flags of a key. */
+#define CFG_SECRET 1u /* never sent to a worker that does not hold secrets, logged or stored */
+
+/* A list of strings; the strings belong to the config's JSON tree. */
+struct config_list {
+	size_t n;
+	const char **v;
+};
+
+/* The order of the choices "sim|paper|live". */
+enum config_mode { MODE_SIM, MODE_PAPER, MODE_LIVE };
+/* The order of "retry|exit": what follows a crash loop (FATAL). */
+enum config_fatal_action { FATAL_RETRY, FATAL_EXIT };
+
+/* The validated config as the code reads it: one field per key of the schema (each row names
+ * its field), filled once after validation. A misspelt key is a compile error. Enums hold the
+ * index of the choice; strings point into the config's JSON tree. */
+struct config_settings {
+	int bound; /* 1 once filled; also keeps offset 0 free to mean "no field" */
+	int mode;  /* enum config_mode */
+	const char *user, *control_group, *data_dir, *run_dir;
+	int log_level; /* index of crit|err|warn|notice|info|debug: LOG_LVL_CRIT + index */
+	struct config_supervisor {
+		int64_t stop_timeout_ms, heartbeat_interval_ms, heartbeat_timeout_ms,
+			ready_timeout_ms, backoff_initial_ms, backoff_max_ms, backoff_reset_ms,
+			crashloop_max_restarts, crashloop_window_s, fatal_retry_s;
+		int fatal_action; /* enum config_fatal_action */
+	} supervisor;
+	struct {
+		const char *socket;
+		int64_t max_clients, max_request_bytes, idle_timeout_ms;
+	} control;
+	struct {
+		int enabled;
+	} workers[ROLE_WORKER_COUNT];
+	struct {
+		int64_t start_ms; /* meaningful when test is 1 */
+		double rate;
+		int test; /* clock.start was given */
+	} clock;
+	struct {
+		struct config_list base_url; /* resolved: never empty after loading */
+		int64_t connect_timeout_ms, request_timeout_ms, max_body_bytes;
+		const char *keys_file;
+	} exchange;
+	struct {
+		struct config_list markets;
+		int64_t ticker_interval_ms, stale_after_s, backfill_max_minutes, candle_grace_ms;
+	} market_data;
+	struct {
+		const char *listen;
+		int64_t seed;
+		struct config_list accounts;
+	} sim;
 };
 
 struct config_key {
@@ -26,6 +86,8 @@ struct config_key {
 	double min, max;    /* for CFG_INT and CFG_NUMBER, and lengths of strings and arrays */
 	const char *choices;
 	const char *doc;
+	size_t field;	/* offsetof its struct config_settings member; 0 for objects */
+	unsigned flags; /* CFG_SECRET */
 };
 
 /* The schema, terminated by an entry with path NULL (config_schema.c). */
@@ -41,28 +103,42 @@ struct config_error {
 
 struct config {
 	char path[4096];
-	json_t *root; /* validated, defaults filled in */
-	char *text;   /* the file as read, for config versions */
+	struct config_settings s; /* what the code reads */
+	json_t *root;		  /* validated, defaults filled in, base URL resolved */
+	json_t *file;		  /* as the file said it, for config versions */
 	int nerrors;
 	struct config_error errors[CONFIG_MAX_ERRORS];
 };
 
+/* How much is checked: every rule (keys, types, rules across keys, the accounts of the
+ * machine), or keys and types only: for a worker's share, which the supervisor checked whole,
+ * and for tradectl, which only looks for the socket. */
+enum config_origin { CONFIG_FULL, CONFIG_KEYS_ONLY };
+
 /* Loads and validates FILE. Returns 0 when valid; -1 with cfg->errors filled otherwise (cfg
  * must still be freed). */
-int config_load(struct config *cfg, const char *file);
-/* Same, from text in memory; name is used in messages. */
-int config_load_text(struct config *cfg, const char *name, const char *text);
+int config_load(struct config *cfg, const char *file, enum config_origin origin);
+/* Same, from len bytes in memory; name is used in messages. */
+int config_load_text(struct config *cfg, const char *name, const char *text, size_t len,
+		     enum config_origin origin);
 void config_free(struct config *cfg);
 /* Prints every error as "file:line:col: key: message" to stream. */
 void config_print_errors(const struct config *cfg, FILE *stream);
+/* The errors on one line, "; "-separated, into buf. */
+void config_format_errors(const struct config *cfg, char *buf, size_t len);
 
-/* Typed getters of validated keys (defaults included). They abort on a schema mismatch, which
- * is a programming error: the schema guarantees the type. */
-const char *config_str(const struct config *cfg, const char *path);
-int64_t config_int(const struct config *cfg, const char *path);
-double config_num(const struct config *cfg, const char *path);
-int config_bool(const struct config *cfg, const char *path);
-json_t *config_get(const struct config *cfg, const char *path);
+/* The share of the config a worker of role receives: the common top-level keys, the supervisor
+ * and clock sections, and the sections of its role_info; secrets only for a secret holder.
+ * A malloc'd JSON text, NULL when out of memory. */
+char *config_text_for_role(const struct config *cfg, enum role role);
+/* The file's JSON with every secret replaced, keys sorted: what config_versions stores. */
+char *config_text_redacted(const struct config *cfg);
+/* 1 when the value of the top-level key differs between a and b. */
+int config_section_changed(const struct config *a, const struct config *b, const char *key);
+/* LOG_LVL_* of log_level. */
+int config_log_level(const struct config *cfg);
+/* "sim", "paper" or "live". */
+const char *config_mode_name(int mode);
 
 /* Position index of a JSON text: where each key path starts (config_locate.c). */
 struct config_locator;

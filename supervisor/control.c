@@ -103,7 +103,7 @@ static json_t *error_reply(const char *message)
 static void client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	struct control_client *c = handle->data;
-	size_t max = (size_t)config_int(&c->ctl->sup->cfg, "control.max_request_bytes");
+	size_t max = (size_t)c->ctl->sup->cfg.s.control.max_request_bytes;
 
 	(void)suggested;
 	if (!c->buf)
@@ -186,12 +186,11 @@ static void on_connection(uv_stream_t *server, int status)
 		client_reply(c, error_reply("permission denied"));
 		return;
 	}
-	if (ctl->nclients > config_int(&ctl->sup->cfg, "control.max_clients")) {
+	if (ctl->nclients > ctl->sup->cfg.s.control.max_clients) {
 		client_reply(c, error_reply("too many control clients; try again"));
 		return;
 	}
-	uv_timer_start(&c->idle, client_idle,
-		       (uint64_t)config_int(&ctl->sup->cfg, "control.idle_timeout_ms"), 0);
+	uv_timer_start(&c->idle, client_idle, (uint64_t)ctl->sup->cfg.s.control.idle_timeout_ms, 0);
 	uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_read);
 }
 
@@ -219,8 +218,8 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 			     size_t errlen)
 {
 	struct control *ctl = calloc(1, sizeof(*ctl));
-	const char *configured = config_str(&sup->cfg, "control.socket");
-	const char *group = config_str(&sup->cfg, "control_group");
+	const char *configured = sup->cfg.s.control.socket;
+	const char *group = sup->cfg.s.control_group;
 	int rc;
 
 	if (!ctl) {
@@ -231,8 +230,7 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 	if (configured[0])
 		rc = snprintf(ctl->path, sizeof(ctl->path), "%s", configured);
 	else
-		rc = snprintf(ctl->path, sizeof(ctl->path), "%s/tradingd.sock",
-			      config_str(&sup->cfg, "run_dir"));
+		rc = snprintf(ctl->path, sizeof(ctl->path), "%s/tradingd.sock", sup->cfg.s.run_dir);
 	if (rc < 0 || (size_t)rc >= sizeof(ctl->path)) {
 		snprintf(err, errlen, "control socket path is longer than %zu bytes",
 			 sizeof(ctl->path) - 1);

@@ -203,7 +203,7 @@ const char *ctl_default_config_path(void)
 
 int ctl_socket_path(const struct config *cfg, char *out, size_t len)
 {
-	const char *sock = config_str(cfg, "control.socket");
+	const char *sock = cfg->s.control.socket;
 	const char *dir;
 	size_t dirlen;
 	int n;
@@ -211,7 +211,7 @@ int ctl_socket_path(const struct config *cfg, char *out, size_t len)
 	if (sock[0]) {
 		n = snprintf(out, len, "%s", sock);
 	} else {
-		dir = config_str(cfg, "run_dir");
+		dir = cfg->s.run_dir;
 		dirlen = strlen(dir);
 		while (dirlen > 0 && dir[dirlen - 1] == '/')
 			dirlen--;

@@ -14,7 +14,7 @@
 
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop)
 {
-	const char *user = config_str(&sup->cfg, "user");
+	const char *user = sup->cfg.s.user;
 	struct passwd *pw;
 
 	*drop = 0;
@@ -80,7 +80,7 @@ static int peer_in_group(int fd, uid_t uid, gid_t primary, gid_t group)
 
 int privdrop_peer_allowed(const struct supervisor *sup, int fd, uid_t uid, gid_t gid)
 {
-	const char *group = config_str(&sup->cfg, "control_group");
+	const char *group = sup->cfg.s.control_group;
 	struct group *gr;
 
 	if (uid == 0 || uid == geteuid())

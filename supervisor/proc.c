@@ -27,9 +27,9 @@ static void act_none(struct proc *p)
 	(void)p;
 }
 
-static int64_t cfg_ms(const struct proc *p, const char *key)
+static const struct config_supervisor *policy_of(const struct proc *p)
 {
-	return config_int(&p->sup->cfg, key);
+	return &p->sup->cfg.s.supervisor;
 }
 
 static void set_state(struct proc *p, enum proc_state state)
@@ -66,7 +66,7 @@ static void act_spawn(struct proc *p)
 		return;
 	}
 	set_state(p, PROC_STARTING);
-	arm_timer(p, cfg_ms(p, "supervisor.ready_timeout_ms"));
+	arm_timer(p, policy_of(p)->ready_timeout_ms);
 }
 
 static void act_spawn_fresh(struct proc *p)
@@ -93,7 +93,7 @@ static void act_stop(struct proc *p)
 	if (p->pid > 0)
 		kill(p->pid, SIGTERM);
 	set_state(p, PROC_STOPPING);
-	arm_timer(p, cfg_ms(p, "supervisor.stop_timeout_ms"));
+	arm_timer(p, policy_of(p)->stop_timeout_ms);
 }
 
 static void act_kill(struct proc *p)
@@ -132,8 +132,8 @@ static void act_restart_after_stop(struct proc *p)
 static int crash_loop(struct proc *p)
 {
 	int64_t now = clock_mono_ms();
-	int64_t window = cfg_ms(p, "supervisor.crashloop_window_s") * 1000;
-	int64_t max = cfg_ms(p, "supervisor.crashloop_max_restarts");
+	int64_t window = policy_of(p)->crashloop_window_s * 1000;
+	int64_t max = policy_of(p)->crashloop_max_restarts;
 	int count = 0;
 
 	p->restart_times[p->restart_head++ % CRASHLOOP_HISTORY] = now;
@@ -157,19 +157,18 @@ static void act_exited(struct proc *p)
 	log_warnx("%s: %s after %lld ms", role_name(p->role), p->last_exit, (long long)ran);
 	if (crash_loop(p)) {
 		log_msg(LOG_LVL_CRIT, "%s: crash loop: more than %lld restarts in %lld s: FATAL",
-			role_name(p->role),
-			(long long)cfg_ms(p, "supervisor.crashloop_max_restarts"),
-			(long long)cfg_ms(p, "supervisor.crashloop_window_s"));
+			role_name(p->role), (long long)policy_of(p)->crashloop_max_restarts,
+			(long long)policy_of(p)->crashloop_window_s);
 		snprintf(p->description, sizeof(p->description),
 			 "crash loop: more than %lld restarts in %lld s (last: %s)",
-			 (long long)cfg_ms(p, "supervisor.crashloop_max_restarts"),
-			 (long long)cfg_ms(p, "supervisor.crashloop_window_s"), p->last_exit);
+			 (long long)policy_of(p)->crashloop_max_restarts,
+			 (long long)policy_of(p)->crashloop_window_s, p->last_exit);
 		set_state(p, PROC_FATAL);
 		return;
 	}
 	p->restarts++;
 	/* A run that lasted was healthy: restart at once. Quick failures back off exponentially. */
-	if (p->state == PROC_RUNNING && ran >= cfg_ms(p, "supervisor.backoff_reset_ms"))
+	if (p->state == PROC_RUNNING && ran >= policy_of(p)->backoff_reset_ms)
 		p->consecutive_failures = 0;
 	else
 		p->consecutive_failures++;
@@ -178,12 +177,11 @@ static void act_exited(struct proc *p)
 		act_spawn(p);
 		return;
 	}
-	delay = cfg_ms(p, "supervisor.backoff_initial_ms");
-	for (int i = 1;
-	     i < p->consecutive_failures && delay < cfg_ms(p, "supervisor.backoff_max_ms"); i++)
+	delay = policy_of(p)->backoff_initial_ms;
+	for (int i = 1; i < p->consecutive_failures && delay < policy_of(p)->backoff_max_ms; i++)
 		delay *= 2;
-	if (delay > cfg_ms(p, "supervisor.backoff_max_ms"))
-		delay = cfg_ms(p, "supervisor.backoff_max_ms");
+	if (delay > policy_of(p)->backoff_max_ms)
+		delay = policy_of(p)->backoff_max_ms;
 	snprintf(p->description, sizeof(p->description), "%s; restart in %lld ms", p->last_exit,
 		 (long long)delay);
 	set_state(p, PROC_BACKOFF);
@@ -225,12 +223,9 @@ void proc_event(struct proc *p, enum proc_event ev)
 
 int proc_enabled(const struct proc *p)
 {
-	char key[64];
-
 	if (p->role == ROLE_SIM)
-		return strcmp(config_str(&p->sup->cfg, "mode"), "sim") == 0;
-	snprintf(key, sizeof(key), "workers.%s.enabled", role_name(p->role));
-	return config_bool(&p->sup->cfg, key);
+		return p->sup->cfg.s.mode == MODE_SIM;
+	return p->sup->cfg.s.workers[p->role].enabled;
 }
 
 void proc_init(struct supervisor *sup, struct proc *p, enum role role)

@@ -7,15 +7,20 @@
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
+/* Each worker gets its share only: no section it does not use, no secret it does not hold. */
 void send_config(struct proc *p)
 {
-	size_t len = strlen(p->sup->cfg.text);
+	char *text;
+	size_t len;
 
 	if (!p->peer)
 		return;
-	if (len + 1 > IPC_MAX_PAYLOAD ||
-	    ipc_send(p->peer, IPC_CONFIG, p->sup->cfg.text, (uint32_t)len) < 0)
+	text = config_text_for_role(&p->sup->cfg, p->role);
+	len = text ? strlen(text) : 0;
+	if (!text || len + 1 > IPC_MAX_PAYLOAD ||
+	    ipc_send(p->peer, IPC_CONFIG, text, (uint32_t)len) < 0)
 		log_errx("%s: cannot send the config", role_name(p->role));
+	free(text);
 }
 
 /* Forwards to a worker that is RUNNING; ticks and market states coalesce per market. */
@@ -100,7 +105,7 @@ void heartbeat_tick(uv_timer_t *timer)
 {
 	struct supervisor *sup = timer->data;
 	int64_t now = clock_mono_ms();
-	int64_t timeout = config_int(&sup->cfg, "supervisor.heartbeat_timeout_ms");
+	int64_t timeout = sup->cfg.s.supervisor.heartbeat_timeout_ms;
 
 	for (int i = 0; i < ROLE_WORKER_COUNT; i++) {
 		struct proc *p = &sup->procs[i];

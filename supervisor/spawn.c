@@ -122,7 +122,7 @@ static void probe_connected(uv_connect_t *req, int status)
 static void probe_again(uv_timer_t *timer)
 {
 	struct proc *p = timer->data;
-	const char *listen = config_str(&p->sup->cfg, "sim.listen");
+	const char *listen = p->sup->cfg.s.sim.listen;
 	const char *colon = strrchr(listen, ':');
 	char host[64];
 	struct sockaddr_storage addr;
@@ -158,14 +158,13 @@ static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 {
 	const struct config *cfg = &p->sup->cfg;
 	char exe_dir[PATH_MAX], *markets = storage;
-	json_t *list = config_get(cfg, "market_data.markets"), *item;
+	const struct config_list *list = &cfg->s.market_data.markets;
 	size_t used = 0, i;
 	int n = 0;
 
 	snprintf(exe_dir, sizeof(exe_dir), "%s", p->sup->exe_path);
-	for (i = 0; i < json_array_size(list); i++) {
-		int w = snprintf(storage + used, cap - used, "%s%s", i ? "," : "",
-				 json_string_value(json_array_get(list, i)));
+	for (i = 0; i < list->n; i++) {
+		int w = snprintf(storage + used, cap - used, "%s%s", i ? "," : "", list->v[i]);
 		if (w < 0 || (size_t)w >= cap - used)
 			return -1;
 		used += (size_t)w;
@@ -177,7 +176,7 @@ static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 		return -1;
 	used += (size_t)w + 1;
 	char *seed = storage + used;
-	w = snprintf(seed, cap - used, "%lld", (long long)config_int(cfg, "sim.seed"));
+	w = snprintf(seed, cap - used, "%lld", (long long)cfg->s.sim.seed);
 	if (w < 0 || (size_t)w >= cap - used)
 		return -1;
 
@@ -186,17 +185,14 @@ static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 	argv[n++] = "exec";
 	argv[n++] = sim_path;
 	argv[n++] = "--listen";
-	argv[n++] = (char *)config_str(cfg, "sim.listen");
+	argv[n++] = (char *)cfg->s.sim.listen;
 	argv[n++] = "--seed";
 	argv[n++] = seed;
 	argv[n++] = "--markets";
 	argv[n++] = markets;
-	json_array_foreach(config_get(cfg, "sim.accounts"), i, item)
-	{
-		if (n + 3 >= MAX_SIM_ARGS)
-			break;
+	for (i = 0; i < cfg->s.sim.accounts.n && n + 3 < MAX_SIM_ARGS; i++) {
 		argv[n++] = "--account";
-		argv[n++] = (char *)json_string_value(item);
+		argv[n++] = (char *)cfg->s.sim.accounts.v[i];
 	}
 	argv[n] = NULL;
 	return 0;

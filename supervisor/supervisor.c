@@ -40,22 +40,33 @@ static int mkdir_p(const char *path, mode_t mode)
 	return 0;
 }
 
-static void record_config_version(struct supervisor *sup)
+/* Stores cfg (secrets replaced) as a version before it is applied: what is in force is always
+ * on record. 0, or -1 with the reason in err. */
+static int record_config_version(struct supervisor *sup, const struct config *cfg, char *err,
+				 size_t errlen)
 {
-	sqlite3_stmt *st;
+	char *text = config_text_redacted(cfg);
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
 
-	if (!sup->db)
-		return;
+	if (!text) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
 	if (sqlite3_prepare_v2(sup->db,
 			       "INSERT INTO config_versions(applied_ms, path, text) VALUES(?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK)
-		return;
-	sqlite3_bind_int64(st, 1, clock_now_ms());
-	sqlite3_bind_text(st, 2, sup->cfg.path, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 3, sup->cfg.text, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) != SQLITE_DONE)
-		log_warnx("db: cannot record the config version: %s", sqlite3_errmsg(sup->db));
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, clock_now_ms());
+		sqlite3_bind_text(st, 2, cfg->path, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	}
+	if (rc < 0)
+		snprintf(err, errlen, "cannot record the config version: %s",
+			 sqlite3_errmsg(sup->db));
 	sqlite3_finalize(st);
+	free(text);
+	return rc;
 }
 
 static void notify_status(struct supervisor *sup)
@@ -144,20 +155,12 @@ void supervisor_shutdown(struct supervisor *sup, const char *why)
 	shutdown_step(sup);
 }
 
-static int needs_restart(const struct config *a, const struct config *b, const char *key)
-{
-	json_t *x = config_get(a, key), *y = config_get(b, key);
-
-	return !json_equal(x, y);
-}
-
 int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 {
 	static const char *const restart_keys[] = {"mode",    "user",  "data_dir", "run_dir",
 						   "control", "clock", "sim"};
 	struct config next;
 	int was_enabled[ROLE_COUNT];
-	size_t used = 0;
 	uint64_t hb;
 
 	/* A reload would start again what the shutdown has just stopped, and say READY=1. */
@@ -166,17 +169,13 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		log_warnx("%s", err);
 		return -1;
 	}
-	if (config_load(&next, sup->config_path) < 0) {
-		err[0] = '\0';
-		for (int i = 0; i < next.nerrors && used + 1 < errlen; i++) {
-			int n = snprintf(err + used, errlen - used, "%s%s:%d:%d: %s: %s",
-					 i ? "; " : "", next.path, next.errors[i].line,
-					 next.errors[i].column, next.errors[i].key,
-					 next.errors[i].message);
-			if (n < 0)
-				break;
-			used += (size_t)n;
-		}
+	if (config_load(&next, sup->config_path, CONFIG_FULL) < 0) {
+		config_format_errors(&next, err, errlen);
+		log_errx("reload refused, the config in force is kept: %s", err);
+		config_free(&next);
+		return -1;
+	}
+	if (record_config_version(sup, &next, err, errlen) < 0) {
 		log_errx("reload refused, the config in force is kept: %s", err);
 		config_free(&next);
 		return -1;
@@ -185,16 +184,15 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	for (int i = 0; i < ROLE_COUNT; i++)
 		was_enabled[i] = proc_enabled(&sup->procs[i]);
 	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++)
-		if (needs_restart(&sup->cfg, &next, restart_keys[i]))
+		if (config_section_changed(&sup->cfg, &next, restart_keys[i]))
 			log_warnx("reload: a change to \"%s\" takes effect at the next start",
 				  restart_keys[i]);
 	config_free(&sup->cfg);
 	sup->cfg = next;
-	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
-	record_config_version(sup);
+	log_set_level((enum log_level)config_log_level(&sup->cfg));
 	/* The heartbeat takes the new period at once, and a new timeout counts from now: a pong
 	 * not yet due under the old, longer period is no sign of a hang. */
-	hb = (uint64_t)config_int(&sup->cfg, "supervisor.heartbeat_interval_ms");
+	hb = (uint64_t)sup->cfg.s.supervisor.heartbeat_interval_ms;
 	uv_timer_start(&sup->heartbeat, heartbeat_tick, hb, hb);
 	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
@@ -238,8 +236,8 @@ static void on_watchdog(uv_timer_t *timer)
 /* Directories, schema and ownership, done while still privileged. */
 static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int drop)
 {
-	const char *data_dir = config_str(&sup->cfg, "data_dir");
-	const char *run_dir = config_str(&sup->cfg, "run_dir");
+	const char *data_dir = sup->cfg.s.data_dir;
+	const char *run_dir = sup->cfg.s.run_dir;
 	char path[PATH_MAX];
 	sqlite3 *db;
 
@@ -256,7 +254,7 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	sqlite3_close(db);
 	if (drop) {
 		/* Members of control_group must reach the socket inside run_dir (mode 0750). */
-		const char *group = config_str(&sup->cfg, "control_group");
+		const char *group = sup->cfg.s.control_group;
 		struct group *gr = group[0] ? getgrnam(group) : NULL;
 
 		if (group[0] && !gr) {
@@ -293,22 +291,17 @@ static int setup(struct supervisor *sup, const char *config_path)
 	snprintf(sup->net_path, sizeof(sup->net_path), "%.*s/%s",
 		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
 		 ROLE_NET_BINARY);
-	log_set_level((enum log_level)log_level_parse(config_str(&sup->cfg, "log_level")));
-	if (config_get(&sup->cfg, "clock.start")) {
-		int64_t start;
-
-		clock_parse_iso8601(config_str(&sup->cfg, "clock.start"), 0, &start);
-		clock_set_test(start,
-			       config_get(&sup->cfg, "clock.rate")
-				       ? config_num(&sup->cfg, "clock.rate")
-				       : 1.0,
-			       0);
+	log_set_level((enum log_level)config_log_level(&sup->cfg));
+	if (sup->cfg.s.clock.test) {
+		clock_set_test(sup->cfg.s.clock.start_ms, sup->cfg.s.clock.rate, 0);
 		log_msg(LOG_LVL_WARN,
 			"TEST CLOCK ACTIVE: time starts at %s and runs %g times faster",
-			config_str(&sup->cfg, "clock.start"), clock_rate());
+			json_string_value(
+				json_object_get(json_object_get(sup->cfg.root, "clock"), "start")),
+			clock_rate());
 	} else if (getenv(CLOCK_ENV)) {
 		/* A test harness may hand down its clock as the supervisor hands it to workers. */
-		if (strcmp(config_str(&sup->cfg, "mode"), "live") == 0 || clock_import_env() != 1) {
+		if (sup->cfg.s.mode == MODE_LIVE || clock_import_env() != 1) {
 			log_errx("%s is set but refused (live mode, or malformed)", CLOCK_ENV);
 			return -1;
 		}
@@ -331,10 +324,13 @@ static int setup(struct supervisor *sup, const char *config_path)
 			return -1;
 		log_info("running as uid %u, gid %u", (unsigned)uid, (unsigned)gid);
 	}
-	sup->db = db_open(config_str(&sup->cfg, "data_dir"));
+	sup->db = db_open(sup->cfg.s.data_dir);
 	if (!sup->db)
 		return -1;
-	record_config_version(sup);
+	if (record_config_version(sup, &sup->cfg, err, sizeof(err)) < 0) {
+		log_errx("%s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -345,7 +341,7 @@ int supervisor_run(const char *config_path)
 	int rc = 0;
 
 	log_init("tradingd");
-	if (config_load(&sup.cfg, config_path) < 0) {
+	if (config_load(&sup.cfg, config_path, CONFIG_FULL) < 0) {
 		config_print_errors(&sup.cfg, stderr);
 		config_free(&sup.cfg);
 		return EX_CONFIG;
@@ -370,7 +366,7 @@ int supervisor_run(const char *config_path)
 		sup.shutting_down = 1;
 		finish(&sup);
 	} else {
-		uint64_t hb = (uint64_t)config_int(&sup.cfg, "supervisor.heartbeat_interval_ms");
+		uint64_t hb = (uint64_t)sup.cfg.s.supervisor.heartbeat_interval_ms;
 
 		uv_signal_start(&sup.sig_term, on_signal, SIGTERM);
 		uv_signal_start(&sup.sig_int, on_signal, SIGINT);
@@ -381,7 +377,7 @@ int supervisor_run(const char *config_path)
 			uv_timer_start(&sup.watchdog, on_watchdog, sup.watchdog_ms / 2,
 				       sup.watchdog_ms / 2);
 		log_notice("tradingd %s starting (mode %s, pid %d)", TRADINGD_VERSION,
-			   config_str(&sup.cfg, "mode"), (int)getpid());
+			   config_mode_name(sup.cfg.s.mode), (int)getpid());
 		/* In start order: the simulator before market-data, which needs it. */
 		for (int i = 0; i < ROLE_COUNT; i++) {
 			struct proc *p = &sup.procs[role_start_order()[i]];

@@ -37,7 +37,7 @@ static int find_socket(const struct ctl_options *opt, char *path, size_t len)
 		return 0;
 	}
 	file = opt->config_path ? opt->config_path : ctl_default_config_path();
-	if (config_load(&cfg, file) < 0) {
+	if (config_load(&cfg, file, CONFIG_KEYS_ONLY) < 0) {
 		config_print_errors(&cfg, stderr);
 		fprintf(stderr,
 			"tradectl: the socket is named in the config (fix it, or use -c CONFIG or "

@@ -50,6 +50,7 @@ static const char *const type_names[] = {
 	[CFG_STRING_ARRAY] = "array of strings",
 	[CFG_URL_LIST] = "string or array of strings",
 	[CFG_TIMESTAMP] = "ISO-8601 time",
+	[CFG_HOSTPORT] = "host:port",
 };
 
 /* One line per key, tab-separated: path, type, default, range or choices, meaning. */
@@ -137,7 +138,7 @@ int main(int argc, char **argv)
 	}
 	if (check) {
 		struct config cfg;
-		int rc = config_load(&cfg, config_path);
+		int rc = config_load(&cfg, config_path, CONFIG_FULL);
 
 		if (rc < 0)
 			config_print_errors(&cfg, stderr);

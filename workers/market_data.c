@@ -40,33 +40,16 @@ static void on_client_alert(void *arg, enum upbit_alert kind, const char *text)
 	md_alert(md, severity, upbit_alert_name(kind), "exchange: %s", text);
 }
 
-/* exchange.base_url: a string or a list; empty means the simulator in sim mode. */
+/* exchange.base_url: the primary, then quotation fallbacks (resolved by the config loader,
+ * so never empty). */
 static int fill_urls(struct market_data *md, struct upbit_client_config *cc)
 {
-	const struct config *cfg = &md->w->cfg;
-	json_t *v = config_get(cfg, "exchange.base_url");
+	const struct config_list *bases = &md->w->cfg.s.exchange.base_url;
 	size_t n = 0;
 
-	if (json_is_string(v) && json_string_length(v) > 0) {
-		md->urls[n++] = strdup(json_string_value(v));
-	} else if (json_is_array(v)) {
-		size_t i;
-		json_t *item;
-
-		json_array_foreach(v, i, item)
-		{
-			if (n < UPBIT_MAX_BASES)
-				md->urls[n++] = strdup(json_string_value(item));
-		}
-	}
-	if (n == 0) {
-		char url[128];
-
-		if (strcmp(config_str(cfg, "mode"), "sim") == 0)
-			snprintf(url, sizeof(url), "http://%s", config_str(cfg, "sim.listen"));
-		else
-			snprintf(url, sizeof(url), "https://api.upbit.com");
-		md->urls[n++] = strdup(url);
+	while (n < bases->n && n < UPBIT_MAX_BASES) {
+		md->urls[n] = strdup(bases->v[n]);
+		n++;
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (!md->urls[i])
@@ -126,16 +109,16 @@ static void on_markets(void *arg, const struct upbit_result *r, const struct upb
 
 static int load_markets(struct market_data *md)
 {
-	json_t *list = config_get(&md->w->cfg, "market_data.markets");
+	const struct config_list *list = &md->w->cfg.s.market_data.markets;
 	int64_t now = clock_now_ms();
 
-	md->n = json_array_size(list);
+	md->n = list->n;
 	md->markets = calloc(md->n, sizeof(*md->markets));
 	md->names = calloc(md->n, sizeof(*md->names));
 	if (!md->markets || !md->names)
 		return -1;
 	for (size_t i = 0; i < md->n; i++) {
-		const char *name = json_string_value(json_array_get(list, i));
+		const char *name = list->v[i];
 
 		if (!upbit_market_code_valid(name)) {
 			log_errx("market_data.markets[%zu]: \"%s\" is not a market code like "
@@ -171,16 +154,16 @@ static int md_init(struct worker *w)
 		return -1;
 	w->state = md;
 	md->w = w;
-	md->stale_after_ms = config_int(cfg, "market_data.stale_after_s") * 1000;
-	md->backfill_ms = config_int(cfg, "market_data.backfill_max_minutes") * 60000;
-	md->candle_grace_ms = config_int(cfg, "market_data.candle_grace_ms");
+	md->stale_after_ms = cfg->s.market_data.stale_after_s * 1000;
+	md->backfill_ms = cfg->s.market_data.backfill_max_minutes * 60000;
+	md->candle_grace_ms = cfg->s.market_data.candle_grace_ms;
 	uv_timer_init(w->loop, &md->ticker_timer);
 	uv_timer_init(w->loop, &md->candle_timer);
 	uv_timer_init(w->loop, &md->stale_timer);
 	md->ticker_timer.data = md->candle_timer.data = md->stale_timer.data = md;
 	if (load_markets(md) < 0 || fill_urls(md, &cc) < 0)
 		return -1;
-	md->db = db_open(config_str(cfg, "data_dir"));
+	md->db = db_open(cfg->s.data_dir);
 	if (!md->db)
 		return -1;
 	if (db_user_version(md->db) != db_schema_version()) {
@@ -192,9 +175,9 @@ static int md_init(struct worker *w)
 		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
-	cc.connect_timeout_ms = (long)config_int(cfg, "exchange.connect_timeout_ms");
-	cc.total_timeout_ms = (long)config_int(cfg, "exchange.request_timeout_ms");
-	cc.max_body_bytes = (size_t)config_int(cfg, "exchange.max_body_bytes");
+	cc.connect_timeout_ms = (long)cfg->s.exchange.connect_timeout_ms;
+	cc.total_timeout_ms = (long)cfg->s.exchange.request_timeout_ms;
+	cc.max_body_bytes = (size_t)cfg->s.exchange.max_body_bytes;
 	cc.on_alert = on_client_alert;
 	cc.alert_arg = md;
 	md->client = upbit_client_new(w->loop, &cc);
@@ -242,17 +225,18 @@ static void md_stop(struct worker *w)
 static void md_on_config(struct worker *w)
 {
 	struct market_data *md = w->state;
-	json_t *list = config_get(&w->cfg, "market_data.markets");
-	int same = json_array_size(list) == md->n;
+	const struct config *cfg = &w->cfg;
+	const struct config_list *list = &cfg->s.market_data.markets;
+	int same = list->n == md->n;
 
 	for (size_t i = 0; same && i < md->n; i++)
-		same = strcmp(json_string_value(json_array_get(list, i)), md->markets[i].name) == 0;
+		same = strcmp(list->v[i], md->markets[i].name) == 0;
 	if (!same)
 		log_notice("the market list changed: it applies when market-data restarts "
 			   "(tradectl restart market-data)");
-	md->stale_after_ms = config_int(&w->cfg, "market_data.stale_after_s") * 1000;
-	md->backfill_ms = config_int(&w->cfg, "market_data.backfill_max_minutes") * 60000;
-	md->candle_grace_ms = config_int(&w->cfg, "market_data.candle_grace_ms");
+	md->stale_after_ms = cfg->s.market_data.stale_after_s * 1000;
+	md->backfill_ms = cfg->s.market_data.backfill_max_minutes * 60000;
+	md->candle_grace_ms = cfg->s.market_data.candle_grace_ms;
 	if (md->following)
 		md_ticker_start(md);
 }

@@ -115,7 +115,7 @@ static uint64_t real_interval(int64_t clock_ms)
 
 void md_ticker_start(struct market_data *md)
 {
-	uint64_t every = real_interval(config_int(&md->w->cfg, "market_data.ticker_interval_ms"));
+	uint64_t every = real_interval(md->w->cfg.s.market_data.ticker_interval_ms);
 
 	uv_timer_start(&md->ticker_timer, ticker_tick, 0, every);
 }

@@ -87,7 +87,7 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 	memcpy(text, payload, len);
 	text[len] = '\0';
 	/* The supervisor validated it; a failure here means the two ends disagree: a bug. */
-	if (config_load_text(&next, "(from supervisor)", text) < 0) {
+	if (config_load_text(&next, "(from supervisor)", text, len, CONFIG_KEYS_ONLY) < 0) {
 		config_print_errors(&next, stderr);
 		fatalx("supervisor sent a config this worker cannot load");
 	}
@@ -95,7 +95,7 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 	if (w->have_config)
 		config_free(&w->cfg);
 	w->cfg = next;
-	log_set_level((enum log_level)log_level_parse(config_str(&w->cfg, "log_level")));
+	log_set_level((enum log_level)config_log_level(&w->cfg));
 	if (!w->have_config) {
 		struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
 

@@ -3,15 +3,17 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "common/config.h"
+#include "common/log.h"
 
 static int load(struct config *cfg, const char *text)
 {
-	return config_load_text(cfg, "t.json", text);
+	return config_load_text(cfg, "t.json", text, strlen(text), CONFIG_FULL);
 }
 
 static void test_defaults_fill_an_empty_object(void **state)
@@ -19,12 +21,19 @@ static void test_defaults_fill_an_empty_object(void **state)
 	struct config cfg;
 
 	(void)state;
-	assert_int_equal(load(&cfg, "{}"), 0);
-	assert_string_equal(config_str(&cfg, "mode"), "sim");
-	assert_int_equal(config_int(&cfg, "supervisor.stop_timeout_ms"), 5000);
-	assert_true(config_bool(&cfg, "workers.market-data.enabled"));
-	assert_int_equal(json_array_size(config_get(&cfg, "market_data.markets")), 3);
-	assert_null(config_get(&cfg, "clock.start"));
+	assert_int_equal(load(&cfg, "{\"user\": \"nobody\"}"), 0);
+	assert_int_equal(cfg.s.mode, MODE_SIM);
+	assert_int_equal(cfg.s.supervisor.stop_timeout_ms, 5000);
+	assert_true(cfg.s.workers[ROLE_MARKET_DATA].enabled);
+	assert_int_equal(cfg.s.market_data.markets.n, 3);
+	assert_string_equal(cfg.s.market_data.markets.v[2], "KRW-XRP");
+	assert_false(cfg.s.clock.test);
+	assert_true(cfg.s.clock.rate == 1.0);
+	assert_int_equal(cfg.s.supervisor.fatal_action, FATAL_RETRY);
+	assert_int_equal(cfg.s.log_level + LOG_LVL_CRIT, config_log_level(&cfg));
+	/* An empty base URL is resolved once: the simulator in sim mode. */
+	assert_int_equal(cfg.s.exchange.base_url.n, 1);
+	assert_string_equal(cfg.s.exchange.base_url.v[0], "http://127.0.0.1:18080");
 	config_free(&cfg);
 }
 
@@ -33,10 +42,19 @@ static void test_values_override_defaults(void **state)
 	struct config cfg;
 
 	(void)state;
-	assert_int_equal(
-		load(&cfg, "{\"mode\":\"paper\",\"supervisor\":{\"stop_timeout_ms\":250}}"), 0);
-	assert_string_equal(config_str(&cfg, "mode"), "paper");
-	assert_int_equal(config_int(&cfg, "supervisor.stop_timeout_ms"), 250);
+	assert_int_equal(load(&cfg,
+			      "{\"mode\":\"paper\",\"user\":\"nobody\",\"supervisor\":{"
+			      "\"stop_timeout_ms\":250,\"fatal_action\":\"exit\"},"
+			      "\"clock\":{\"start\":\"2026-01-05T09:00:00+09:00\",\"rate\":60}}"),
+			 0);
+	assert_int_equal(cfg.s.mode, MODE_PAPER);
+	assert_string_equal(config_mode_name(cfg.s.mode), "paper");
+	assert_int_equal(cfg.s.supervisor.stop_timeout_ms, 250);
+	assert_int_equal(cfg.s.supervisor.fatal_action, FATAL_EXIT);
+	assert_true(cfg.s.clock.test);
+	assert_int_equal(cfg.s.clock.start_ms, 1767571200000LL);
+	assert_true(cfg.s.clock.rate == 60.0);
+	assert_string_equal(cfg.s.exchange.base_url.v[0], "https://api.upbit.com");
 	config_free(&cfg);
 }
 
@@ -102,7 +120,8 @@ static void test_clock_is_refused_in_live_mode(void **state)
 	struct config cfg;
 
 	(void)state;
-	assert_int_equal(load(&cfg, "{\"mode\":\"live\", \"exchange\": {\"keys_file\": \"/k\"},"
+	assert_int_equal(load(&cfg, "{\"mode\":\"live\", \"user\": \"nobody\", "
+				    "\"exchange\": {\"keys_file\": \"/k\"},"
 				    " \"clock\": {\"start\": \"2026-01-05T09:00:00+09:00\"}}"),
 			 -1);
 	assert_int_equal(cfg.nerrors, 1);
@@ -118,7 +137,8 @@ static void test_bad_timestamp_and_relations(void **state)
 	assert_int_equal(load(&cfg, "{\"clock\": {\"start\": \"2026-01-05 09:00\"}}"), -1);
 	assert_string_equal(cfg.errors[0].key, "clock.start");
 	config_free(&cfg);
-	assert_int_equal(load(&cfg, "{\"supervisor\": {\"heartbeat_interval_ms\": 2000,"
+	assert_int_equal(load(&cfg, "{\"user\": \"nobody\", "
+				    "\"supervisor\": {\"heartbeat_interval_ms\": 2000,"
 				    " \"heartbeat_timeout_ms\": 1000}}"),
 			 -1);
 	assert_string_equal(cfg.errors[0].key, "supervisor.heartbeat_timeout_ms");
@@ -142,8 +162,115 @@ static void test_missing_file_is_an_error(void **state)
 	struct config cfg;
 
 	(void)state;
-	assert_int_equal(config_load(&cfg, "/nonexistent/tradingd.json"), -1);
+	assert_int_equal(config_load(&cfg, "/nonexistent/tradingd.json", CONFIG_FULL), -1);
 	assert_non_null(strstr(cfg.errors[0].message, "cannot open"));
+	config_free(&cfg);
+}
+
+static void test_listen_must_be_bindable(void **state)
+{
+	static const char *const bad[] = {"127.0.0.1:abc", "[::1]:99999", "127.0.0.1:0",
+					  "localhost:80",  "::1:80",	  "[::1]80"};
+	char text[128];
+	struct config cfg;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "{\"user\": \"nobody\", \"sim\": {\"listen\": \"%s\"}}", bad[i]);
+		assert_int_equal(load(&cfg, text), -1);
+		assert_string_equal(cfg.errors[0].key, "sim.listen");
+		assert_int_equal(cfg.errors[0].line, 1);
+		config_free(&cfg);
+	}
+	assert_int_equal(
+		load(&cfg, "{\"user\": \"nobody\", \"sim\": {\"listen\": \"[::1]:8080\"}}"), 0);
+	assert_string_equal(cfg.s.exchange.base_url.v[0], "http://[::1]:8080");
+	config_free(&cfg);
+}
+
+static void test_accounts_are_checked_without_quoting_them(void **state)
+{
+	char text[4096] = "{\"user\": \"nobody\", \"sim\": {\"accounts\": [";
+	struct config cfg;
+
+	(void)state;
+	for (int i = 0; i < 17; i++)
+		snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s\"a%d:s%d:1000\"",
+			 i ? "," : "", i, i);
+	strcat(text, "]}}");
+	assert_int_equal(load(&cfg, text), -1);
+	assert_string_equal(cfg.errors[0].key, "sim.accounts");
+	assert_non_null(strstr(cfg.errors[0].message, "out of range [0, 16]"));
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, "{\"user\": \"nobody\", \"sim\": {\"accounts\": "
+				    "[\"ak:sk:10\", \"ak2:topsecret\", \"ak3:s:12x\"]}}"),
+			 -1);
+	assert_int_equal(cfg.nerrors, 2);
+	assert_string_equal(cfg.errors[0].key, "sim.accounts[1]");
+	assert_string_equal(cfg.errors[1].key, "sim.accounts[2]");
+	assert_null(strstr(cfg.errors[0].message, "topsecret"));
+	config_free(&cfg);
+}
+
+static void test_user_must_exist_and_not_be_root(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(load(&cfg, "{\n \"user\": \"root\"}"), -1);
+	assert_string_equal(cfg.errors[0].key, "user");
+	assert_int_equal(cfg.errors[0].line, 2);
+	assert_non_null(strstr(cfg.errors[0].message, "root"));
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, "{\"user\": \"no-such-user-here\"}"), -1);
+	assert_non_null(strstr(cfg.errors[0].message, "no such user"));
+	config_free(&cfg);
+}
+
+static void test_nul_byte_and_directory(void **state)
+{
+	static const char text[] = "{\"user\": \"nobody\",\n  \"mode\": \"sim\"\0, \"x\": 1}";
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(config_load_text(&cfg, "t.json", text, sizeof(text) - 1, CONFIG_FULL), -1);
+	assert_int_equal(cfg.errors[0].line, 2);
+	assert_int_equal(cfg.errors[0].column, 16);
+	assert_non_null(strstr(cfg.errors[0].message, "NUL"));
+	config_free(&cfg);
+	assert_int_equal(config_load(&cfg, "/tmp", CONFIG_FULL), -1);
+	assert_non_null(strstr(cfg.errors[0].message, "directory"));
+	config_free(&cfg);
+}
+
+static void test_each_role_gets_its_share(void **state)
+{
+	struct config cfg, share;
+	char *text;
+
+	(void)state;
+	assert_int_equal(load(&cfg, "{\"user\": \"nobody\", \"sim\": {\"accounts\": "
+				    "[\"ak:the-sim-secret:1000\"]}}"),
+			 0);
+	for (int r = 0; r < ROLE_WORKER_COUNT; r++) {
+		text = config_text_for_role(&cfg, (enum role)r);
+		assert_non_null(text);
+		assert_int_equal(strstr(text, "the-sim-secret") != NULL, r == ROLE_ORDER_EXECUTION);
+		assert_int_equal(strstr(text, "\"market_data\"") != NULL,
+				 role_receives_section((enum role)r, "market_data"));
+		assert_null(strstr(text, "\"workers\""));
+		/* The share loads as a worker loads it, with the base URL already resolved. */
+		assert_int_equal(
+			config_load_text(&share, "share", text, strlen(text), CONFIG_KEYS_ONLY), 0);
+		assert_string_equal(share.s.exchange.base_url.v[0], "http://127.0.0.1:18080");
+		config_free(&share);
+		free(text);
+	}
+	text = config_text_redacted(&cfg);
+	assert_null(strstr(text, "the-sim-secret"));
+	assert_non_null(strstr(text, "(secret)"));
+	free(text);
 	config_free(&cfg);
 }
 
@@ -190,6 +317,11 @@ int main(void)
 		cmocka_unit_test(test_bad_timestamp_and_relations),
 		cmocka_unit_test(test_duplicate_keys_and_non_objects_are_refused),
 		cmocka_unit_test(test_missing_file_is_an_error),
+		cmocka_unit_test(test_listen_must_be_bindable),
+		cmocka_unit_test(test_accounts_are_checked_without_quoting_them),
+		cmocka_unit_test(test_user_must_exist_and_not_be_root),
+		cmocka_unit_test(test_nul_byte_and_directory),
+		cmocka_unit_test(test_each_role_gets_its_share),
 		cmocka_unit_test(test_locator_paths),
 		cmocka_unit_test(test_schema_defaults_are_valid),
 	};

@@ -233,7 +233,7 @@ static void socket_of(const char *text, const char *want)
 	struct config cfg;
 	char path[256];
 
-	if (config_load_text(&cfg, "test.json", text) < 0) {
+	if (config_load_text(&cfg, "test.json", text, strlen(text), CONFIG_KEYS_ONLY) < 0) {
 		config_print_errors(&cfg, stderr);
 		fail();
 	}
