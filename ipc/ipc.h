@@ -9,7 +9,7 @@
 
 /* Bump when a type or a payload layout changes: both ends are built from one tree, but a
  * supervisor upgraded under running workers must notice. */
-#define IPC_VERSION 1
+#define IPC_VERSION 2
 /* The worker's end of its socketpair is always this fd. */
 #define IPC_WORKER_FD 3
 #define IPC_MAX_PAYLOAD (1u << 20)
@@ -33,14 +33,20 @@ enum ipc_type {
 	IPC_CANDLE,	  /* market-data → supervisor → strategy: struct ipc_candle */
 	IPC_MARKET_STATE, /* market-data → supervisor → strategy: struct ipc_market_state */
 	IPC_ALERT,	  /* any → supervisor → notifier: int64_t outbox row id */
+	IPC_PEER_STATE,	  /* supervisor → worker: struct ipc_peer_state of a role it needs */
 	IPC_TYPE_END,
 };
 
+/* The sender's identity in every header: its role (IPC_ID_SUPERVISOR for the supervisor) and
+ * its pid. The receiver checks both (ipc_peer_identify): a frame that claims another sender
+ * is malformed. */
+#define IPC_ID_SUPERVISOR 0xffffu
+
 struct ipc_hdr {
 	uint32_t type;
-	uint32_t len; /* payload bytes after the header */
-	uint32_t peer;
-	uint32_t pid;
+	uint32_t len;  /* payload bytes after the header */
+	uint32_t peer; /* the sender's id */
+	uint32_t pid;  /* the sender's pid */
 };
 
 #define IPC_MARKET_LEN 24
@@ -70,6 +76,13 @@ struct ipc_market_state {
 	int64_t since_ms;
 	int32_t stale;
 	int32_t reserved;
+};
+
+/* Whether a role this worker depends on can do its part: RUNNING or not. */
+struct ipc_peer_state {
+	uint32_t role;
+	uint32_t running;
+	int64_t since_ms;
 };
 
 /* The name of a type for logs ("TICK"); "UNKNOWN" outside the enum. */
@@ -106,6 +119,11 @@ int ipc_send(struct ipc_peer *peer, uint32_t type, const void *payload, uint32_t
 /* Like ipc_send, but replaces a still-queued message of the same type and key. */
 int ipc_send_coalesce(struct ipc_peer *peer, uint32_t type, const char *key, const void *payload,
 		      uint32_t len);
+/* Stamps self_id and our pid on every frame sent, and accepts only frames stamped with
+ * expect_id and expect_pid (a frame from anyone else closes the peer as malformed). Without
+ * this call frames carry id 0 and nothing is checked (tests of the framing alone). */
+void ipc_peer_identify(struct ipc_peer *peer, uint32_t self_id, uint32_t expect_id,
+		       uint32_t expect_pid);
 void ipc_peer_stats(const struct ipc_peer *peer, struct ipc_stats *out);
 const char *ipc_peer_name(const struct ipc_peer *peer);
 /* Stops reading and writing and frees the peer once libuv lets go of it; no callback runs. */

@@ -29,6 +29,8 @@ struct ipc_peer {
 	ipc_close_cb on_close;
 	void *arg;
 	int closing;
+	int identified;
+	uint32_t self_id, expect_id, expect_pid;
 
 	unsigned char *rbuf;
 	size_t rlen, rcap;
@@ -158,7 +160,8 @@ int ipc_send_coalesce(struct ipc_peer *peer, uint32_t type, const char *key, con
 	f->next = NULL;
 	snprintf(f->key, sizeof(f->key), "%s", key ? key : "");
 	f->size = (uint32_t)sizeof(struct ipc_hdr) + len;
-	f->u.hdr = (struct ipc_hdr){.type = type, .len = len, .peer = 0, .pid = (uint32_t)getpid()};
+	f->u.hdr = (struct ipc_hdr){
+		.type = type, .len = len, .peer = peer->self_id, .pid = (uint32_t)getpid()};
 	if (len)
 		memcpy(f->u.bytes + sizeof(struct ipc_hdr), payload, len);
 	if (peer->queue_tail)
@@ -221,6 +224,15 @@ static int deliver_frames(struct ipc_peer *peer)
 				peer->name, hdr.type, ipc_type_name(hdr.type), hdr.len);
 			return -1;
 		}
+		if (peer->identified &&
+		    (hdr.peer != peer->expect_id || hdr.pid != peer->expect_pid)) {
+			log_msg(LOG_LVL_CRIT,
+				"ipc %s: frame %s claims sender %u pid %u, expected %u pid %u: a "
+				"bug in the peer",
+				peer->name, ipc_type_name(hdr.type), hdr.peer, hdr.pid,
+				peer->expect_id, peer->expect_pid);
+			return -1;
+		}
 		if (peer->rlen - off < sizeof(hdr) + hdr.len)
 			break;
 		peer->stats.received++;
@@ -279,6 +291,15 @@ struct ipc_peer *ipc_peer_open(uv_loop_t *loop, int fd, const char *name, ipc_ms
 		return NULL;
 	}
 	return peer;
+}
+
+void ipc_peer_identify(struct ipc_peer *peer, uint32_t self_id, uint32_t expect_id,
+		       uint32_t expect_pid)
+{
+	peer->identified = 1;
+	peer->self_id = self_id;
+	peer->expect_id = expect_id;
+	peer->expect_pid = expect_pid;
 }
 
 void ipc_peer_stats(const struct ipc_peer *peer, struct ipc_stats *out)

@@ -22,6 +22,8 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_END] = {
 	[IPC_MARKET_STATE] = {"MARKET_STATE", sizeof(struct ipc_market_state),
 			      sizeof(struct ipc_market_state)},
 	[IPC_ALERT] = {"ALERT", sizeof(int64_t), sizeof(int64_t)},
+	[IPC_PEER_STATE] = {"PEER_STATE", sizeof(struct ipc_peer_state),
+			    sizeof(struct ipc_peer_state)},
 };
 
 const char *ipc_type_name(uint32_t type)

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/outbox.h"
 #include "supervisor/supervisor.h"
 
 static const char *const state_names[PROC_STATE_COUNT] = {
@@ -36,10 +37,14 @@ static void set_state(struct proc *p, enum proc_state state)
 {
 	if (p->state == state)
 		return;
+	int was_running = p->state == PROC_RUNNING;
+
 	log_debug("%s: %s -> %s", role_name(p->role), proc_state_name(p->state),
 		  proc_state_name(state));
 	p->state = state;
 	p->state_mono = clock_mono_ms();
+	if (was_running != (state == PROC_RUNNING))
+		route_peer_state(p->sup, p);
 	supervisor_state_changed(p->sup);
 }
 
@@ -83,6 +88,13 @@ static void act_ready(struct proc *p)
 	p->ready_mono = clock_mono_ms();
 	p->last_pong_mono = p->ready_mono;
 	set_state(p, PROC_RUNNING);
+	log_info("%s: running, pid %d, ready in %lld ms", role_name(p->role), p->pid,
+		 (long long)(p->ready_mono - p->spawned_mono));
+	if (p->fatal_count > 0)
+		supervisor_alert(p->sup, OUTBOX_INFO, "crash_loop_cleared",
+				 "%s is running again after its crash loop (pid %d)",
+				 role_name(p->role), p->pid);
+	route_worker_ready(p);
 }
 
 static void act_stop(struct proc *p)
@@ -143,6 +155,53 @@ static int crash_loop(struct proc *p)
 	return count > max || (max >= CRASHLOOP_HISTORY && count >= CRASHLOOP_HISTORY);
 }
 
+/* A crash loop is never a silent, permanent stop: it is logged, alerted and shown to systemd,
+ * then either retried after a cool-down that doubles while it keeps failing, or escalated:
+ * the daemon exits for systemd to start everything afresh (supervisor.fatal_action). */
+static void act_fatal(struct proc *p)
+{
+	const struct config_supervisor *pol = policy_of(p);
+	int64_t retry_s = pol->fatal_retry_s;
+
+	for (int i = 0; i < p->fatal_count && i < 8; i++)
+		retry_s *= 2;
+	p->fatal_count++;
+	p->fatal_mono = clock_mono_ms();
+	log_msg(LOG_LVL_CRIT, "%s: crash loop: more than %lld restarts in %lld s: FATAL",
+		role_name(p->role), (long long)pol->crashloop_max_restarts,
+		(long long)pol->crashloop_window_s);
+	supervisor_alert(p->sup, OUTBOX_CRITICAL, "crash_loop",
+			 "%s is in a crash loop (more than %lld restarts in %lld s, last: %s); %s",
+			 role_name(p->role), (long long)pol->crashloop_max_restarts,
+			 (long long)pol->crashloop_window_s, p->last_exit,
+			 pol->fatal_action == FATAL_EXIT ? "tradingd exits for systemd to restart it"
+							 : "it is tried again after a cool-down");
+	if (pol->fatal_action == FATAL_EXIT) {
+		snprintf(p->description, sizeof(p->description), "crash loop (last: %s)",
+			 p->last_exit);
+		set_state(p, PROC_FATAL);
+		supervisor_escalate(p->sup, p);
+		return;
+	}
+	snprintf(p->description, sizeof(p->description),
+		 "crash loop: more than %lld restarts in %lld s (last: %s); retry in %lld s",
+		 (long long)pol->crashloop_max_restarts, (long long)pol->crashloop_window_s,
+		 p->last_exit, (long long)retry_s);
+	log_notice("%s: trying again in %lld s", role_name(p->role), (long long)retry_s);
+	set_state(p, PROC_FATAL);
+	arm_timer(p, retry_s * 1000);
+}
+
+/* The cool-down after a crash loop is over: a fresh window, the same FATAL count. */
+static void act_fatal_retry(struct proc *p)
+{
+	log_notice("%s: cool-down over: starting again", role_name(p->role));
+	p->consecutive_failures = 0;
+	p->restart_head = 0;
+	memset(p->restart_times, 0, sizeof(p->restart_times));
+	act_spawn(p);
+}
+
 static void act_exited(struct proc *p)
 {
 	int64_t now = clock_mono_ms();
@@ -151,28 +210,27 @@ static void act_exited(struct proc *p)
 
 	uv_timer_stop(&p->timer);
 	if (p->sup->shutting_down || p->stop_requested) {
+		log_notice("%s: stopped (%s after %lld ms)", role_name(p->role), p->last_exit,
+			   (long long)ran);
 		set_state(p, PROC_STOPPED);
 		return;
 	}
 	log_warnx("%s: %s after %lld ms", role_name(p->role), p->last_exit, (long long)ran);
+	/* A run that lasted was healthy: restart at once. Quick failures back off exponentially. */
+	if (p->state == PROC_RUNNING && ran >= policy_of(p)->backoff_reset_ms) {
+		p->consecutive_failures = 0;
+		p->fatal_count = 0;
+	} else {
+		p->consecutive_failures++;
+	}
 	if (crash_loop(p)) {
-		log_msg(LOG_LVL_CRIT, "%s: crash loop: more than %lld restarts in %lld s: FATAL",
-			role_name(p->role), (long long)policy_of(p)->crashloop_max_restarts,
-			(long long)policy_of(p)->crashloop_window_s);
-		snprintf(p->description, sizeof(p->description),
-			 "crash loop: more than %lld restarts in %lld s (last: %s)",
-			 (long long)policy_of(p)->crashloop_max_restarts,
-			 (long long)policy_of(p)->crashloop_window_s, p->last_exit);
-		set_state(p, PROC_FATAL);
+		act_fatal(p);
 		return;
 	}
 	p->restarts++;
-	/* A run that lasted was healthy: restart at once. Quick failures back off exponentially. */
-	if (p->state == PROC_RUNNING && ran >= policy_of(p)->backoff_reset_ms)
-		p->consecutive_failures = 0;
-	else
-		p->consecutive_failures++;
 	if (p->consecutive_failures == 0) {
+		log_notice("%s: restarting at once (it ran %lld ms)", role_name(p->role),
+			   (long long)ran);
 		set_state(p, PROC_EXITED);
 		act_spawn(p);
 		return;
@@ -184,6 +242,7 @@ static void act_exited(struct proc *p)
 		delay = policy_of(p)->backoff_max_ms;
 	snprintf(p->description, sizeof(p->description), "%s; restart in %lld ms", p->last_exit,
 		 (long long)delay);
+	log_notice("%s: restarting in %lld ms", role_name(p->role), (long long)delay);
 	set_state(p, PROC_BACKOFF);
 	arm_timer(p, delay);
 }
@@ -213,7 +272,8 @@ static const proc_action policy[PROC_STATE_COUNT][EV_COUNT] = {
 	[PROC_STOPPING] = {act_restart_after_stop, act_none, act_none, act_stopped, act_kill,
 			   act_none},
 	[PROC_EXITED] = {act_spawn, act_cancel_backoff, act_bug, act_bug, act_spawn, act_none},
-	[PROC_FATAL] = {act_spawn_fresh, act_none, act_bug, act_bug, act_none, act_none},
+	[PROC_FATAL] = {act_spawn_fresh, act_cancel_backoff, act_bug, act_bug, act_fatal_retry,
+			act_none},
 };
 
 void proc_event(struct proc *p, enum proc_event ev)
@@ -247,6 +307,8 @@ void proc_release(struct proc *p)
 	uv_close((uv_handle_t *)&p->probe_timer, NULL);
 	free(p->status_json);
 	p->status_json = NULL;
+	free(p->held);
+	p->held = NULL;
 }
 
 static void format_uptime(int64_t secs, char *buf, size_t len)

@@ -1,11 +1,52 @@
-/* What the supervisor does with each message from a worker (the hub of ARCHITECTURE.md), and
- * the heartbeat that finds hung workers. Nothing is routed to a worker before it said READY. */
+/* What the supervisor does with each message from a worker (the hub of ARCHITECTURE.md), as one
+ * table, and the heartbeat that finds hung workers. Nothing is routed to a worker before it
+ * said READY; what a worker may not send is a bug in it, and it is restarted. */
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
 #include "common/log.h"
 #include "supervisor/supervisor.h"
+
+#define ANY_WORKER ((1u << ROLE_WORKER_COUNT) - 1)
+#define ANY_PROC ((1u << ROLE_COUNT) - 1)
+#define TO_SUPERVISOR ROLE_COUNT
+
+enum route_key {
+	KEY_NONE,   /* every message is delivered */
+	KEY_MARKET, /* a newer message for the same market replaces a queued one */
+};
+
+enum route_offline {
+	OFFLINE_DROP, /* the consumer rescans SQLite when it starts: nothing to keep */
+	OFFLINE_HOLD, /* kept (latest per key) until the consumer is RUNNING again */
+};
+
+struct route {
+	unsigned senders; /* ROLE_BIT of every role that may send it; 0: the supervisor only */
+	int dest;	  /* a role, or TO_SUPERVISOR */
+	enum route_key key;
+	enum route_offline offline;
+	void (*handle)(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+};
+
+static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+
+/* Adding a message type: a row in ipc/ipc_types.c and a row here. */
+static const struct route routes[IPC_TYPE_END] = {
+	[IPC_READY] = {ANY_PROC, TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP, on_ready},
+	[IPC_PONG] = {ANY_PROC, TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP, on_pong},
+	[IPC_STATUS] = {ANY_WORKER, TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP, on_status},
+	[IPC_TICK] = {ROLE_BIT(ROLE_MARKET_DATA), ROLE_STRATEGY, KEY_MARKET, OFFLINE_DROP, NULL},
+	[IPC_CANDLE] = {ROLE_BIT(ROLE_MARKET_DATA), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
+	[IPC_MARKET_STATE] = {ROLE_BIT(ROLE_MARKET_DATA), ROLE_STRATEGY, KEY_MARKET, OFFLINE_HOLD,
+			      NULL},
+	[IPC_ALERT] = {ANY_WORKER, ROLE_NOTIFIER, KEY_NONE, OFFLINE_DROP, NULL},
+	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE: the supervisor's to send, no row. */
+};
 
 /* Each worker gets its share only: no section it does not use, no secret it does not hold. */
 void send_config(struct proc *p)
@@ -23,82 +64,181 @@ void send_config(struct proc *p)
 	free(text);
 }
 
-/* Forwards to a worker that is RUNNING; ticks and market states coalesce per market. */
-static void forward(struct supervisor *sup, enum role to, const struct ipc_hdr *hdr,
-		    const void *payload, const char *key)
+/* A worker that breaks the protocol is broken: killed, and the policy restarts it. */
+static void protocol_violation(struct proc *p, const char *what)
 {
-	struct proc *dest = &sup->procs[to];
-	int rc;
-
-	if (dest->state != PROC_RUNNING || !dest->peer)
-		return; /* the consumer rebuilds from SQLite when it starts */
-	rc = ipc_send_coalesce(dest->peer, hdr->type, key, payload, hdr->len);
-	if (rc < 0)
-		log_debug("%s to %s dropped: %d", ipc_type_name(hdr->type), role_name(to), rc);
+	log_msg(LOG_LVL_CRIT, "%s: protocol violation: %s: killing pid %d", role_name(p->role), what,
+		p->pid);
+	snprintf(p->kill_reason, sizeof(p->kill_reason), "protocol violation");
+	if (p->pid > 0)
+		kill(p->pid, SIGKILL);
 }
 
-static void market_key(const void *payload, char *key, size_t len)
+static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
 {
+	struct ipc_ready ready;
+	char what[128];
+
+	(void)hdr;
+	memcpy(&ready, payload, sizeof(ready));
+	if (ready.version != IPC_VERSION) {
+		snprintf(what, sizeof(what),
+			 "it speaks IPC protocol %u, this supervisor %u (an upgrade left an old "
+			 "binary?)",
+			 ready.version, IPC_VERSION);
+		protocol_violation(p, what);
+		return;
+	}
+	if (ready.role != (uint32_t)p->role) {
+		snprintf(what, sizeof(what), "READY as role %u (%s)", ready.role,
+			 role_name((enum role)ready.role));
+		protocol_violation(p, what);
+		return;
+	}
+	proc_event(p, EV_READY);
+}
+
+static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	uint64_t seq;
+
+	(void)hdr;
+	memcpy(&seq, payload, sizeof(seq));
+	if (seq > 0 && seq <= p->ping_seq)
+		p->last_pong_mono = clock_mono_ms();
+}
+
+static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	free(p->status_json);
+	p->status_json =
+		strndup((const char *)payload + sizeof(uint64_t), hdr->len - sizeof(uint64_t));
+}
+
+static void key_of(const struct route *r, const void *payload, char *key, size_t len)
+{
+	key[0] = '\0';
 	/* Every per-market payload starts with the NUL-padded market code. */
-	snprintf(key, len, "%.*s", IPC_MARKET_LEN - 1, (const char *)payload);
+	if (r->key == KEY_MARKET)
+		snprintf(key, len, "%.*s", IPC_MARKET_LEN - 1, (const char *)payload);
+}
+
+/* Keeps the latest message per key for a consumer that is not RUNNING; bounded. */
+static void hold(struct proc *dest, uint32_t type, const char *key, const void *payload,
+		 uint32_t len)
+{
+	struct held_msg *h = NULL;
+
+	for (int i = 0; i < dest->nheld && !h; i++)
+		if (dest->held[i].type == type && strcmp(dest->held[i].key, key) == 0)
+			h = &dest->held[i];
+	if (len > ROUTE_HOLD_PAYLOAD)
+		fatalx("route table: %s is too large to hold", ipc_type_name(type));
+	if (!dest->held && !(dest->held = calloc(ROUTE_HOLD_MAX, sizeof(*dest->held)))) {
+		dest->held_dropped++;
+		return;
+	}
+	if (!h && dest->nheld == ROUTE_HOLD_MAX) {
+		dest->held_dropped++;
+		return;
+	}
+	if (!h)
+		h = &dest->held[dest->nheld++];
+	h->type = type;
+	h->len = len;
+	snprintf(h->key, sizeof(h->key), "%s", key);
+	memcpy(h->payload, payload, len);
+}
+
+void route_flush_held(struct proc *dest)
+{
+	for (int i = 0; i < dest->nheld && dest->peer; i++) {
+		const struct held_msg *h = &dest->held[i];
+
+		if (ipc_send_coalesce(dest->peer, h->type, h->key, h->payload, h->len) < 0)
+			dest->held_dropped++;
+	}
+	dest->nheld = 0;
+}
+
+static void forward(struct supervisor *sup, const struct route *r, const struct ipc_hdr *hdr,
+		    const void *payload)
+{
+	struct proc *dest = &sup->procs[r->dest];
+	char key[IPC_MARKET_LEN];
+	int rc;
+
+	key_of(r, payload, key, sizeof(key));
+	if (dest->state != PROC_RUNNING || !dest->peer) {
+		if (r->offline == OFFLINE_HOLD)
+			hold(dest, hdr->type, key, payload, hdr->len);
+		return;
+	}
+	rc = ipc_send_coalesce(dest->peer, hdr->type, key, payload, hdr->len);
+	if (rc < 0)
+		log_debug("%s to %s dropped: %d", ipc_type_name(hdr->type), role_name(dest->role),
+			  rc);
 }
 
 void route_message(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
 {
-	struct supervisor *sup = p->sup;
-	char key[IPC_MARKET_LEN];
-	uint64_t seq;
+	const struct route *r = &routes[hdr->type]; /* the peer checked the type's range */
+	char what[96];
 
-	switch (hdr->type) {
-	case IPC_READY: {
-		struct ipc_ready ready;
-
-		memcpy(&ready, payload, sizeof(ready));
-		if (ready.version != IPC_VERSION || ready.role != (uint32_t)p->role) {
-			log_errx("%s: READY for protocol %u role %u, expected %u role %u: killing",
-				 role_name(p->role), ready.version, ready.role, IPC_VERSION,
-				 (unsigned)p->role);
-			proc_event(p, EV_HUNG);
-			return;
-		}
-		proc_event(p, EV_READY);
+	if (!(r->senders & ROLE_BIT(p->role))) {
+		snprintf(what, sizeof(what), "sent %s, which it may not send",
+			 ipc_type_name(hdr->type));
+		protocol_violation(p, what);
 		return;
 	}
-	case IPC_PONG:
-		memcpy(&seq, payload, sizeof(seq));
-		if (seq > 0 && seq <= p->ping_seq)
-			p->last_pong_mono = clock_mono_ms();
+	if (r->dest == TO_SUPERVISOR) {
+		r->handle(p, hdr, payload);
 		return;
-	case IPC_STATUS:
-		free(p->status_json);
-		p->status_json = strndup((const char *)payload + sizeof(uint64_t),
-					 hdr->len - sizeof(uint64_t));
-		return;
-	default:
-		break;
 	}
 	if (p->state != PROC_RUNNING) {
-		log_warnx("%s: %s before READY: ignored", role_name(p->role),
-			  ipc_type_name(hdr->type));
+		snprintf(what, sizeof(what), "sent %s before READY", ipc_type_name(hdr->type));
+		protocol_violation(p, what);
 		return;
 	}
-	switch (hdr->type) {
-	case IPC_TICK:
-	case IPC_CANDLE:
-	case IPC_MARKET_STATE:
-		if (p->role != ROLE_MARKET_DATA)
-			break;
-		market_key(payload, key, sizeof(key));
-		forward(sup, ROLE_STRATEGY, hdr, payload, hdr->type == IPC_CANDLE ? NULL : key);
-		return;
-	case IPC_ALERT:
-		forward(sup, ROLE_NOTIFIER, hdr, payload, NULL);
-		return;
-	default:
-		break;
+	forward(p->sup, r, hdr, payload);
+}
+
+/* Tells every worker that depends on changed whether it can do its part now. */
+void route_peer_state(struct supervisor *sup, const struct proc *changed)
+{
+	struct ipc_peer_state st = {.role = (uint32_t)changed->role,
+				    .running = changed->state == PROC_RUNNING,
+				    .since_ms = clock_now_ms()};
+
+	for (int i = 0; i < ROLE_WORKER_COUNT; i++) {
+		struct proc *p = &sup->procs[i];
+
+		if (p->peer && p->state == PROC_RUNNING &&
+		    (role_info(p->role)->depends_on & ROLE_BIT(changed->role)))
+			ipc_send_coalesce(p->peer, IPC_PEER_STATE, role_name(changed->role), &st,
+					  sizeof(st));
 	}
-	log_errx("%s: sent %s, which it must not send: a bug", role_name(p->role),
-		 ipc_type_name(hdr->type));
+}
+
+/* A worker that has just said READY learns the state of everything it depends on. */
+void route_worker_ready(struct proc *p)
+{
+	struct supervisor *sup = p->sup;
+
+	if ((unsigned)p->role >= ROLE_WORKER_COUNT)
+		return;
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		const struct proc *dep = &sup->procs[r];
+		struct ipc_peer_state st = {.role = (uint32_t)r,
+					    .running = dep->state == PROC_RUNNING ||
+						       !proc_enabled(dep),
+					    .since_ms = clock_now_ms()};
+
+		if (role_info(p->role)->depends_on & ROLE_BIT(r))
+			ipc_send_coalesce(p->peer, IPC_PEER_STATE, role_name((enum role)r), &st,
+					  sizeof(st));
+	}
+	route_flush_held(p);
 }
 
 void heartbeat_tick(uv_timer_t *timer)

@@ -18,29 +18,28 @@
 
 extern char **environ;
 
-/* The environment of a child: ours without what systemd meant for the supervisor alone. */
+/* The environment of a child: a minimal one, not whatever started the supervisor (root's
+ * shell, systemd's sockets). Kept: the shared test clock and test-only faults, the log format
+ * (JOURNAL_STREAM), the zone, and the sanitizers' options of a test build. */
 static char **child_environment(void)
 {
-	static const char *const private_vars[] = {
-		"NOTIFY_SOCKET=", "WATCHDOG_USEC=", "WATCHDOG_PID=",
-		"LISTEN_FDS=",	  "LISTEN_PID=",    "LISTEN_FDNAMES="};
+	static const char *const kept[] = {CLOCK_ENV "=",     "TRADINGD_FAULT=", "JOURNAL_STREAM=",
+					   "TZ=",	      "ASAN_OPTIONS=",   "UBSAN_OPTIONS=",
+					   "LSAN_OPTIONS="};
+	static char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	size_t n = 0, k = 0;
 	char **env;
 
 	while (environ[n])
 		n++;
-	env = calloc(n + 1, sizeof(*env));
+	env = calloc(n + 2, sizeof(*env));
 	if (!env)
 		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		int skip = 0;
-
-		for (size_t j = 0; j < sizeof(private_vars) / sizeof(private_vars[0]); j++)
-			if (strncmp(environ[i], private_vars[j], strlen(private_vars[j])) == 0)
-				skip = 1;
-		if (!skip)
-			env[k++] = environ[i];
-	}
+	env[k++] = path;
+	for (size_t i = 0; i < n; i++)
+		for (size_t j = 0; j < sizeof(kept) / sizeof(kept[0]); j++)
+			if (strncmp(environ[i], kept[j], strlen(kept[j])) == 0)
+				env[k++] = environ[i];
 	return env;
 }
 
@@ -271,8 +270,11 @@ int spawn_proc(struct proc *p)
 	if (sv[0] >= 0) {
 		p->peer = ipc_peer_open(sup->loop, sv[0], role_name(p->role), on_peer_msg,
 					on_peer_close, p);
-		if (p->peer)
+		if (p->peer) {
+			ipc_peer_identify(p->peer, IPC_ID_SUPERVISOR, (uint32_t)p->role,
+					  (uint32_t)p->pid);
 			send_config(p);
+		}
 	} else {
 		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
 	}

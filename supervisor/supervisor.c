@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,9 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "common/harden.h"
 #include "common/log.h"
+#include "common/outbox.h"
 #include "common/sdnotify.h"
 #include "supervisor/supervisor.h"
 #include "workers/worker.h"
@@ -69,10 +72,39 @@ static int record_config_version(struct supervisor *sup, const struct config *cf
 	return rc;
 }
 
+void supervisor_alert(struct supervisor *sup, const char *severity, const char *kind,
+		      const char *fmt, ...)
+{
+	struct proc *notifier = &sup->procs[ROLE_NOTIFIER];
+	char text[512];
+	va_list ap;
+	int64_t id;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	/* The row first, then the nudge: the alert survives any crash after the commit. */
+	id = sup->db ? outbox_add(sup->db, "tradingd", severity, kind, text) : -1;
+	if (id > 0 && notifier->state == PROC_RUNNING && notifier->peer)
+		ipc_send(notifier->peer, IPC_ALERT, &id, sizeof(id));
+}
+
+void supervisor_escalate(struct supervisor *sup, const struct proc *p)
+{
+	char why[96];
+
+	snprintf(why, sizeof(why), "crash loop of %s (supervisor.fatal_action is exit)",
+		 role_name(p->role));
+	sup->exit_status = EXIT_CRASH_LOOP;
+	supervisor_shutdown(sup, why);
+}
+
+/* STATUS= for systemd: how many run, and by name what is FATAL (degraded). */
 static void notify_status(struct supervisor *sup)
 {
-	char msg[256];
+	char msg[256], fatal_names[160] = "";
 	int running = 0, enabled = 0, fatal = 0;
+	size_t used = 0;
 
 	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
@@ -81,11 +113,21 @@ static void notify_status(struct supervisor *sup)
 			continue;
 		enabled++;
 		running += p->state == PROC_RUNNING;
-		fatal += p->state == PROC_FATAL;
+		if (p->state == PROC_FATAL) {
+			int n = snprintf(fatal_names + used, sizeof(fatal_names) - used, "%s%s",
+					 fatal ? ", " : "", role_name(p->role));
+
+			if (n > 0 && (size_t)n < sizeof(fatal_names) - used)
+				used += (size_t)n;
+			fatal++;
+		}
 	}
-	snprintf(msg, sizeof(msg), "STATUS=%s%d/%d running%s",
-		 sup->shutting_down ? "stopping; " : "", running, enabled,
-		 fatal ? "; some FATAL (see tradectl status)" : "");
+	if (fatal)
+		snprintf(msg, sizeof(msg), "STATUS=%sdegraded: %s FATAL (crash loop); %d/%d running",
+			 sup->shutting_down ? "stopping; " : "", fatal_names, running, enabled);
+	else
+		snprintf(msg, sizeof(msg), "STATUS=%s%d/%d running",
+			 sup->shutting_down ? "stopping; " : "", running, enabled);
 	sd_notify_send(msg);
 	/* Start-up is over once every process is RUNNING or has given up (FATAL): a crash loop
 	 * at boot is reported as degraded, not left for systemd to time out and restart. */
@@ -233,6 +275,29 @@ static void on_watchdog(uv_timer_t *timer)
 	sd_notify_send("WATCHDOG=1");
 }
 
+/* The socket's directory must not let others in, or replace the socket: a run_dir open to
+ * group writers or to others is narrowed to mode (and said so), or refused if we cannot. */
+static int restrict_dir(const char *dir, mode_t mode)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		log_err("cannot stat %s", dir);
+		return -1;
+	}
+	if ((st.st_mode & 07777 & ~mode) == 0)
+		return 0;
+	if (chmod(dir, mode) < 0) {
+		log_err("%s is mode %04o, open to others, and cannot be narrowed to %04o: refusing "
+			"to put the control socket there",
+			dir, (unsigned)(st.st_mode & 07777), (unsigned)mode);
+		return -1;
+	}
+	log_warnx("%s was mode %04o, open to others: narrowed to %04o", dir,
+		  (unsigned)(st.st_mode & 07777), (unsigned)mode);
+	return 0;
+}
+
 /* Directories, schema and ownership, done while still privileged. */
 static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int drop)
 {
@@ -245,6 +310,8 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
 		return -1;
 	}
+	if (restrict_dir(run_dir, 0750) < 0)
+		return -1;
 	db = db_open(data_dir);
 	if (!db || db_migrate(db) < 0) {
 		sqlite3_close(db);
@@ -341,6 +408,7 @@ int supervisor_run(const char *config_path)
 	int rc = 0;
 
 	log_init("tradingd");
+	harden_process();
 	if (config_load(&sup.cfg, config_path, CONFIG_FULL) < 0) {
 		config_print_errors(&sup.cfg, stderr);
 		config_free(&sup.cfg);
@@ -392,5 +460,10 @@ int supervisor_run(const char *config_path)
 		log_warnx("loop closed with handles still open");
 	sqlite3_close(sup.db);
 	config_free(&sup.cfg);
+	if (rc == 0 && sup.exit_status) {
+		log_msg(LOG_LVL_CRIT, "exiting with status %d (crash loop escalated)",
+			sup.exit_status);
+		rc = sup.exit_status;
+	}
 	return rc;
 }

@@ -13,7 +13,10 @@
 #include "common/roles.h"
 #include "ipc/ipc.h"
 
-#define TRADINGD_VERSION "0.1.0"
+#define TRADINGD_VERSION "0.2.0"
+/* The daemon's exit status after a crash loop it escalates (EX_TEMPFAIL): systemd's
+ * Restart=on-failure starts it afresh. */
+#define EXIT_CRASH_LOOP 75
 #define CRASHLOOP_HISTORY 128
 
 enum proc_state {
@@ -38,6 +41,16 @@ enum proc_event {
 };
 
 struct supervisor;
+
+/* Messages kept for a consumer that is not RUNNING (route.c), latest per key. */
+#define ROUTE_HOLD_MAX 256
+#define ROUTE_HOLD_PAYLOAD 64
+
+struct held_msg {
+	uint32_t type, len;
+	char key[IPC_MARKET_LEN];
+	unsigned char payload[ROUTE_HOLD_PAYLOAD];
+};
 
 struct proc {
 	struct supervisor *sup;
@@ -64,6 +77,12 @@ struct proc {
 	uint64_t ping_seq;
 	int64_t last_pong_mono;
 	char *status_json; /* latest STATUS from the worker, for tradectl status --json */
+
+	struct held_msg *held; /* ROUTE_HOLD_MAX entries, for messages to this process */
+	int nheld;
+	uint64_t held_dropped;
+	int fatal_count;  /* FATALs in a row, for the cool-down's backoff */
+	int64_t fatal_mono;
 };
 
 struct control;
@@ -83,6 +102,7 @@ struct supervisor {
 	int shutting_down;
 	int finished; /* every handle closed: the loop is about to end */
 	int ready_notified;
+	int exit_status; /* what supervisor_run returns once every process stopped */
 	int64_t start_mono;
 	int64_t start_real_ms;
 	uint64_t watchdog_ms;
@@ -103,10 +123,20 @@ int spawn_proc(struct proc *p);
 void route_message(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 void heartbeat_tick(uv_timer_t *timer);
 void send_config(struct proc *p);
+/* p just said READY: the state of what it depends on, then what was held for it. */
+void route_worker_ready(struct proc *p);
+/* changed went into or out of RUNNING: tell the workers that depend on it. */
+void route_peer_state(struct supervisor *sup, const struct proc *changed);
+void route_flush_held(struct proc *dest);
 
 /* supervisor.c: lifecycle of the daemon. */
 void supervisor_state_changed(struct supervisor *sup);
 void supervisor_shutdown(struct supervisor *sup, const char *why);
+/* A crash loop with supervisor.fatal_action "exit": stop everything, exit EXIT_CRASH_LOOP. */
+void supervisor_escalate(struct supervisor *sup, const struct proc *p);
+/* Writes an alert row to the outbox, then nudges the notifier (ALERT). */
+void supervisor_alert(struct supervisor *sup, const char *severity, const char *kind,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 int supervisor_reload(struct supervisor *sup, char *err, size_t errlen);
 int supervisor_run(const char *config_path);
 

@@ -12,8 +12,13 @@
 
 struct worker;
 
+/* What init returns when READY must wait for start-up work (a reconciliation, a rescan):
+ * the worker calls worker_ready() when it is done, within supervisor.ready_timeout_ms. */
+#define WORKER_READY_LATER 1
+
 struct worker_ops {
-	/* Called once the first config has arrived; returns -1 to exit with status 1. */
+	/* Called once the first config has arrived; returns -1 to exit with status 1, 0 to be
+	 * READY now, or WORKER_READY_LATER. */
 	int (*init)(struct worker *w);
 	/* A message from the supervisor that the runtime does not handle itself. */
 	void (*on_msg)(struct worker *w, const struct ipc_hdr *hdr, const void *payload);
@@ -31,7 +36,9 @@ struct worker {
 	struct ipc_peer *supervisor;
 	struct config cfg;
 	int have_config;
+	int ready; /* READY was sent */
 	int stopping;
+	uv_timer_t fault_timer; /* test-only: a delayed READY */
 	const struct worker_ops *ops;
 	void *state;
 	uv_signal_t sigterm, sigint;
@@ -44,6 +51,8 @@ int worker_run(enum role role, const struct worker_ops *ops);
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len);
 int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const void *payload,
 			 uint32_t len);
+/* Says READY to the supervisor once (after init, or after start-up work). */
+void worker_ready(struct worker *w);
 /* Begins a clean exit: stop the worker's handles, then the runtime's. */
 void worker_stop(struct worker *w);
 

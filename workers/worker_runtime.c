@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/harden.h"
 #include "common/log.h"
 #include "workers/worker.h"
 
-/* Test-only fault point: TRADINGD_FAULT=ROLE:exit-at-start makes that role exit(1) as soon as
- * it has its config, every time, so that crash-loop handling can be exercised for real. */
+/* Test-only fault points: TRADINGD_FAULT=ROLE:exit-at-start makes that role exit(1) as soon as
+ * it has its config, every time, so that crash-loop handling can be exercised for real;
+ * ROLE:ready-after:MS makes it say READY MS milliseconds after init, as a worker with start-up
+ * work does. */
 #define FAULT_ENV "TRADINGD_FAULT"
 
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
@@ -26,11 +29,28 @@ int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const
 	return ipc_send_coalesce(w->supervisor, type, key, payload, len);
 }
 
+void worker_ready(struct worker *w)
+{
+	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
+
+	if (w->ready || w->stopping)
+		return;
+	w->ready = 1;
+	worker_send(w, IPC_READY, &ready, sizeof(ready));
+	log_info("ready");
+}
+
+static void on_fault_timer(uv_timer_t *timer)
+{
+	worker_ready(timer->data);
+}
+
 void worker_stop(struct worker *w)
 {
 	if (w->stopping)
 		return;
 	w->stopping = 1;
+	uv_close((uv_handle_t *)&w->fault_timer, NULL);
 	if (w->have_config && w->ops->stop)
 		w->ops->stop(w);
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
@@ -39,13 +59,17 @@ void worker_stop(struct worker *w)
 	w->supervisor = NULL;
 }
 
-static int fault_requested(enum role role, const char *fault)
+/* The argument of a fault for role ("" when it has none), or NULL when not requested. */
+static const char *fault_requested(enum role role, const char *fault)
 {
 	const char *spec = getenv(FAULT_ENV);
-	size_t n = strlen(role_name(role));
+	size_t n = strlen(role_name(role)), f = strlen(fault);
 
-	return spec && strncmp(spec, role_name(role), n) == 0 && spec[n] == ':' &&
-	       strcmp(spec + n + 1, fault) == 0;
+	if (!spec || strncmp(spec, role_name(role), n) != 0 || spec[n] != ':' ||
+	    strncmp(spec + n + 1, fault, f) != 0)
+		return NULL;
+	spec += n + 1 + f;
+	return *spec == ':' ? spec + 1 : *spec == '\0' ? spec : NULL;
 }
 
 static void send_status(struct worker *w, const void *payload, uint32_t len)
@@ -97,17 +121,22 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 	w->cfg = next;
 	log_set_level((enum log_level)config_log_level(&w->cfg));
 	if (!w->have_config) {
-		struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
+		const char *delay = fault_requested(w->role, "ready-after");
+		int rc = 0;
 
 		w->have_config = 1;
 		if (fault_requested(w->role, "exit-at-start"))
 			fatalx("fault injected: exit at start");
-		if (w->ops->init && w->ops->init(w) < 0) {
+		if (w->ops->init && (rc = w->ops->init(w)) < 0) {
 			log_errx("initialisation failed");
 			exit(1);
 		}
-		worker_send(w, IPC_READY, &ready, sizeof(ready));
-		log_info("ready");
+		if (delay && *delay) {
+			log_warnx("fault injected: READY in %s ms", delay);
+			uv_timer_start(&w->fault_timer, on_fault_timer, strtoull(delay, NULL, 10), 0);
+		} else if (rc != WORKER_READY_LATER) {
+			worker_ready(w);
+		}
 	} else if (w->ops->on_config) {
 		w->ops->on_config(w);
 	}
@@ -174,6 +203,7 @@ int worker_run(enum role role, const struct worker_ops *ops)
 	int rc;
 
 	log_init(role_name(role));
+	harden_process();
 	/* Die with the supervisor; and if it is already gone, do not linger. */
 	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
 		fatal("prctl(PR_SET_PDEATHSIG)");
@@ -193,6 +223,9 @@ int worker_run(enum role role, const struct worker_ops *ops)
 				     on_supervisor_close, &w);
 	if (!w.supervisor)
 		fatalx("no supervisor socket on fd %d", IPC_WORKER_FD);
+	ipc_peer_identify(w.supervisor, (uint32_t)role, IPC_ID_SUPERVISOR, (uint32_t)getppid());
+	uv_timer_init(&loop, &w.fault_timer);
+	w.fault_timer.data = &w;
 	uv_signal_init(&loop, &w.sigterm);
 	uv_signal_init(&loop, &w.sigint);
 	w.sigterm.data = w.sigint.data = &w;
