@@ -12,10 +12,11 @@
 #include "common/log.h"
 #include "workers/worker.h"
 
-/* Test-only fault points: TRADINGD_FAULT=ROLE:exit-at-start makes that role exit(1) as soon as
- * it has its config, every time, so that crash-loop handling can be exercised for real;
- * ROLE:ready-after:MS makes it say READY MS milliseconds after init, as a worker with start-up
- * work does. */
+/* Test-only fault points, TRADINGD_FAULT=ROLE:FAULT[:ARG], so that the supervisor's handling
+ * of a broken worker is exercised for real: exit-at-start (exit(1) as soon as the config is
+ * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
+ * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
+ * type T that this role may not send). */
 #define FAULT_ENV "TRADINGD_FAULT"
 
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
@@ -29,15 +30,42 @@ int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const
 	return ipc_send_coalesce(w->supervisor, type, key, payload, len);
 }
 
+/* The argument of a fault for role ("" when it has none), or NULL when not requested. */
+static const char *fault_requested(enum role role, const char *fault)
+{
+	const char *spec = getenv(FAULT_ENV);
+	size_t n = strlen(role_name(role)), f = strlen(fault);
+
+	if (!spec || strncmp(spec, role_name(role), n) != 0 || spec[n] != ':' ||
+	    strncmp(spec + n + 1, fault, f) != 0)
+		return NULL;
+	spec += n + 1 + f;
+	return *spec == ':' ? spec + 1 : *spec == '\0' ? spec : NULL;
+}
+
 void worker_ready(struct worker *w)
 {
 	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
+	const char *version = fault_requested(w->role, "ready-version");
+	const char *type = fault_requested(w->role, "send-type");
 
 	if (w->ready || w->stopping)
 		return;
 	w->ready = 1;
+	if (version && *version)
+		ready.version = (uint32_t)strtoul(version, NULL, 10);
 	worker_send(w, IPC_READY, &ready, sizeof(ready));
 	log_info("ready");
+	if (type && *type) {
+		static const unsigned char zeros[256];
+		uint32_t t = (uint32_t)strtoul(type, NULL, 10);
+		uint32_t len = 0;
+
+		while (len < sizeof(zeros) && ipc_check_size(t, len) < 0)
+			len++;
+		log_warnx("fault injected: sending %s", ipc_type_name(t));
+		worker_send(w, t, zeros, len);
+	}
 }
 
 static void on_fault_timer(uv_timer_t *timer)
@@ -57,19 +85,6 @@ void worker_stop(struct worker *w)
 	uv_close((uv_handle_t *)&w->sigint, NULL);
 	ipc_peer_close(w->supervisor);
 	w->supervisor = NULL;
-}
-
-/* The argument of a fault for role ("" when it has none), or NULL when not requested. */
-static const char *fault_requested(enum role role, const char *fault)
-{
-	const char *spec = getenv(FAULT_ENV);
-	size_t n = strlen(role_name(role)), f = strlen(fault);
-
-	if (!spec || strncmp(spec, role_name(role), n) != 0 || spec[n] != ':' ||
-	    strncmp(spec + n + 1, fault, f) != 0)
-		return NULL;
-	spec += n + 1 + f;
-	return *spec == ':' ? spec + 1 : *spec == '\0' ? spec : NULL;
 }
 
 static void send_status(struct worker *w, const void *payload, uint32_t len)
@@ -133,7 +148,8 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 		}
 		if (delay && *delay) {
 			log_warnx("fault injected: READY in %s ms", delay);
-			uv_timer_start(&w->fault_timer, on_fault_timer, strtoull(delay, NULL, 10), 0);
+			uv_timer_start(&w->fault_timer, on_fault_timer, strtoull(delay, NULL, 10),
+				       0);
 		} else if (rc != WORKER_READY_LATER) {
 			worker_ready(w);
 		}

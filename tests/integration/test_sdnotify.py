@@ -134,7 +134,8 @@ def test_ready_when_start_up_settles_with_a_fatal_worker(daemon_factory, notify)
     n.wait_for("READY=1")
     texts = n.texts()
     ready = texts.index("READY=1")
-    assert any(t.startswith("STATUS=5/6 running") and "FATAL" in t for t in texts[:ready]), texts
+    assert any(t.startswith("STATUS=degraded: maintenance FATAL") and "5/6 running" in t
+               for t in texts[:ready]), texts
     assert not any(t.startswith("STATUS=6/6") for t in texts), texts
     assert "started degraded: 1 of 6 processes FATAL" in d.log_text()
 
