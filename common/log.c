@@ -67,9 +67,9 @@ static void log_emit(enum log_level level, const char *fmt, va_list ap, const ch
 
 		gmtime_r(&secs, &tm);
 		strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-		snprintf(line, sizeof(line), "%s.%03dZ %s[%s] %s: %s%s%s\n", stamp,
-			 (int)(ms % 1000), log_role, level_names[level], log_role, msg,
-			 suffix ? ": " : "", suffix ? suffix : "");
+		snprintf(line, sizeof(line), "%s.%03dZ %s[%s]: %s%s%s\n", stamp, (int)(ms % 1000),
+			 log_role, level_names[level], msg, suffix ? ": " : "",
+			 suffix ? suffix : "");
 	}
 	/* One write per line so that lines of concurrent processes never interleave. */
 	fputs(line, stderr);

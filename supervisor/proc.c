@@ -174,8 +174,9 @@ static void act_fatal(struct proc *p)
 			 "%s is in a crash loop (more than %lld restarts in %lld s, last: %s); %s",
 			 role_name(p->role), (long long)pol->crashloop_max_restarts,
 			 (long long)pol->crashloop_window_s, p->last_exit,
-			 pol->fatal_action == FATAL_EXIT ? "tradingd exits for systemd to restart it"
-							 : "it is tried again after a cool-down");
+			 pol->fatal_action == FATAL_EXIT
+				 ? "tradingd exits for systemd to restart it"
+				 : "it is tried again after a cool-down");
 	if (pol->fatal_action == FATAL_EXIT) {
 		snprintf(p->description, sizeof(p->description), "crash loop (last: %s)",
 			 p->last_exit);
@@ -249,6 +250,8 @@ static void act_exited(struct proc *p)
 
 static void act_stopped(struct proc *p)
 {
+	log_notice("%s: stopped (%s after %lld ms)", role_name(p->role), p->last_exit,
+		   (long long)(clock_mono_ms() - p->spawned_mono));
 	uv_timer_stop(&p->timer);
 	set_state(p, PROC_STOPPED);
 	if (p->restart_after_stop && !p->sup->shutting_down) {

@@ -123,7 +123,8 @@ static void notify_status(struct supervisor *sup)
 		}
 	}
 	if (fatal)
-		snprintf(msg, sizeof(msg), "STATUS=%sdegraded: %s FATAL (crash loop); %d/%d running",
+		snprintf(msg, sizeof(msg),
+			 "STATUS=%sdegraded: %s FATAL (crash loop); %d/%d running",
 			 sup->shutting_down ? "stopping; " : "", fatal_names, running, enabled);
 	else
 		snprintf(msg, sizeof(msg), "STATUS=%s%d/%d running",
@@ -414,6 +415,10 @@ int supervisor_run(const char *config_path)
 		config_free(&sup.cfg);
 		return EX_CONFIG;
 	}
+	/* The banner first: what follows (migrations, the privilege drop) belongs to this start. */
+	log_set_level((enum log_level)config_log_level(&sup.cfg));
+	log_notice("tradingd %s starting (mode %s, pid %d)", TRADINGD_VERSION,
+		   config_mode_name(sup.cfg.s.mode), (int)getpid());
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&loop);
 	sup.loop = &loop;
@@ -444,8 +449,6 @@ int supervisor_run(const char *config_path)
 		if (sup.watchdog_ms)
 			uv_timer_start(&sup.watchdog, on_watchdog, sup.watchdog_ms / 2,
 				       sup.watchdog_ms / 2);
-		log_notice("tradingd %s starting (mode %s, pid %d)", TRADINGD_VERSION,
-			   config_mode_name(sup.cfg.s.mode), (int)getpid());
 		/* In start order: the simulator before market-data, which needs it. */
 		for (int i = 0; i < ROLE_COUNT; i++) {
 			struct proc *p = &sup.procs[role_start_order()[i]];

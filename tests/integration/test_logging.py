@@ -11,16 +11,29 @@ def role_lines(text):
 
 def test_plain_lines_have_timestamp_level_and_role(daemon):
     daemon.stop()
-    lines = [l for l in role_lines(daemon.log_text()) if not l.startswith("20") or "[" in l]
-    pattern = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ([a-z-]+)\[(\w+)\] \1: ")
+    pattern = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z ([a-z-]+)\[(\w+)\]: (.*)")
     seen = set()
-    for line in lines:
-        if line.startswith("upbit-sim"):
-            continue
+    for line in role_lines(daemon.log_text()):
         m = pattern.match(line)
-        if m:
-            seen.add(m.group(1))
+        assert m, line
+        seen.add(m.group(1))
+        # The role once per line: not "tradingd[info]: tradingd: ..."
+        assert not m.group(3).startswith(m.group(1) + ": "), line
     assert ROLES <= seen, f"roles seen: {seen}"
+
+
+def test_the_banner_comes_first_and_every_exit_is_logged(daemon_factory):
+    d = daemon_factory().start()
+    first = d.log_text().splitlines()[0]
+    assert "tradingd[notice]: tradingd " in first and "starting" in first, first
+    assert d.log_text().index("starting (mode sim") < d.log_text().index("schema migrated")
+    d.ctl("restart", "maintenance", check=True)
+    d.wait_state("maintenance", "RUNNING")
+    d.stop()
+    text = d.log_text()
+    assert "maintenance: stopped (" in text
+    for name in ("strategy", "order-execution", "market-data", "notifier"):
+        assert f"{name}: stopped (" in text, name
 
 
 def test_journald_lines_have_priority_prefixes(daemon_factory):
