@@ -75,6 +75,9 @@ const struct config_key config_schema[] = {
 	 "total time one request may take"},
 	{"exchange.max_body_bytes", CFG_INT, "4194304", 1024, 268435456, NULL,
 	 "largest response body accepted"},
+	{"exchange.probe_max_ms", CFG_INT, "3000", 100, 60000, NULL,
+	 "longest wait between probes of a quotation base URL whose breaker is open, and between "
+	 "retries (market-data)"},
 	{"exchange.keys_file", CFG_STRING, "\"\"", 0, 1024, NULL,
 	 "file with ACCESS_KEY:SECRET_KEY (mode 0600), read only by order-execution"},
 
