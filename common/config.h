@@ -65,7 +65,7 @@ struct config_settings {
 	} clock;
 	struct {
 		struct config_list base_url; /* resolved: never empty after loading */
-		int64_t connect_timeout_ms, request_timeout_ms, max_body_bytes;
+		int64_t connect_timeout_ms, request_timeout_ms, max_body_bytes, probe_max_ms;
 		const char *keys_file;
 	} exchange;
 	struct {

@@ -99,6 +99,10 @@ const struct config_key config_schema[] = {
 	 "total time one request may take", F(exchange.request_timeout_ms), 0},
 	{"exchange.max_body_bytes", CFG_INT, "4194304", 1024, 268435456, NULL,
 	 "largest response body accepted", F(exchange.max_body_bytes), 0},
+	{"exchange.probe_max_ms", CFG_INT, "3000", 100, 60000, NULL,
+	 "longest wait between probes of a quotation base URL whose breaker is open, and between "
+	 "retries (market-data)",
+	 F(exchange.probe_max_ms), 0},
 	{"exchange.keys_file", CFG_STRING, "\"\"", 0, 1024, NULL,
 	 "file with ACCESS_KEY:SECRET_KEY (mode 0600), read only by order-execution",
 	 F(exchange.keys_file), 0},

@@ -178,6 +178,10 @@ static int md_init(struct worker *w)
 	cc.connect_timeout_ms = (long)cfg->s.exchange.connect_timeout_ms;
 	cc.total_timeout_ms = (long)cfg->s.exchange.request_timeout_ms;
 	cc.max_body_bytes = (size_t)cfg->s.exchange.max_body_bytes;
+	/* After a long outage the doubling cool-down left prices stale for up to a minute once
+	 * the exchange was back; a probe every few seconds costs little against the limits. */
+	cc.breaker.cooldown_max_ms = cfg->s.exchange.probe_max_ms;
+	cc.backoff_cap_ms = cc.breaker.cooldown_max_ms;
 	cc.on_alert = on_client_alert;
 	cc.alert_arg = md;
 	md->client = upbit_client_new(w->loop, &cc);

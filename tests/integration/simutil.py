@@ -434,6 +434,20 @@ class MarketDataRig:
             "market-data did not survive: %r\n%s" % (w, self.daemon.log_text()[-3000:])
 
 
+def transport_log_lines(log_text, err):
+    """{level: [lines]} of the client's transport-failure lines for err (dns, connect, timeout,
+    reset, ...) in a daemon log."""
+    import re
+    pat = re.compile(r"market-data\[(\w+)\] market-data: upbit: [A-Z]+ \S+/v1/\S+: %s after "
+                     % re.escape(err))
+    out = {}
+    for line in log_text.splitlines():
+        m = pat.search(line)
+        if m:
+            out.setdefault(m.group(1), []).append(line)
+    return out
+
+
 def sqlite3_connect_ro(path):
     """A read-only connection that closes when its with-block ends."""
     import contextlib

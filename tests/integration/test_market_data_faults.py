@@ -9,7 +9,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from simutil import (MINUTE_MS, MarketDataRig, Sim, max_overlap, shared_clock,  # noqa: E402
-                     wait_until)
+                     transport_log_lines, wait_until)
 
 import pytest  # noqa: E402
 
@@ -84,6 +84,9 @@ def test_network_down_then_backfill(daemon_factory, sim, clock):
     # Refused connects opened the breakers; the first answer after the outage closed them.
     kinds = [k for k, _ in rig.notifications({"breaker_open", "breaker_closed"})]
     assert "breaker_open" in kinds and kinds[-1] == "breaker_closed", kinds
+    # The refused connects are warnings, not routine info.
+    lines = transport_log_lines(rig.daemon.log_text(), "connect")
+    assert set(lines) == {"warn"}, lines
 
 
 def test_dns_failure(daemon_factory, clock):
@@ -104,6 +107,10 @@ def test_dns_failure(daemon_factory, clock):
         assert db.execute("SELECT count(*) FROM candles").fetchone()[0] == 0
     time.sleep(1)
     rig.assert_survived()
+    # A name that does not resolve is a warning, and it names the host.
+    lines = transport_log_lines(rig.daemon.log_text(), "dns")
+    assert set(lines) == {"warn"}, lines
+    assert all("http://tradingd-unresolvable.invalid:1/v1/" in line for line in lines["warn"])
 
 
 @pytest.mark.parametrize("rate", [0.5, 1.0])
@@ -191,6 +198,8 @@ def test_latency_above_request_timeout(daemon_factory, sim, clock):
     assert max_overlap(reqs, "/v1/ticker") <= 2
     slow = [r for r in reqs if r["path"] == "/v1/ticker" and r["duration_ms"] >= 1400]
     assert 1 <= len(slow) <= 5, len(slow)
+    lines = transport_log_lines(rig.daemon.log_text(), "timeout")
+    assert set(lines) == {"warn"}, lines
 
 
 def test_hang_until_released(daemon_factory, sim, clock):
@@ -254,8 +263,9 @@ def test_failover_and_back(daemon_factory, clock):
         assert wait_until(lambda: rig.all_fresh() and
                           len(fallback.requests(since=seq)["requests"]) >= 5, 5, 0.05)
         assert "failover" in {k for k, _ in rig.notifications()}
-        # Up again before the breaker's 5 s cool-down ends: its probe finds it up.
-        time.sleep(max(0, 3.5 - (time.time() - t_down)))
+        # Up again before the breaker's first cool-down ends (3 s, exchange.probe_max_ms): its
+        # probe finds it up.
+        time.sleep(max(0, 2.5 - (time.time() - t_down)))
         assert primary.admin("POST", "/_sim/network", {"state": "up"})[0] == 200
         assert wait_until(lambda: rig.group("ticker")["base"] == p_url and
                           rig.group("candle")["base"] == p_url, 15, 0.1), \

@@ -251,6 +251,70 @@ static void test_breaker_release_and_json(void **state)
 	json_decref(j);
 }
 
+/* A poller asks every poll_ms through an outage of outage_ms in which every admitted request
+ * fails at once (a refused connect), then the host is back. Returns how long after that the
+ * first request was admitted; *admitted counts the requests during the outage and *max_gap the
+ * longest wait between two of them once the breaker had opened. */
+static int64_t first_probe_after_outage(const struct breaker_config *cfg, int64_t outage_ms,
+					int64_t poll_ms, unsigned *admitted, int64_t *max_gap)
+{
+	struct breaker b;
+	int64_t last = -1;
+
+	breaker_init(&b, cfg, 0);
+	*admitted = 0;
+	*max_gap = 0;
+	for (int64_t t = 0; t < outage_ms + 10 * 60000; t += poll_ms) {
+		if (!breaker_allow(&b, t))
+			continue;
+		if (t >= outage_ms) {
+			breaker_record(&b, 1, t + 1);
+			return t - outage_ms;
+		}
+		if (b.n_opened > 0 && last >= 0 && t - last > *max_gap)
+			*max_gap = t - last;
+		last = t;
+		(*admitted)++;
+		breaker_record(&b, 0, t + 1);
+	}
+	fail_msg("never probed again");
+	return -1;
+}
+
+static void test_breaker_probe_cap(void **state)
+{
+	struct breaker_config capped = {.cooldown_max_ms = 3000};
+	struct breaker b;
+	unsigned n;
+	int64_t gap, late;
+
+	(void)state;
+	/* The defaults: the cool-down doubles 5, 10, 20, 40 s and stays at 60 s, so after 150 s
+	 * of outage the host waits a long time for its probe (the bug this cap fixes). */
+	late = first_probe_after_outage(NULL, 150000, 200, &n, &gap);
+	assert_true(late > 5000);
+	assert_int_equal(gap, 60000 + 200);
+	/* Capped at 3 s: the first cool-down is lowered to the cap, every later one stays there,
+	 * and a host that is back gets its probe within the cap plus one poll. */
+	breaker_init(&b, &capped, 0);
+	assert_int_equal(b.cfg.cooldown_ms, 3000);
+	assert_int_equal(b.cfg.cooldown_max_ms, 3000);
+	for (int64_t outage = 150000; outage < 160000; outage += 700) {
+		late = first_probe_after_outage(&capped, outage, 200, &n, &gap);
+		assert_in_range(late, 0, 3000 + 200);
+		assert_in_range(gap, 3000, 3000 + 200);
+		/* One probe per cap at most: 5 failures to open, then 150 s / 3 s. */
+		assert_in_range(n, 5 + outage / 3200 - 1, 5 + outage / 3000 + 1);
+	}
+	/* A cap above the first cool-down leaves it; no cap means 60 s, or the cool-down itself
+	 * when that is longer. */
+	breaker_init(&b, &(struct breaker_config){.cooldown_max_ms = 8000}, 0);
+	assert_int_equal(b.cfg.cooldown_ms, 5000);
+	assert_int_equal(b.cfg.cooldown_max_ms, 8000);
+	breaker_init(&b, &(struct breaker_config){.cooldown_ms = 90000}, 0);
+	assert_int_equal(b.cfg.cooldown_max_ms, 90000);
+}
+
 static void test_backoff_bounds(void **state)
 {
 	struct backoff_policy p;
@@ -280,6 +344,13 @@ static void test_backoff_bounds(void **state)
 		assert_true(lo < ceiling / 10 + 1);
 		assert_true(hi > ceiling - ceiling / 10 - 1);
 	}
+	/* market-data's cap (exchange.probe_max_ms) bounds every retry delay too. */
+	p.cap_ms = 3000;
+	assert_int_equal(backoff_ceiling_ms(&p, 2), 2000);
+	assert_int_equal(backoff_ceiling_ms(&p, 3), 3000);
+	assert_int_equal(backoff_ceiling_ms(&p, 1000), 3000);
+	for (int i = 0; i < 1000; i++)
+		assert_in_range(backoff_delay_ms(&p, 10, &rng), 0, 3000);
 	/* Same seed, same sequence. */
 	{
 		uint64_t a = 7, b = 7;
@@ -302,6 +373,7 @@ int main(void)
 		cmocka_unit_test(test_breaker_success_resets_streak),
 		cmocka_unit_test(test_breaker_window_expires),
 		cmocka_unit_test(test_breaker_release_and_json),
+		cmocka_unit_test(test_breaker_probe_cap),
 		cmocka_unit_test(test_backoff_bounds),
 	};
 

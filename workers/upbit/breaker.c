@@ -19,8 +19,12 @@ void breaker_init(struct breaker *b, const struct breaker_config *cfg, int64_t n
 		b->cfg.window_ms = 30000;
 	if (b->cfg.cooldown_ms <= 0)
 		b->cfg.cooldown_ms = 5000;
-	if (b->cfg.cooldown_max_ms < b->cfg.cooldown_ms)
+	if (b->cfg.cooldown_max_ms <= 0)
 		b->cfg.cooldown_max_ms = b->cfg.cooldown_ms > 60000 ? b->cfg.cooldown_ms : 60000;
+	else if (b->cfg.cooldown_ms > b->cfg.cooldown_max_ms)
+		/* The cap bounds how long a host that is back waits for its probe: it wins over
+		 * the first cool-down too. */
+		b->cfg.cooldown_ms = b->cfg.cooldown_max_ms;
 	b->state = BREAKER_CLOSED;
 	b->cooldown_cur_ms = b->cfg.cooldown_ms;
 	b->changed_at_ms = now_ms;

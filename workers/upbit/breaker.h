@@ -16,7 +16,9 @@ struct breaker_config {
 	unsigned window_failures;      /* ... or this many within window_ms (default 10) */
 	int64_t window_ms;	       /* default 30000 */
 	int64_t cooldown_ms;	       /* open -> half-open (default 5000) */
-	int64_t cooldown_max_ms;       /* a failed probe doubles the cool-down up to this (60000) */
+	/* A failed probe doubles the cool-down up to this (60000); a cap below cooldown_ms lowers
+	 * the first cool-down to it as well. */
+	int64_t cooldown_max_ms;
 };
 
 struct breaker {

@@ -22,6 +22,7 @@
 #define DEFAULT_MAX_BODY (4u << 20)
 #define DEFAULT_QUEUE 64
 #define DEFAULT_ATTEMPTS 4
+#define DEFAULT_TRANSPORT_LOG_MS 10000
 
 struct base_set {
 	char *urls[UPBIT_MAX_BASES];
@@ -53,6 +54,7 @@ struct upbit_client {
 	struct group_state groups[UPBIT_GROUP_COUNT];
 	uint64_t invalid[UPBIT_EP_COUNT];
 	struct log_limit invalid_log[UPBIT_EP_COUNT];
+	struct log_limit transport_log[UPBIT_GROUP_COUNT];
 	void (*on_alert)(void *arg, enum upbit_alert kind, const char *text);
 	void *alert_arg;
 	int closing;
@@ -443,6 +445,30 @@ static void count_invalid(struct upbit_client *c, struct upbit_call *call,
 	      e->detail, (unsigned long long)suppressed, (unsigned long long)c->invalid[call->ep]);
 }
 
+/* A host that refuses, does not resolve or does not answer needs the operator's attention, so
+ * it is a warning; during an outage every probe fails the same way, so one line per group per
+ * interval carries the count and the rest go to debug. */
+static void log_transport(struct upbit_client *c, const struct upbit_call *call,
+			  const struct http_response *r, int64_t now)
+{
+	const char *base = c->bases[call->exchange].urls[call->base_idx];
+	uint64_t suppressed = 0;
+
+	if (!log_limit_allow(&c->transport_log[call->group], now, &suppressed)) {
+		log_debug("upbit: %s %s%s: %s after %ld ms (%s)", call->method, base, call->path,
+			  http_err_name(r->err), r->elapsed_ms, r->detail);
+		return;
+	}
+	if (suppressed == 0)
+		log_warnx("upbit: %s %s%s: %s after %ld ms (%s)", call->method, base, call->path,
+			  http_err_name(r->err), r->elapsed_ms, r->detail);
+	else
+		log_warnx("upbit: %s %s%s: %s after %ld ms (%s); %llu more transport failures in "
+			  "group %s since the last report",
+			  call->method, base, call->path, http_err_name(r->err), r->elapsed_ms,
+			  r->detail, (unsigned long long)suppressed, upbit_group_name(call->group));
+}
+
 static void on_http_done(const struct http_response *r, void *arg)
 {
 	struct upbit_call *call = arg;
@@ -475,8 +501,7 @@ static void on_http_done(const struct http_response *r, void *arg)
 							  : UPBIT_ERR_TRANSPORT;
 		if (unsure)
 			res.status = UPBIT_ERR_UNKNOWN_OUTCOME;
-		log_info("upbit: %s %s: %s after %ld ms (%s)", call->method, call->path,
-			 http_err_name(r->err), r->elapsed_ms, r->detail);
+		log_transport(c, call, r, now);
 		retry_or_finish(call, &res, now, 0);
 		return;
 	}
@@ -634,6 +659,10 @@ struct upbit_client *upbit_client_new(uv_loop_t *loop, const struct upbit_client
 	}
 	for (int ep = 0; ep < UPBIT_EP_COUNT; ep++)
 		log_limit_init(&c->invalid_log[ep], cfg->invalid_log_interval_ms);
+	for (int g = 0; g < UPBIT_GROUP_COUNT; g++)
+		log_limit_init(&c->transport_log[g], cfg->transport_log_interval_ms > 0
+							     ? cfg->transport_log_interval_ms
+							     : DEFAULT_TRANSPORT_LOG_MS);
 	memset(&hc, 0, sizeof(hc));
 	hc.user_agent = cfg->user_agent;
 	hc.ca_file = cfg->ca_file;

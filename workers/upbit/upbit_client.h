@@ -49,8 +49,12 @@ struct upbit_client_config {
 	unsigned max_attempts;		      /* tries per idempotent call, first included [4] */
 	int64_t backoff_base_ms;	      /* [500] */
 	int64_t backoff_cap_ms;		      /* [60000] */
-	struct breaker_config breaker; /* [5 consecutive or 10 in 30 s; 5 s cool-down, max 60 s] */
+	/* [5 consecutive or 10 in 30 s; 5 s cool-down doubling up to 60 s]. breaker.cooldown_max_ms
+	 * bounds the wait between probes, so how late a host that is back is noticed. */
+	struct breaker_config breaker;
 	int64_t invalid_log_interval_ms; /* [60000] */
+	/* Transport failures are warnings: the first, then one line per group per interval. */
+	int64_t transport_log_interval_ms; /* [10000] */
 
 	void (*on_alert)(void *arg, enum upbit_alert kind, const char *text);
 	void *alert_arg;
