@@ -213,7 +213,7 @@ def main():
         old = ""
     start, end = old.find(EXCHANGE_START), old.find(EXCHANGE_END)
     if 0 <= start < end:
-        w("\n" + old[start:end + len(EXCHANGE_END)] + "\n")
+        w(old[start:end + len(EXCHANGE_END)] + "\n")
     with open(sys.argv[2], "w") as f:
         f.write("".join(out))
 
