@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Crash-to-restart latency of tradingd's workers against supervisord, runsv and s6-supervise
-restarting a tiny child, and tradingd's idle CPU and memory. Run by bench/run.sh.
+restarting a tiny child, and tradingd's idle CPU and memory. Run by bench/run.sh, which first
+unpacks the three peers into bench/peers/ (bench/peers.sh; peers.json says how to run each).
 
 Every time is CLOCK_MONOTONIC in nanoseconds (time.monotonic_ns() here, clock_gettime in the
 C helpers), so times taken in different processes compare directly. Raw results go to
@@ -28,6 +29,8 @@ FLOOR = os.path.join(OUT, "spawn_floor")
 # run.sh snapshots bin/ here: the tree may be rebuilt by someone else while the bench runs.
 TRADINGD = os.path.join(OUT, "bin", "tradingd")
 TRADECTL = os.path.join(OUT, "bin", "tradectl")
+PEERS_JSON = os.environ.get("BENCH_PEERS_JSON",
+                            os.path.join(ROOT, "bench", "peers", "peers.json"))
 
 KILLS = int(os.environ.get("BENCH_KILLS", "200"))
 # Tiny services per supervisor. Each runs under its own supervisor process, so their number
@@ -232,6 +235,15 @@ def footprint(pid):
 # ---------------------------------------------------------------- tradingd
 
 
+def worker_binary(pid):
+    """The name of the binary a worker was exec'd from (tradingd or tradingd-net)."""
+    try:
+        with open("/proc/%d/cmdline" % pid, "rb") as f:
+            return os.path.basename(f.read().split(b"\0")[0].decode())
+    except (OSError, TypeError):
+        return "?"
+
+
 def tradingd_workers(sup_pid):
     """role -> pid of the supervisor's children, read from /proc (no IPC, no polling delay)."""
     with open("/proc/%d/task/%d/children" % (sup_pid, sup_pid)) as f:
@@ -309,6 +321,7 @@ def bench_tradingd():
             sample["new_pid"] = tradingd_workers(sup.pid).get(role)
             if sample["new_pid"] in (None, old):
                 raise RuntimeError("%s was not restarted: %r" % (role, sample))
+            sample["binary"] = worker_binary(sample["new_pid"])
             result["samples"].append(sample)
         status = subprocess.run([TRADECTL, "-s", os.path.join(base, "run", "tradingd.sock"),
                                  "--json", "status"], capture_output=True, text=True,
@@ -341,6 +354,7 @@ def idle_footprint(sup_pid, workers, settle_s=2.0, window_s=10.0):
     for k, p in pids.items():
         d = footprint(p)
         d["pid"] = p
+        d["binary"] = worker_binary(p)
         d["cpu_ticks"] = cpu_ticks(p) - ticks0[k]
         d["cpu_ns"] = cpu_ns(p) - ns0[k]
         d["cpu_percent_ticks"] = 100.0 * d["cpu_ticks"] / hz / (elapsed / 1e9)
@@ -429,6 +443,11 @@ def supervisord_conf(name, sock):
     return conf
 
 
+def load_peers():
+    with open(PEERS_JSON) as f:
+        return json.load(f)
+
+
 def bench_tiny(kind, n):
     """kind: runsv, s6, s6-ready or supervisord; SERVICES instances of it, one service each,
     killed in turn. A service is killed again only once it is back (and, for runsv, has run
@@ -447,18 +466,18 @@ def bench_tiny(kind, n):
     wait_events = {"s6": "u", "s6-ready": "uU"}.get(kind, "")
     samples = []
     result = {"samples": samples, "services": SERVICES, "min_uptime_ns": min_uptime}
+    peer = load_peers()[kind if kind in ("runsv", "supervisord") else "s6-supervise"]
     try:
         for name in names:
-            env = dict(os.environ, BENCH_SOCKET=listener.path, BENCH_NAME=name)
+            env = dict(os.environ, BENCH_SOCKET=listener.path, BENCH_NAME=name, **peer["env"])
             if ready:
                 env["BENCH_READY_FD"] = "3"
             if kind == "supervisord":
                 conf = supervisord_conf(name, listener.path)
-                svc[name]["sup"] = start(["supervisord", "-n", "-c", conf], env=env)
+                svc[name]["sup"] = start(peer["argv"] + ["-n", "-c", conf], env=env)
             else:
                 d = make_service(kind, name, ready)
-                prog = "runsv" if kind == "runsv" else "s6-supervise"
-                svc[name]["sup"] = start([prog, d], env=env,
+                svc[name]["sup"] = start(peer["argv"] + [d], env=env,
                                          out=os.path.join(OUT, kind + ".log"))
                 svc[name]["dir"] = d
         # Every service up once; then the event fifos of s6 exist.
@@ -575,10 +594,14 @@ def machine():
     def deb(pkg):
         return version(["dpkg-query", "-W", "-f=${Version}", pkg])
 
+    peers = load_peers()["versions"]
     return {"nproc": os.cpu_count(), "cpu": model, "kernel": os.uname().release,
             "loadavg_at_start": load, "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-            "python": sys.version.split()[0], "supervisor_deb": deb("supervisor"),
-            "runit_deb": deb("runit"), "s6_deb": deb("s6"), "libuv_deb": deb("libuv1"),
+            "run_id": os.environ.get("BENCH_RUN_ID", "unnamed"),
+            "commit": os.environ.get("BENCH_COMMIT", "unknown"),
+            "python": sys.version.split()[0], "supervisor_deb": peers.get("supervisor", "?"),
+            "runit_deb": peers.get("runit", "?"), "s6_deb": peers.get("s6", "?"),
+            "peers_unpacked": peers, "libuv_deb": deb("libuv1-dev"),
             "tradingd": version([TRADINGD, "--version"])}
 
 

@@ -1,17 +1,28 @@
 #!/bin/sh
 # make bench: crash-to-restart latency of tradingd's workers against supervisord, runsv and
-# s6-supervise, and tradingd's idle footprint. Raw results in bench/out/, report in
+# s6-supervise, and tradingd's idle footprint. Raw results in bench/out/, tables in
 # docs/benchmarks.md. Loopback and local sockets only; every process started is stopped.
 set -eu
 cd "$(dirname "$0")/.."
 out=bench/out
 py=/usr/bin/python3
-for prog in supervisord runsv s6-supervise gcc timeout; do
+for prog in gcc timeout apt-get dpkg-deb ldd git; do
 	if ! command -v "$prog" >/dev/null 2>&1; then
 		echo "bench: $prog is missing (sh .ci/ensure-deps.sh bench)" >&2
 		exit 1
 	fi
 done
+# The peers run from bench/peers/, unpacked from Debian's packages, never installed.
+sh bench/peers.sh
+# One name for this run in both parts of docs/benchmarks.md, and for the analysis to cite.
+# "-dirty": the tree differs from the commit (docs/benchmarks.md, which the bench writes, aside).
+BENCH_COMMIT=$(git rev-parse --short HEAD)
+if [ -n "$(git status --porcelain --untracked-files=no -- . ':!docs/benchmarks.md')" ]; then
+	BENCH_COMMIT="$BENCH_COMMIT-dirty"
+fi
+BENCH_RUN_ID=${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$BENCH_COMMIT}
+export BENCH_COMMIT BENCH_RUN_ID
+echo "bench: run $BENCH_RUN_ID" >&2
 if [ ! -x bin/tradingd ] || [ ! -x bin/tradingd-net ] || [ ! -x bin/tradectl ]; then
 	echo "bench: build bin/tradingd and bin/tradectl first (make)" >&2
 	exit 1

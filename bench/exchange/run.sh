@@ -139,7 +139,9 @@ CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 KERNEL=$(uname -r)
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 DATE=$(date -u '+%Y-%m-%d %H:%M UTC')
-COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+# bench/run.sh names the whole run; run alone, this script names its own.
+COMMIT=${BENCH_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo unknown)}
+RUN_ID=${BENCH_RUN_ID:-$(date -u +%Y%m%dT%H%M%SZ)-$COMMIT}
 CLK_TCK=$(getconf CLK_TCK)
 
 # ---- 1. request rate and latency ----
@@ -337,25 +339,16 @@ mg() { v=$(get "group=$1" "$2" "$M"); echo "${v:-0}"; }
 mc() { get "counter=$1" delta "$M"; }
 {
 	echo "$START_MARK"
-	echo "## Exchange client, parsers and market-data (issue 3)"
+	echo "## Exchange client, parsers and market-data"
 	echo
-	echo "Written by \`bench/exchange/run.sh\` (part of \`make bench\`); raw output in \`bench/out/exchange/\`."
-	echo "Run $DATE at commit \`$COMMIT\`, on $NPROC CPUs ($CPU_MODEL), Linux $KERNEL."
-	echo "Load average $LOAD_START at the start and $LOAD_END at the end: the machine is shared, so"
-	echo "times are indicative; the callgrind instruction counts are the repeatable figures."
-	echo "Everything binds 127.0.0.1 only."
+	echo "Written by \`bench/exchange/run.sh\`; raw output in \`bench/out/exchange/\`."
+	echo "Run \`$RUN_ID\`: commit \`$COMMIT\`, $DATE, on $NPROC CPUs ($CPU_MODEL), Linux $KERNEL;"
+	echo "load average $LOAD_START at the start, $LOAD_END at the end."
 	echo
 	echo "### 1. Requests through the client to upbit-sim"
 	echo
-	echo "Method: \`bench/exchange/client_bench.c\` drives \`upbit_get_tickers\` against one simulator"
-	echo "(\`--markets-count $MARKETS_COUNT --rate ticker=100000\`, so the server never limits), keeping"
-	echo "N calls outstanding until the count is done ($COUNT requests, or $BIG_COUNT of the $NMARKETS-market kind, per run; each row"
-	echo "runs $REPS times, interleaved with the others; each column is the median over the runs, req/s with its range). Latency is from the call to its callback, so it"
-	echo "includes the client's queue, bucket, HTTP, parse and validation. The baseline is libcurl easy"
-	echo "in a blocking loop on one reused connection (the body is kept, not parsed). \"client limits"
-	echo "default\" is the client as market-data builds it (10/s ticker group). \"steady\" is the rate over"
-	echo "the second half of the run; \"max/1 s\" the most completions in any one-second window; \"CPU\""
-	echo "the bench process's user+system time per request (it does not include the simulator)."
+	echo "Simulator \`--markets-count $MARKETS_COUNT --rate ticker=100000\`; $COUNT requests per run ($BIG_COUNT with $NMARKETS markets),"
+	echo "each row $REPS runs interleaved with the others; each column is the median over the runs (req/s with its range)."
 	echo
 	echo "| run | in flight | markets | client limits | ok | req/s (range) | steady req/s | p50 µs | p99 µs | max/1 s | CPU µs/req |"
 	echo "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -371,35 +364,27 @@ mc() { get "counter=$1" delta "$M"; }
 	echo
 	echo "Ratios from this run:"
 	echo
-	echo "- One call at a time, the client does $(calc '%.2f' "$(r client-1 rps) / $(r curl-1 rps)")× the request rate of blocking curl"
-	echo "  (p50 $(r client-1 p50_us) µs against $(r curl-1 p50_us) µs, $(calc '%.1f' "$(r client-1 p50_us) / $(r curl-1 p50_us)")×)."
+	echo "- 1 in flight: client/curl request rate $(calc '%.2f' "$(r client-1 rps) / $(r curl-1 rps)")×; p50 $(r client-1 p50_us) µs against $(r curl-1 p50_us) µs ($(calc '%.1f' "$(r client-1 p50_us) / $(r curl-1 p50_us)")×)."
 	if [ -n "$(r timer0-1 rps)" ]; then
-		echo "  The what-if build, identical except that libcurl's \"time out now\" (0 ms) is run on the"
-		echo "  next loop turn instead of a 1 ms uv timer, has p50 $(r timer0-1 p50_us) µs and $(r timer0-1 rps) req/s: at one"
-		echo "  call in flight that 1 ms timer accounts for $(calc '%.0f' "100 * ($(r client-1 p50_us) - $(r timer0-1 p50_us)) / ($(r client-1 p50_us) - $(r curl-1 p50_us))") % of the p50 gap to curl."
+		echo "- What-if build, 1 in flight: p50 $(r timer0-1 p50_us) µs, $(r timer0-1 rps) req/s; it removes"
+		echo "  $(calc '%.0f' "100 * ($(r client-1 p50_us) - $(r timer0-1 p50_us)) / ($(r client-1 p50_us) - $(r curl-1 p50_us))") % of the client's p50 gap to curl."
 	fi
-	echo "- With 8 in flight the client reaches $(calc '%.2f' "$(r client-8 rps) / $(r curl-1 rps)")× blocking curl ($(r client-8 rps) req/s), with 32"
-	echo "  $(calc '%.2f' "$(r client-32 rps) / $(r curl-1 rps)")× (libcurl keeps at most 8 connections to the host, so more in flight only queues)."
-	echo "- $NMARKETS-market replies ($(wc -c <"$OUT/ticker-200.json") bytes): the client does $(calc '%.2f' "$(r client-200-1 rps) / $(r curl-200 rps)")× blocking curl at one in"
-	echo "  flight and $(calc '%.2f' "$(r client-200-8 rps) / $(r curl-200 rps)")× at 8; CPU per request $(r client-200-1 cpu_us_per_req) µs against $(r curl-200 cpu_us_per_req) µs."
+	echo "- 8 in flight: $(calc '%.2f' "$(r client-8 rps) / $(r curl-1 rps)")× curl's rate ($(r client-8 rps) req/s); 32 in flight: $(calc '%.2f' "$(r client-32 rps) / $(r curl-1 rps)")×."
+	echo "- $NMARKETS-market replies ($(wc -c <"$OUT/ticker-200.json") bytes): client/curl $(calc '%.2f' "$(r client-200-1 rps) / $(r curl-200 rps)")× at 1 in flight,"
+	echo "  $(calc '%.2f' "$(r client-200-8 rps) / $(r curl-200 rps)")× at 8; CPU per request $(r client-200-1 cpu_us_per_req) µs against $(r curl-200 cpu_us_per_req) µs."
 	if [ -s "$CGC" ]; then
 		cg_total=$(get run=client-200 ir_total "$CGC")
 		cg_parse=$(get run=client-200 ir_parse "$CGC")
-		echo "  Under callgrind ($CG_ITER such requests, whole process): $(calc '%.0f' "$cg_total / $CG_ITER") instructions per request, of which"
-		echo "  \`upbit_parse_tickers\` is $(calc '%.1f' "$cg_parse * 100 / $cg_total") %: the reply's parse and validation is the client's cost, the"
-		echo "  queue, bucket and HTTP machinery are the rest."
+		echo "- Callgrind, $CG_ITER requests of $NMARKETS markets, whole process: $(calc '%.0f' "$cg_total / $CG_ITER") instructions per request,"
+		echo "  $(calc '%.1f' "$cg_parse * 100 / $cg_total") % of them inside \`upbit_parse_tickers\`."
 	fi
-	echo "- Default limits: $(r default-8 rps) req/s over the run, $(r default-8 steady_rps) req/s steady, never more than"
-	echo "  $(r default-8 max_in_1s) completions in any second: the client splits the 10/s limit into a burst of 2 and a refill"
-	echo "  of 8/s (upbit_client_new) so that no one-second window exceeds it; p50 latency $(r default-8 p50_us) µs is time queued."
+	echo "- Default limits: $(r default-8 rps) req/s over the run, $(r default-8 steady_rps) req/s steady, at most"
+	echo "  $(r default-8 max_in_1s) completions in any one-second window; p50 $(r default-8 p50_us) µs."
 	echo
 	echo "### 2. Parse and validate a $NMARKETS-market ticker reply"
 	echo
-	echo "Method: the reply to \`GET /v1/ticker?markets=<all $NMARKETS>\` captured from the simulator"
-	echo "(\`bench/out/exchange/ticker-200.json\`). \`bench/exchange/parse_bench.c\` times"
-	echo "\`upbit_parse_tickers\` (json_loadb with JSON_REJECT_DUPLICATES, then every field checked and"
-	echo "copied into \`struct upbit_ticker\`, freed after) against \`json_loadb\` with the same flag and"
-	echo "\`json_decref\` alone: 7 alternating rounds of about 0.2 s each, median round reported."
+	echo "The reply to \`GET /v1/ticker?markets=<all $NMARKETS>\` captured from the simulator"
+	echo "(\`bench/out/exchange/ticker-200.json\`), by \`bench/exchange/parse_bench.c\`."
 	echo
 	echo "| | bytes | markets | ns/reply (median) | best round | ns/market | MB/s | replies/s |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
@@ -410,30 +395,25 @@ mc() { get "counter=$1" delta "$M"; }
 			"$(pp "$k" ns_per_market)" "$(pp "$k" mb_per_s)" "$(pp "$k" replies_per_s)"
 	done
 	echo
-	echo "Timed, \`upbit_parse_tickers\` took $(calc '%.2f' "$(pp upbit_parse_tickers ns_per_reply) / $(pp json_loadb ns_per_reply)")× \`json_loadb\` alone; the median round is up to"
 	noise=$(awk -v a="$(pp json_loadb best_ns_per_reply)" -v b="$(pp json_loadb ns_per_reply)" \
 		-v c="$(pp upbit_parse_tickers best_ns_per_reply)" -v d="$(pp upbit_parse_tickers ns_per_reply)" \
 		'BEGIN { x = 1 - a / b; y = 1 - c / d; printf "%.0f", 100 * (x > y ? x : y) }')
-	echo "${noise} % slower than the best one on this shared machine, so the instruction counts are the better measure."
+	echo "- Timed, median rounds: \`upbit_parse_tickers\` / \`json_loadb\` $(calc '%.2f' "$(pp upbit_parse_tickers ns_per_reply) / $(pp json_loadb ns_per_reply)"); the best round is up to ${noise} % below the median one."
 	if [ -s "$CG" ]; then
 		base=$(get "kind=json_loadb-0" ir "$CG")
 		load=$(get "kind=json_loadb-$CG_ITER" ir "$CG")
 		parse=$(get "kind=upbit_parse_tickers-$CG_ITER" ir "$CG")
-		echo "Instructions (callgrind, ($CG_ITER runs − 0 runs) / $CG_ITER, repeatable):"
-		echo "\`json_loadb\` $(calc '%.0f' "($load - $base) / $CG_ITER") per reply, \`upbit_parse_tickers\` $(calc '%.0f' "($parse - $base) / $CG_ITER")"
-		echo "($(calc '%.0f' "($parse - $base) / $CG_ITER / $NMARKETS") per market): a ratio of $(calc '%.3f' "($parse - $base) / ($load - $base)"), so the checks add"
-		echo "$(calc '%.1f' "(($parse - $base) / ($load - $base) - 1) * 100") % to what jansson's parse and allocation cost anyway"
-		echo "(\`callgrind-annotate.txt\`: the top entries are jansson's lexer, memcpy, malloc/free and strtod)."
+		echo "- Callgrind, ($CG_ITER runs − 0 runs) / $CG_ITER: \`json_loadb\` $(calc '%.0f' "($load - $base) / $CG_ITER") instructions per reply,"
+		echo "  \`upbit_parse_tickers\` $(calc '%.0f' "($parse - $base) / $CG_ITER") ($(calc '%.0f' "($parse - $base) / $CG_ITER / $NMARKETS") per market): ratio $(calc '%.3f' "($parse - $base) / ($load - $base)")."
 	fi
-	echo "At one $NMARKETS-market reply per second this is $(calc '%.2f' "$(pp upbit_parse_tickers ns_per_reply) / 1e7") % of one core."
+	echo "- One $NMARKETS-market reply per second: $(calc '%.2f' "$(pp upbit_parse_tickers ns_per_reply) / 1e7") % of one core (median round)."
 	echo
 	echo "### 3. market-data following $NMARKETS KRW markets, ticker every 1000 ms"
 	echo
-	echo "Method: \`bin/tradingd\` in paper mode against a simulator with \`--markets-count $MARKETS_COUNT\` and"
-	echo "Upbit's default limits; \`market_data.markets\` lists all $NMARKETS markets (the ticker query,"
-	echo "\`markets=\` and the codes joined by \`%2C\`, is $(printf '%s' "$MARKETS" | sed 's/,/%2C/g' | awk '{ print length($0) + 8 }') characters, under the 4000 limit), \`ticker_interval_ms\` 1000, \`backfill_max_minutes\` 5. After ${WARM_S} s of"
-	echo "warm-up, CPU is utime+stime from \`/proc/PID/stat\` over $(calc '%.1f' "($T1 - $T0) / 1000") s; RSS from \`/proc/PID/status\` at"
-	echo "the end; requests are the simulator's own log (\`/_sim/requests\`) inside the window."
+	echo "\`bin/tradingd\`, paper mode, simulator \`--markets-count $MARKETS_COUNT\` with Upbit's default limits;"
+	echo "\`market_data.markets\` all $NMARKETS markets (ticker query $(printf '%s' "$MARKETS" | sed 's/,/%2C/g' | awk '{ print length($0) + 8 }') characters), \`ticker_interval_ms\` 1000,"
+	echo "\`backfill_max_minutes\` 5; ${WARM_S} s of warm-up, then a window of $(calc '%.1f' "($T1 - $T0) / 1000") s: CPU over the window, RSS at its end,"
+	echo "requests from the simulator's own log inside it."
 	echo
 	echo "| process | CPU % of one core | RSS MB | peak RSS MB |"
 	echo "|---|---:|---:|---:|"
@@ -455,20 +435,15 @@ mc() { get "counter=$1" delta "$M"; }
 	done
 	echo
 	echo "market-data's own counters over the window: $(mc ticker_ok) ticker replies accepted, $(mc ticker_failed) failed,"
-	echo "$(mc ticks_published) ticks published, $(mc candle_pages) candle pages, $(mc candles_stored) candles stored."
+	echo "$(mc ticks_published) ticks published, $(mc candle_pages) candle pages, $(mc candles_stored) candles stored"
+	echo "($(calc '%.1f' "$(mc candles_stored) * 1000 / ($T1 - $T0)")/s; $NMARKETS markets make $(calc '%.2f' "$NMARKETS / 60") new minute candles per second)."
 	cps=$(mg candle per_s)
 	first=$(calc '%.0f' "2 * $NMARKETS / ($cps + 0.000001)")
+	echo "At $cps candle requests per second, one pass over all $((2 * NMARKETS)) candle series (minutes and days) takes about"
+	echo "$first s, and each market's minute series is visited about every $(calc '%.0f' "$NMARKETS / ($cps + 0.000001)") s; warm-up plus window: $((WARM_S + MEASURE_S)) s."
 	if [ "$first" -gt $((WARM_S + MEASURE_S)) ]; then
-		echo "The window is not candle steady state: the first pass over all $((2 * NMARKETS)) candle series (minutes and days of"
-		echo "each market) takes about $first s at that rate, and its day pages carry up to $(awk '/define MD_DAY_BACKFILL/ { print $3 }' workers/market_data.h) candles, so"
-		echo "candle storage here ($(calc '%.1f' "$(mc candles_stored) * 1000 / ($T1 - $T0)")/s) is above the steady $(calc '%.1f' "$NMARKETS / 60")/s; the ticker part is steady"
-		echo "from the first poll. \`EXCHANGE_BENCH_WARM_S=$((first + 30)) sh bench/exchange/run.sh\` measures past it."
+		echo "\`EXCHANGE_BENCH_WARM_S=$((first + 30)) sh bench/exchange/run.sh\` measures after the first pass."
 	fi
-	conc=$(awk '/define MD_SYNC_CONCURRENCY/ { print $3 }' workers/market_data.h)
-	echo "Candle requests ran at $(mg candle per_s)/s, well under the 10/s limit: the candle tick (every 2 s) starts at most"
-	echo "${conc:-?} syncs, while $NMARKETS markets make $(calc '%.2f' "$NMARKETS / 60") new minute candles per second. At the measured"
-	echo "rate each market's minute series is visited about every $(calc '%.0f' "$NMARKETS / ($(mg candle per_s) + 0.000001)") s, so its candles are stored"
-	echo "(and published) in batches that late; nothing is lost, since each sync pages back to the last stored minute."
 	echo "$END_MARK"
 } >"$S"
 
