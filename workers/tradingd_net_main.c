@@ -9,7 +9,6 @@
 #define EX_USAGE 64
 
 static const struct worker_ops *const net_ops[ROLE_WORKER_COUNT] = {
-	[ROLE_NOTIFIER] = &notifier_ops,
 	[ROLE_MARKET_DATA] = &market_data_ops,
 	[ROLE_ORDER_EXECUTION] = &order_execution_ops,
 };
