@@ -46,6 +46,8 @@ const struct config_key config_schema[] = {
 	{"control.socket", CFG_STRING, "\"\"", 0, 100, NULL,
 	 "socket path; empty means run_dir/tradingd.sock"},
 	{"control.max_clients", CFG_INT, "16", 1, 1024, NULL, "concurrent control connections"},
+	{"control.max_clients_per_uid", CFG_INT, "4", 1, 1024, NULL,
+	 "concurrent control connections from one uid other than root"},
 	{"control.max_request_bytes", CFG_INT, "65536", 256, 1048576, NULL,
 	 "largest request line a client may send"},
 	{"control.idle_timeout_ms", CFG_INT, "10000", 100, 3600000, NULL,
