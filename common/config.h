@@ -53,7 +53,7 @@ struct config_settings {
 	} supervisor;
 	struct {
 		const char *socket;
-		int64_t max_clients, max_request_bytes, idle_timeout_ms;
+		int64_t max_clients, max_clients_per_uid, max_request_bytes, idle_timeout_ms;
 	} control;
 	struct {
 		int enabled;

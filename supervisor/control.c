@@ -1,5 +1,6 @@
 /* The control socket: a Unix stream socket (mode 0660) that takes one JSON request line per
- * connection from a peer whose credentials pass, answers one JSON line, and closes. */
+ * connection from a peer whose credentials pass, answers one JSON line, and closes. Connections
+ * are capped per uid, with a slot kept for root and the daemon's user, so none can lock it up. */
 #include <errno.h>
 #include <grp.h>
 #include <stdlib.h>
@@ -9,28 +10,42 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/clock.h"
 #include "common/log.h"
-#include "supervisor/supervisor.h"
+#include "supervisor/control.h"
+
+/* Room for a burst of connects between two turns of the loop; each is accepted and judged. */
+#define CONTROL_BACKLOG 128
+/* A flood of refused clients gets one log line per this many ms, not one per connection. */
+#define CONTROL_REFUSAL_LOG_MS 1000
 
 struct control_client {
 	uv_pipe_t pipe;
-	uv_timer_t idle;
-	uv_write_t write_req;
+	uv_timer_t timer; /* the deadline of the request, then that of a wait */
+	uv_write_t write_req, notice_req;
 	struct control *ctl;
 	struct control_client *next;
 	char *buf;
 	size_t len;
+	uid_t uid;
+	int counted; /* holds one of control.max_clients (refused ones never do) */
 	int closing;
 	int pending_closes;
 	char *reply;
+	struct control_wait *wait; /* a start, stop or restart waiting for its processes */
+	char notice[64];
 };
 
 struct control {
 	struct supervisor *sup;
 	uv_pipe_t server;
+	uv_timer_t settle; /* judges the waits once the loop is back from a state change */
+	int pending_closes;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct control_client *clients;
-	int nclients;
+	int nclients; /* the counted ones */
+	int64_t refusal_logged_mono;
+	unsigned refusals_unlogged;
 };
 
 static void client_freed(uv_handle_t *handle)
@@ -41,6 +56,7 @@ static void client_freed(uv_handle_t *handle)
 		return;
 	free(c->buf);
 	free(c->reply);
+	free(c->wait);
 	free(c);
 }
 
@@ -57,10 +73,11 @@ static void client_close(struct control_client *c)
 			break;
 		}
 	}
-	c->ctl->nclients--;
+	if (c->counted)
+		c->ctl->nclients--;
 	c->pending_closes = 2;
 	uv_close((uv_handle_t *)&c->pipe, client_freed);
-	uv_close((uv_handle_t *)&c->idle, client_freed);
+	uv_close((uv_handle_t *)&c->timer, client_freed);
 }
 
 static void reply_written(uv_write_t *req, int status)
@@ -75,8 +92,10 @@ static void client_reply(struct control_client *c, json_t *reply)
 	uv_buf_t buf;
 
 	json_decref(reply);
+	free(c->wait);
+	c->wait = NULL;
 	uv_read_stop((uv_stream_t *)&c->pipe);
-	uv_timer_stop(&c->idle);
+	uv_timer_stop(&c->timer);
 	if (!text) {
 		client_close(c);
 		return;
@@ -100,6 +119,74 @@ static json_t *error_reply(const char *message)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", message);
 }
 
+static void client_idle(uv_timer_t *timer)
+{
+	struct control_client *c = timer->data;
+
+	client_reply(c, error_reply("timed out waiting for the request"));
+}
+
+static void client_wait_over(uv_timer_t *timer)
+{
+	struct control_client *c = timer->data;
+
+	client_reply(c, control_wait_reply(c->wait, 1));
+}
+
+static void notice_written(uv_write_t *req, int status)
+{
+	/* The client is gone: its wait need not hold a slot any longer. */
+	if (status < 0)
+		client_close(req->data);
+}
+
+/* The reply waits for the processes; a notice tells the client how long that may take, so
+ * that it can wait as long without waiting as long for a daemon that does not answer. */
+static void client_wait(struct control_client *c, struct control_wait *w)
+{
+	uv_buf_t buf;
+
+	c->wait = w;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	uv_timer_stop(&c->timer);
+	uv_timer_start(&c->timer, client_wait_over, (uint64_t)w->wait_ms, 0);
+	snprintf(c->notice, sizeof(c->notice), "{\"pending\":true,\"wait_ms\":%lld}\n",
+		 (long long)w->wait_ms);
+	buf = uv_buf_init(c->notice, (unsigned)strlen(c->notice));
+	c->notice_req.data = c;
+	if (uv_write(&c->notice_req, (uv_stream_t *)&c->pipe, &buf, 1, notice_written) < 0)
+		client_close(c);
+}
+
+static void settle_waits(uv_timer_t *timer)
+{
+	struct control *ctl = timer->data;
+	struct control_client *c, *next;
+
+	for (c = ctl->clients; c; c = next) {
+		next = c->next;
+		if (c->wait && control_wait_settled(c->wait))
+			client_reply(c, control_wait_reply(c->wait, 0));
+	}
+}
+
+void control_procs_changed(struct control *ctl)
+{
+	int waiting = 0;
+
+	if (!ctl)
+		return;
+	for (struct control_client *c = ctl->clients; c; c = c->next) {
+		if (c->wait) {
+			control_wait_observe(c->wait);
+			waiting = 1;
+		}
+	}
+	/* Judged after the callback: a restart passes STOPPED on its way to STARTING. */
+	if (waiting)
+		uv_timer_start(&ctl->settle, settle_waits, 0, 0);
+}
+
 static void client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 {
 	struct control_client *c = handle->data;
@@ -118,8 +205,9 @@ static void client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct control_client *c = stream->data;
+	struct control_wait *wait;
 	json_error_t jerr;
-	json_t *request;
+	json_t *request, *reply;
 	char *newline;
 
 	(void)buf;
@@ -143,23 +231,64 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		client_reply(c, error_reply("malformed request: expected one JSON object"));
 		return;
 	}
-	client_reply(c, control_dispatch(c->ctl->sup, request));
+	reply = control_dispatch(c->ctl->sup, request, &wait);
 	json_decref(request);
+	if (reply)
+		client_reply(c, reply);
+	else
+		client_wait(c, wait);
 }
 
-static void client_idle(uv_timer_t *timer)
+static void log_refusal(struct control *ctl, const struct ucred *cred, const char *why)
 {
-	struct control_client *c = timer->data;
+	int64_t now = clock_mono_ms();
 
-	client_reply(c, error_reply("timed out waiting for the request"));
+	if (ctl->refusal_logged_mono && now - ctl->refusal_logged_mono < CONTROL_REFUSAL_LOG_MS) {
+		ctl->refusals_unlogged++;
+		return;
+	}
+	if (ctl->refusals_unlogged)
+		log_warnx("control: refused a client (uid %d, pid %d): %s (and %u more since the "
+			  "last such message)",
+			  (int)cred->uid, (int)cred->pid, why, ctl->refusals_unlogged);
+	else
+		log_warnx("control: refused a client (uid %d, pid %d): %s", (int)cred->uid,
+			  (int)cred->pid, why);
+	ctl->refusal_logged_mono = now ? now : 1;
+	ctl->refusals_unlogged = 0;
+}
+
+/* Why a client whose credentials pass is still refused, or NULL. Each uid but root gets at
+ * most max_clients_per_uid; those other than root and the daemon's own leave one slot free. */
+static const char *over_limit(const struct control *ctl, uid_t uid, char *buf, size_t len)
+{
+	int64_t max = ctl->sup->cfg.s.control.max_clients;
+	int64_t per_uid = ctl->sup->cfg.s.control.max_clients_per_uid;
+	int privileged = uid == 0 || uid == geteuid();
+	int same = 0;
+
+	for (const struct control_client *c = ctl->clients; c; c = c->next)
+		same += c->counted && c->uid == uid;
+	if (uid != 0 && same >= per_uid) {
+		snprintf(buf, len,
+			 "too many control connections from uid %u (control.max_clients_per_uid "
+			 "is %lld); try again",
+			 (unsigned)uid, (long long)per_uid);
+		return buf;
+	}
+	if (ctl->nclients >= (privileged ? max : max - 1))
+		return "too many control clients; try again";
+	return NULL;
 }
 
 static void on_connection(uv_stream_t *server, int status)
 {
 	struct control *ctl = server->data;
 	struct control_client *c;
-	struct ucred cred;
+	struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
 	socklen_t len = sizeof(cred);
+	const char *why;
+	char buf[160];
 	uv_os_fd_t fd;
 
 	if (status < 0)
@@ -169,11 +298,10 @@ static void on_connection(uv_stream_t *server, int status)
 		return;
 	c->ctl = ctl;
 	uv_pipe_init(server->loop, &c->pipe, 0);
-	uv_timer_init(server->loop, &c->idle);
-	c->pipe.data = c->idle.data = c;
+	uv_timer_init(server->loop, &c->timer);
+	c->pipe.data = c->timer.data = c;
 	c->next = ctl->clients;
 	ctl->clients = c;
-	ctl->nclients++;
 	if (uv_accept(server, (uv_stream_t *)&c->pipe) < 0) {
 		client_close(c);
 		return;
@@ -181,22 +309,37 @@ static void on_connection(uv_stream_t *server, int status)
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
 	    !privdrop_peer_allowed(ctl->sup, fd, cred.uid, cred.gid)) {
-		log_warnx("control: refused a client (uid %d, pid %d)", (int)cred.uid,
-			  (int)cred.pid);
+		log_refusal(ctl, &cred, "permission denied");
 		client_reply(c, error_reply("permission denied"));
 		return;
 	}
-	if (ctl->nclients > ctl->sup->cfg.s.control.max_clients) {
-		client_reply(c, error_reply("too many control clients; try again"));
+	c->uid = cred.uid;
+	why = over_limit(ctl, cred.uid, buf, sizeof(buf));
+	if (why) {
+		log_refusal(ctl, &cred, why);
+		client_reply(c, error_reply(why));
 		return;
 	}
-	uv_timer_start(&c->idle, client_idle, (uint64_t)ctl->sup->cfg.s.control.idle_timeout_ms, 0);
+	c->counted = 1;
+	ctl->nclients++;
+	uv_timer_start(&c->timer, client_idle,
+		       (uint64_t)ctl->sup->cfg.s.control.idle_timeout_ms, 0);
 	uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_read);
 }
 
-static void server_closed(uv_handle_t *handle)
+static void control_freed(uv_handle_t *handle)
 {
-	free(handle->data);
+	struct control *ctl = handle->data;
+
+	if (--ctl->pending_closes == 0)
+		free(ctl);
+}
+
+static void control_free(struct control *ctl)
+{
+	ctl->pending_closes = 2;
+	uv_close((uv_handle_t *)&ctl->server, control_freed);
+	uv_close((uv_handle_t *)&ctl->settle, control_freed);
 }
 
 /* Another tradingd answering on the path means we must not take it over. */
@@ -227,6 +370,9 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 		return NULL;
 	}
 	ctl->sup = sup;
+	uv_pipe_init(sup->loop, &ctl->server, 0);
+	uv_timer_init(sup->loop, &ctl->settle);
+	ctl->server.data = ctl->settle.data = ctl;
 	if (configured[0])
 		rc = snprintf(ctl->path, sizeof(ctl->path), "%s", configured);
 	else
@@ -234,17 +380,15 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 	if (rc < 0 || (size_t)rc >= sizeof(ctl->path)) {
 		snprintf(err, errlen, "control socket path is longer than %zu bytes",
 			 sizeof(ctl->path) - 1);
-		free(ctl);
+		control_free(ctl);
 		return NULL;
 	}
 	if (socket_in_use(ctl->path)) {
 		snprintf(err, errlen, "%s is in use: is another tradingd running?", ctl->path);
-		free(ctl);
+		control_free(ctl);
 		return NULL;
 	}
 	unlink(ctl->path);
-	uv_pipe_init(sup->loop, &ctl->server, 0);
-	ctl->server.data = ctl;
 	rc = uv_pipe_bind(&ctl->server, ctl->path);
 	if (rc == 0 && chmod(ctl->path, 0660) < 0)
 		rc = -errno;
@@ -259,12 +403,12 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 			rc = -errno;
 	}
 	if (rc == 0)
-		rc = uv_listen((uv_stream_t *)&ctl->server, 16, on_connection);
+		rc = uv_listen((uv_stream_t *)&ctl->server, CONTROL_BACKLOG, on_connection);
 	if (rc < 0) {
 		snprintf(err, errlen, "control socket %s: %s%s", ctl->path, uv_strerror(rc),
 			 rc == -ENOENT && group[0] ? " (does control_group exist?)" : "");
-		/* ctl holds the handle: it is freed once libuv lets go of it. */
-		uv_close((uv_handle_t *)&ctl->server, server_closed);
+		/* ctl holds the handles: it is freed once libuv lets go of them. */
+		control_free(ctl);
 		return NULL;
 	}
 	return ctl;
@@ -274,8 +418,15 @@ void control_close(struct control *ctl)
 {
 	if (!ctl)
 		return;
-	while (ctl->clients)
-		client_close(ctl->clients);
+	/* Every process has stopped: a waiting start, stop or restart gets its answer now. The
+	 * reply is small enough to be written at once, before the close. */
+	while (ctl->clients) {
+		struct control_client *c = ctl->clients;
+
+		if (c->wait)
+			client_reply(c, control_wait_reply(c->wait, 0));
+		client_close(c);
+	}
 	unlink(ctl->path);
-	uv_close((uv_handle_t *)&ctl->server, server_closed);
+	control_free(ctl);
 }

@@ -1,17 +1,34 @@
-/* What each tradectl command does to the supervisor, and the JSON it answers with.
- * The wire format is described in README.md ("Control protocol"). */
+/* What each tradectl command does to the supervisor, and the JSON it answers with (start, stop
+ * and restart: control_wait.c). The wire format is described in README.md ("Control protocol"). */
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/clock.h"
 #include "common/db.h"
-#include "supervisor/supervisor.h"
+#include "supervisor/control.h"
 
-static json_t *fail(const char *fmt, const char *arg)
+void control_quote(const char *arg, char *out, size_t len)
 {
-	char msg[1200];
+	size_t n = strlen(arg);
 
-	snprintf(msg, sizeof(msg), fmt, arg);
+	if (n <= CONTROL_QUOTE_BYTES) {
+		snprintf(out, len, "%s", arg);
+		return;
+	}
+	/* The argument came as JSON, so it is UTF-8: cut before a continuation byte. */
+	n = CONTROL_QUOTE_BYTES;
+	while (n > 0 && ((unsigned char)arg[n] & 0xC0) == 0x80)
+		n--;
+	snprintf(out, len, "%.*s...", (int)n, arg);
+}
+
+json_t *control_fail(const char *fmt, const char *arg)
+{
+	char quoted[CONTROL_QUOTE_BYTES + 4], msg[256];
+
+	control_quote(arg, quoted, sizeof(quoted));
+	snprintf(msg, sizeof(msg), fmt, quoted);
 	return json_pack("{s:b, s:s}", "ok", 0, "error", msg);
 }
 
@@ -39,10 +56,10 @@ static json_t *proc_json(const struct proc *p)
 	return o;
 }
 
-/* Resolves args to processes: names, or "all". Returns the count, or -1 with *bad set. */
-static int select_procs(struct supervisor *sup, json_t *args, struct proc **out, int allow_all,
-			const char **bad)
+int control_select(struct supervisor *sup, json_t *args, struct proc **out, int allow_all,
+		   const char **bad)
 {
+	int chosen[ROLE_COUNT] = {0};
 	size_t i;
 	json_t *arg;
 	int n = 0;
@@ -57,17 +74,22 @@ static int select_procs(struct supervisor *sup, json_t *args, struct proc **out,
 			return -1;
 		}
 		if (allow_all && strcmp(name, "all") == 0) {
+			n = 0;
 			for (int r = 0; r < ROLE_COUNT; r++)
 				if (proc_enabled(&sup->procs[r]))
 					out[n++] = &sup->procs[r];
 			return n;
 		}
 		role = role_parse(name);
-		if (role < 0 || n >= ROLE_COUNT) {
+		if (role < 0) {
 			*bad = name;
 			return -1;
 		}
-		out[n++] = &sup->procs[role];
+		/* A name given twice is one process: its events are sent once. */
+		if (!chosen[role]) {
+			chosen[role] = 1;
+			out[n++] = &sup->procs[role];
+		}
 	}
 	return n;
 }
@@ -84,10 +106,10 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 			if (r != ROLE_SIM || proc_enabled(&sup->procs[r]) || sup->procs[r].pid > 0)
 				json_array_append_new(workers, proc_json(&sup->procs[r]));
 	} else {
-		n = select_procs(sup, args, sel, 0, &bad);
+		n = control_select(sup, args, sel, 0, &bad);
 		if (n < 0) {
 			json_decref(workers);
-			return fail("no such process: %s", bad);
+			return control_fail("no such process: %s", bad);
 		}
 		for (int i = 0; i < n; i++)
 			json_array_append_new(workers, proc_json(sel[i]));
@@ -99,51 +121,6 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 			 clock_is_test());
 }
 
-static json_t *cmd_lifecycle(struct supervisor *sup, json_t *args, const char *cmd)
-{
-	struct proc *sel[ROLE_COUNT];
-	const char *bad = NULL;
-	json_t *results;
-	int n;
-
-	if (sup->shutting_down)
-		return fail("%s refused: the daemon is shutting down", cmd);
-	if (json_array_size(args) == 0)
-		return fail("%s needs a process name or all", cmd);
-	n = select_procs(sup, args, sel, 1, &bad);
-	if (n < 0)
-		return fail("no such process: %s", bad);
-	results = json_array();
-	for (int i = 0; i < n; i++) {
-		struct proc *p = sel[i];
-		const char *result;
-
-		if (strcmp(cmd, "start") == 0) {
-			if (p->state == PROC_RUNNING || p->state == PROC_STARTING) {
-				result = "already started";
-			} else {
-				proc_event(p, EV_START);
-				result = "started";
-			}
-		} else if (strcmp(cmd, "stop") == 0) {
-			if (p->pid <= 0 && p->state != PROC_BACKOFF) {
-				result = "not running";
-			} else {
-				proc_event(p, EV_STOP);
-				result = "stopped";
-			}
-		} else {
-			/* A running process starts again once its stop completes. */
-			proc_event(p, EV_STOP);
-			proc_event(p, EV_START);
-			result = "restarted";
-		}
-		json_array_append_new(results, json_pack("{s:s, s:s}", "name", role_name(p->role),
-							 "result", result));
-	}
-	return json_pack("{s:b, s:o}", "ok", 1, "results", results);
-}
-
 static json_t *cmd_pid(struct supervisor *sup, json_t *args)
 {
 	struct proc *sel[ROLE_COUNT];
@@ -151,35 +128,42 @@ static json_t *cmd_pid(struct supervisor *sup, json_t *args)
 
 	if (json_array_size(args) == 0)
 		return json_pack("{s:b, s:i}", "ok", 1, "pid", (int)getpid());
-	if (select_procs(sup, args, sel, 0, &bad) != 1)
-		return fail("no such process: %s", bad ? bad : "(give one name)");
+	if (control_select(sup, args, sel, 0, &bad) != 1)
+		return control_fail("no such process: %s", bad ? bad : "(give one name)");
 	return json_pack("{s:b, s:i}", "ok", 1, "pid", sel[0]->pid);
 }
 
-json_t *control_dispatch(struct supervisor *sup, json_t *request)
+/* A message of the daemon's own, such as the errors of a config file: never cut. */
+static json_t *refusal(const char *message)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", message);
+}
+
+json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control_wait **wait)
 {
 	const char *cmd = json_string_value(json_object_get(request, "cmd"));
 	json_t *args = json_object_get(request, "args");
+	json_t *reply;
 	char err[1024];
 
+	*wait = NULL;
 	if (!cmd)
-		return fail("%s", "malformed request: no \"cmd\"");
+		return refusal("malformed request: no \"cmd\"");
 	if (args && !json_is_array(args))
-		return fail("%s", "malformed request: \"args\" must be an array");
+		return refusal("malformed request: \"args\" must be an array");
 	if (!args)
 		args = json_array();
 	else
 		json_incref(args);
-	json_t *reply;
 	if (strcmp(cmd, "status") == 0) {
 		reply = cmd_status(sup, args);
 	} else if (strcmp(cmd, "start") == 0 || strcmp(cmd, "stop") == 0 ||
 		   strcmp(cmd, "restart") == 0) {
-		reply = cmd_lifecycle(sup, args, cmd);
+		reply = control_lifecycle(sup, args, cmd, wait);
 	} else if (strcmp(cmd, "reload") == 0) {
 		reply = supervisor_reload(sup, err, sizeof(err)) == 0
 				? json_pack("{s:b, s:s}", "ok", 1, "result", "reloaded")
-				: fail("%s", err);
+				: refusal(err);
 	} else if (strcmp(cmd, "shutdown") == 0) {
 		supervisor_shutdown(sup, "tradectl shutdown");
 		reply = json_pack("{s:b, s:s}", "ok", 1, "result", "shutting down");
@@ -190,7 +174,7 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request)
 				  "ipc_version", IPC_VERSION, "schema_version",
 				  db_schema_version());
 	} else {
-		reply = fail("unknown command: %s", cmd);
+		reply = control_fail("unknown command: %s", cmd);
 	}
 	json_decref(args);
 	return reply;

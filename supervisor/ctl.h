@@ -14,6 +14,8 @@
 /* A status of every worker with details stays far below this; anything larger is not ours. */
 #define CTL_REPLY_MAX_BYTES (4u << 20)
 #define CTL_REPLY_TIMEOUT_MS 10000
+/* The longest wait a pending notice may announce: beyond what any config allows. */
+#define CTL_PENDING_MAX_MS 3600000
 /* Test knob: the reply timeout in ms, so the timeout can be tested without waiting 10 s. */
 #define CTL_TIMEOUT_ENV "TRADECTL_TIMEOUT_MS"
 #define CTL_CONFIG_ENV "TRADINGD_CONFIG"
@@ -109,13 +111,19 @@ void ctl_format_status_line(const json_t *worker, char *buf, size_t len);
  * it is not a JSON object with a boolean "ok". */
 json_t *ctl_reply_parse(const char *text, size_t len, char *err, size_t errlen);
 
+/* A reply line that is not the reply but a notice that it will come within wait_ms:
+ * {"pending":true,"wait_ms":N}. Returns N; -1 when the line is no notice; -2 when it is one
+ * without an integer wait_ms in 0..CTL_PENDING_MAX_MS. */
+int64_t ctl_pending_wait_ms(const char *text, size_t len);
+
 /* Prints the reply of opt->command: results to out, failures as one line each to err, prefixed
  * with "tradectl: ". where names the socket in messages. */
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err);
 
 /* One round trip: connect to path, send request plus "\n", read one line within timeout_ms and
- * at most max_bytes. On CTL_OK *reply is a malloc'd NUL-terminated line without its "\n" and
+ * at most max_bytes. A pending notice (ctl_pending_wait_ms) as the first line gives the next one
+ * its wait_ms more, and the next one is the reply. On CTL_OK *reply is a malloc'd NUL-terminated line without its "\n" and
  * *reply_len its length; otherwise err holds one line saying what failed and what to do. */
 enum ctl_outcome ctl_roundtrip(const char *path, const char *request, int timeout_ms,
 			       size_t max_bytes, char **reply, size_t *reply_len, char *err,

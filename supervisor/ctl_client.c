@@ -99,96 +99,108 @@ static int send_line(int fd, const char *line, size_t len, const char *path, cha
 	return 0;
 }
 
-/* Reads up to the first "\n", or to the close. Returns the outcome; on CTL_OK buf holds the
- * line, NUL-terminated. */
-static enum ctl_outcome read_line(int fd, int timeout_ms, size_t max_bytes, const char *path,
-				  char **out, size_t *out_len, char *err, size_t errlen)
+/* The bytes read so far: a notice can arrive with the reply behind it in the same read. */
+struct reader {
+	int fd;
+	char *buf;
+	size_t cap, len;
+	size_t scanned; /* no "\n" before this offset */
+	int eof;
+};
+
+/* Reads up to the first "\n", or to the close, by deadline. On CTL_OK *line_len is the length
+ * of the line at r->buf, NUL-terminated in place of its "\n"; what follows stays for the next
+ * line (see drop_line). waited_ms is the whole wait, for the message when it is over. */
+static enum ctl_outcome read_line(struct reader *r, int64_t deadline, int waited_ms,
+				  size_t max_bytes, const char *path, size_t *line_len, char *err,
+				  size_t errlen)
 {
-	int64_t deadline = clock_mono_ms() + timeout_ms;
-	size_t cap = 4096, len = 0;
-	char *buf = malloc(cap);
 	char dur[32];
 
-	if (!buf) {
-		snprintf(err, errlen, "out of memory");
-		return CTL_NO_REPLY;
-	}
 	for (;;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		struct pollfd pfd = {.fd = r->fd, .events = POLLIN};
 		int64_t left = deadline - clock_mono_ms();
-		char *nl;
+		char *nl = memchr(r->buf + r->scanned, '\n', r->len - r->scanned);
 		ssize_t n;
-		int r;
+		int rc;
 
-		if (left < 0)
-			left = 0;
-		r = poll(&pfd, 1, (int)left);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0) {
-			snprintf(err, errlen, "cannot wait for the reply from %s: %s", path,
-				 strerror(errno));
-			break;
+		if (nl) {
+			*nl = '\0';
+			*line_len = (size_t)(nl - r->buf);
+			return CTL_OK;
 		}
-		if (r == 0) {
-			format_duration(timeout_ms, dur, sizeof(dur));
-			snprintf(err, errlen,
-				 "no reply from %s within %s (tradingd busy or hung? see its log)",
-				 path, dur);
-			break;
-		}
-		if (len + 1 >= cap) {
-			size_t ncap = cap * 2 > max_bytes + 1 ? max_bytes + 1 : cap * 2;
-			char *nbuf;
-
-			if (ncap <= cap) {
-				snprintf(err, errlen,
-					 "the reply from %s is larger than %zu bytes (is this a "
-					 "tradingd socket?)",
-					 path, max_bytes);
-				free(buf);
-				return CTL_BAD_REPLY;
-			}
-			nbuf = realloc(buf, ncap);
-			if (!nbuf) {
-				snprintf(err, errlen, "out of memory");
-				break;
-			}
-			buf = nbuf;
-			cap = ncap;
-		}
-		n = read(fd, buf + len, cap - 1 - len);
-		if (n < 0 && (errno == EINTR || errno == EAGAIN))
-			continue;
-		if (n < 0 && errno != ECONNRESET) {
-			snprintf(err, errlen, "cannot read the reply from %s: %s", path,
-				 strerror(errno));
-			break;
-		}
-		if (n <= 0) {
+		r->scanned = r->len;
+		if (r->eof) {
 			/* A reply cut short of its "\n" is still judged by the parser. */
-			if (len > 0) {
-				buf[len] = '\0';
-				*out = buf;
-				*out_len = len;
+			if (r->len > 0) {
+				r->buf[r->len] = '\0';
+				*line_len = r->len;
 				return CTL_OK;
 			}
 			snprintf(err, errlen,
 				 "%s closed the connection without a reply (see the tradingd log)",
 				 path);
-			break;
+			return CTL_NO_REPLY;
 		}
-		nl = memchr(buf + len, '\n', (size_t)n);
-		len += (size_t)n;
-		if (nl) {
-			*nl = '\0';
-			*out = buf;
-			*out_len = (size_t)(nl - buf);
-			return CTL_OK;
+		if (left < 0)
+			left = 0;
+		rc = poll(&pfd, 1, (int)left);
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc < 0) {
+			snprintf(err, errlen, "cannot wait for the reply from %s: %s", path,
+				 strerror(errno));
+			return CTL_NO_REPLY;
 		}
+		if (rc == 0) {
+			format_duration(waited_ms, dur, sizeof(dur));
+			snprintf(err, errlen,
+				 "no reply from %s within %s (tradingd busy or hung? see its log)",
+				 path, dur);
+			return CTL_NO_REPLY;
+		}
+		if (r->len + 1 >= r->cap) {
+			size_t ncap = r->cap * 2 > max_bytes + 1 ? max_bytes + 1 : r->cap * 2;
+			char *nbuf;
+
+			if (ncap <= r->cap) {
+				snprintf(err, errlen,
+					 "the reply from %s is larger than %zu bytes (is this a "
+					 "tradingd socket?)",
+					 path, max_bytes);
+				return CTL_BAD_REPLY;
+			}
+			nbuf = realloc(r->buf, ncap);
+			if (!nbuf) {
+				snprintf(err, errlen, "out of memory");
+				return CTL_NO_REPLY;
+			}
+			r->buf = nbuf;
+			r->cap = ncap;
+		}
+		n = read(r->fd, r->buf + r->len, r->cap - 1 - r->len);
+		if (n < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (n < 0 && errno != ECONNRESET) {
+			snprintf(err, errlen, "cannot read the reply from %s: %s", path,
+				 strerror(errno));
+			return CTL_NO_REPLY;
+		}
+		if (n <= 0)
+			r->eof = 1;
+		else
+			r->len += (size_t)n;
 	}
-	free(buf);
-	return CTL_NO_REPLY;
+}
+
+/* Forgets the line read_line returned, keeping what came after it. */
+static void drop_line(struct reader *r, size_t line_len)
+{
+	size_t used = line_len + 1 < r->len ? line_len + 1 : r->len;
+
+	memmove(r->buf, r->buf + used, r->len - used);
+	r->len -= used;
+	r->scanned = 0;
 }
 
 enum ctl_outcome ctl_roundtrip(const char *path, const char *request, int timeout_ms,
@@ -197,30 +209,60 @@ enum ctl_outcome ctl_roundtrip(const char *path, const char *request, int timeou
 {
 	size_t reqlen = strlen(request);
 	char *line = malloc(reqlen + 2);
+	struct reader r = {.fd = -1, .cap = 4096};
 	enum ctl_outcome outcome;
-	int fd, r;
+	int64_t wait_ms;
+	size_t len = 0;
+	int rc;
 
 	*reply = NULL;
 	*reply_len = 0;
-	if (!line) {
+	r.buf = malloc(r.cap);
+	if (!line || !r.buf) {
+		free(line);
+		free(r.buf);
 		snprintf(err, errlen, "out of memory");
 		return CTL_NO_REPLY;
 	}
 	memcpy(line, request, reqlen);
 	line[reqlen] = '\n';
 	line[reqlen + 1] = '\0';
-	fd = connect_socket(path, timeout_ms, err, errlen);
-	if (fd < 0) {
+	r.fd = connect_socket(path, timeout_ms, err, errlen);
+	if (r.fd < 0) {
 		free(line);
+		free(r.buf);
 		return CTL_CONNECT_FAILED;
 	}
-	r = send_line(fd, line, reqlen + 1, path, err, errlen);
+	rc = send_line(r.fd, line, reqlen + 1, path, err, errlen);
 	free(line);
-	if (r < 0) {
-		close(fd);
-		return CTL_NO_REPLY;
+	if (rc < 0) {
+		outcome = CTL_NO_REPLY;
+		goto out;
 	}
-	outcome = read_line(fd, timeout_ms, max_bytes, path, reply, reply_len, err, errlen);
-	close(fd);
+	outcome = read_line(&r, clock_mono_ms() + timeout_ms, timeout_ms, max_bytes, path, &len,
+			    err, errlen);
+	/* A command that waits for the processes says first how long that may take. */
+	if (outcome == CTL_OK && (wait_ms = ctl_pending_wait_ms(r.buf, len)) != -1) {
+		if (wait_ms < 0) {
+			snprintf(err, errlen,
+				 "malformed reply from %s: a pending notice without a valid "
+				 "wait_ms (is this a tradingd socket?)",
+				 path);
+			outcome = CTL_BAD_REPLY;
+			goto out;
+		}
+		drop_line(&r, len);
+		outcome =
+			read_line(&r, clock_mono_ms() + wait_ms + timeout_ms,
+				  (int)(wait_ms + timeout_ms), max_bytes, path, &len, err, errlen);
+	}
+	if (outcome == CTL_OK) {
+		*reply = r.buf;
+		*reply_len = len;
+		r.buf = NULL;
+	}
+out:
+	free(r.buf);
+	close(r.fd);
 	return outcome;
 }

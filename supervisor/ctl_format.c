@@ -4,6 +4,7 @@
 
 #include <inttypes.h>
 #include <string.h>
+#include <strings.h>
 
 int ctl_exit_code(enum ctl_outcome outcome)
 {
@@ -78,10 +79,12 @@ void ctl_format_description(const json_t *worker, char *buf, size_t len)
 	json_int_t pid = member_int(worker, "pid");
 	char uptime[64];
 
-	if (desc && desc[0] == '\0')
-		desc = NULL;
 	if (!state)
 		state = "";
+	/* "STOPPED   Stopped" says nothing twice: a description that only repeats the state is
+	 * left out (an older daemon sends one). */
+	if (desc && (desc[0] == '\0' || strcasecmp(desc, state) == 0))
+		desc = NULL;
 	if (strcmp(state, "RUNNING") == 0) {
 		ctl_format_uptime(member_int(worker, "uptime_s"), uptime, sizeof(uptime));
 		snprintf(buf, len, "pid %" JSON_INTEGER_FORMAT ", uptime %s", pid, uptime);
@@ -89,8 +92,10 @@ void ctl_format_description(const json_t *worker, char *buf, size_t len)
 		snprintf(buf, len, "pid %" JSON_INTEGER_FORMAT, pid);
 	} else if (desc) {
 		copy_printable(buf, len, desc);
-	} else if (strcmp(state, "STOPPED") == 0) {
+	} else if (strcmp(state, "STOPPED") == 0 && !last_exit) {
 		snprintf(buf, len, "Not started");
+	} else if (strcmp(state, "STOPPED") == 0) {
+		copy_printable(buf, len, last_exit);
 	} else if (last_exit) {
 		char clean[128];
 
@@ -140,6 +145,21 @@ json_t *ctl_reply_parse(const char *text, size_t len, char *err, size_t errlen)
 	}
 	json_decref(reply);
 	return NULL;
+}
+
+int64_t ctl_pending_wait_ms(const char *text, size_t len)
+{
+	json_t *line = json_loadb(text, len, 0, NULL);
+	const json_t *wait = json_object_get(line, "wait_ms");
+	int64_t ms = -1;
+
+	if (json_is_true(json_object_get(line, "pending"))) {
+		ms = json_is_integer(wait) ? (int64_t)json_integer_value(wait) : -2;
+		if (ms < 0 || ms > CTL_PENDING_MAX_MS)
+			ms = -2;
+	}
+	json_decref(line);
+	return ms;
 }
 
 static void print_json(const json_t *v, FILE *out)

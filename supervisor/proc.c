@@ -342,7 +342,12 @@ void proc_describe(const struct proc *p, char *buf, size_t len)
 		snprintf(buf, len, "pid %d", p->pid);
 		break;
 	case PROC_STOPPED:
-		snprintf(buf, len, "%s", p->last_exit[0] ? "Stopped" : "Not started");
+		/* The state column says STOPPED already: say how and when. */
+		format_uptime((clock_mono_ms() - p->state_mono) / 1000, up, sizeof(up));
+		if (p->last_exit[0])
+			snprintf(buf, len, "%s, %s ago", p->last_exit, up);
+		else
+			snprintf(buf, len, "Not started");
 		break;
 	default:
 		snprintf(buf, len, "%s", p->description);

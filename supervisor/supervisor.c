@@ -181,6 +181,7 @@ static void shutdown_step(struct supervisor *sup)
 
 void supervisor_state_changed(struct supervisor *sup)
 {
+	control_procs_changed(sup->control);
 	if (sup->shutting_down) {
 		shutdown_step(sup);
 		return;

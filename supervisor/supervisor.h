@@ -145,8 +145,8 @@ int supervisor_run(const char *config_path);
 struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gid, char *err,
 			     size_t errlen);
 void control_close(struct control *ctl);
-/* Answers one request; returns a new reference to the reply object. */
-json_t *control_dispatch(struct supervisor *sup, json_t *request);
+/* A process changed state: replies waiting for it may be due. ctl may be NULL. */
+void control_procs_changed(struct control *ctl);
 
 /* privdrop.c */
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop);

@@ -40,26 +40,32 @@ def test_stop_start_restart_one(daemon):
     old = daemon.status()["strategy"]["pid"]
     res = daemon.ctl("stop", "strategy", check=True)
     assert res.stdout == "strategy: stopped\n"
-    daemon.wait_state("strategy", "STOPPED")
-    assert wait_gone([old], 2) == []
-    line = daemon.ctl("status", "strategy", check=True).stdout
-    assert line[33:].rstrip() == "STOPPED   Stopped", line
-    # Stays stopped, and the others keep running.
+    # The reply came once the worker had really gone: nothing to wait for here.
     st = daemon.status()
-    assert st["strategy"]["pid"] == 0 and st["strategy"]["restarts"] == 0
+    assert st["strategy"]["state"] == "STOPPED" and st["strategy"]["pid"] == 0
+    assert not pid_alive(old)
+    # The description does not say STOPPED again: it says how and when.
+    line = daemon.ctl("status", "strategy", check=True).stdout
+    assert re.fullmatch(r"STOPPED   exit 0, \d+:\d\d:\d\d ago", line[33:].rstrip()), line
+    # Stays stopped, and the others keep running.
+    assert st["strategy"]["restarts"] == 0
     assert all(st[n]["state"] == "RUNNING" for n in PROCESSES if n != "strategy")
     assert daemon.ctl("stop", "strategy").stdout == "strategy: not running\n"
 
     assert daemon.ctl("start", "strategy", check=True).stdout == "strategy: started\n"
-    daemon.wait_state("strategy", "RUNNING")
+    st = daemon.status()["strategy"]
+    assert st["state"] == "RUNNING" and st["pid"] not in (0, old)
     assert daemon.ctl("start", "strategy").stdout == "strategy: already started\n"
-    started = daemon.status()["strategy"]["pid"]
-    assert started not in (0, old)
+    started = st["pid"]
 
-    assert daemon.ctl("restart", "strategy", check=True).stdout == "strategy: restarted\n"
-    wait_for(lambda: daemon.status()["strategy"]["pid"] not in (0, started) and
-             daemon.state("strategy") == "RUNNING", 10, what="strategy restarted")
+    res = daemon.ctl("--json", "restart", "strategy", check=True)
+    result = json.loads(res.stdout)["results"][0]
+    assert result["name"] == "strategy" and result["result"] == "restarted", result
+    assert result["state"] == "RUNNING" and result["pid"] not in (0, started), result
+    st = daemon.status()["strategy"]
+    assert st["state"] == "RUNNING" and st["pid"] == result["pid"]
     assert not pid_alive(started)
+    assert daemon.ctl("restart", "strategy", check=True).stdout == "strategy: restarted\n"
     # Asked-for stops and restarts are not crashes.
     assert daemon.status()["strategy"]["restarts"] == 0
 
@@ -70,21 +76,23 @@ def test_stop_start_restart_one(daemon):
 def test_stop_start_restart_all(daemon):
     before = {n: w["pid"] for n, w in daemon.status().items()}
     res = daemon.ctl("stop", "all", check=True)
-    assert sorted(l.split(":")[0] for l in res.stdout.splitlines()) == sorted(PROCESSES)
-    wait_for(lambda: all(w["state"] == "STOPPED" for w in daemon.status().values()), 10,
-             what="everything STOPPED")
-    assert wait_gone(list(before.values()), 2) == []
+    assert sorted(res.stdout.splitlines()) == sorted(f"{n}: stopped" for n in PROCESSES)
+    # Every one has stopped by the time the reply comes.
+    assert all(w["state"] == "STOPPED" and w["pid"] == 0 for w in daemon.status().values())
+    assert wait_gone(list(before.values()), 0.1) == []
     assert daemon.proc.poll() is None  # the daemon itself stays
 
-    daemon.ctl("start", "all", check=True)
-    st = daemon.wait_all_running()
+    res = daemon.ctl("start", "all", check=True)
+    assert sorted(res.stdout.splitlines()) == sorted(f"{n}: started" for n in PROCESSES)
+    st = daemon.status()
+    assert all(w["state"] == "RUNNING" for w in st.values()), st
     assert all(st[n]["pid"] not in (0, before[n]) for n in PROCESSES)
 
     mid = {n: w["pid"] for n, w in st.items()}
     res = daemon.ctl("restart", "all", check=True)
     assert res.stdout.count(": restarted\n") == len(PROCESSES)
-    wait_for(lambda: all(w["state"] == "RUNNING" and w["pid"] not in (0, mid[n])
-                         for n, w in daemon.status().items()), 10, what="all restarted")
+    assert all(w["state"] == "RUNNING" and w["pid"] not in (0, mid[n])
+               for n, w in daemon.status().items())
 
 
 def test_pid_and_version(daemon):
