@@ -241,13 +241,17 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	const char *data_dir = config_str(&sup->cfg, "data_dir");
 	const char *run_dir = config_str(&sup->cfg, "run_dir");
 	char path[PATH_MAX];
+	struct stat sb;
 	sqlite3 *db;
 
-	if (mkdir_p(data_dir, 0750) < 0 || mkdir_p(run_dir, 0750) < 0) {
+	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, 0750) < 0) {
 		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
 		return -1;
 	}
-	db = db_open(data_dir);
+	/* Owner-only, also when an older build (or StateDirectoryMode) made it group-readable. */
+	if (stat(data_dir, &sb) == 0 && (sb.st_mode & 077) && chmod(data_dir, 0700) < 0)
+		log_warn("cannot make data_dir %s owner-only (mode 0700)", data_dir);
+	db = db_open(data_dir, DB_SETUP_BUSY_MS);
 	if (!db || db_migrate(db) < 0) {
 		sqlite3_close(db);
 		return -1;
@@ -331,7 +335,8 @@ static int setup(struct supervisor *sup, const char *config_path)
 			return -1;
 		log_info("running as uid %u, gid %u", (unsigned)uid, (unsigned)gid);
 	}
-	sup->db = db_open(config_str(&sup->cfg, "data_dir"));
+	sup->db = db_open(config_str(&sup->cfg, "data_dir"),
+			  db_busy_ms(config_int(&sup->cfg, "supervisor.heartbeat_timeout_ms")));
 	if (!sup->db)
 		return -1;
 	record_config_version(sup);
