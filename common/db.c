@@ -1,10 +1,16 @@
-/* The one SQLite database under data_dir: WAL, busy_timeout, forward migrations recorded in
- * PRAGMA user_version, and statements prepared once from a caller's enum-indexed table. */
+/* The one SQLite database under data_dir: owner-only files, WAL, a busy wait short enough for
+ * the event loop, forward migrations in PRAGMA user_version, statements prepared once. */
 #include "db.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* Each entry moves the schema from version i to i + 1. Append only; never edit a shipped step. */
@@ -48,22 +54,91 @@ int db_exec(sqlite3 *db, const char *sql)
 	return 0;
 }
 
-sqlite3 *db_open(const char *data_dir)
+int db_busy_ms(int heartbeat_timeout_ms)
+{
+	int ms = heartbeat_timeout_ms / 5;
+
+	return ms > 0 ? ms : 1;
+}
+
+/* A process has one loop per thread that uses SQLite. Once a wait for a lock has timed out,
+ * the waits that follow within busy_ms give up at once: a loop turn that meets a locked
+ * database in several writes stalls for one busy_ms, not for one per write, and the loop gets
+ * to answer its heartbeats between two waits. */
+static _Thread_local int64_t busy_wait_start, busy_quiet_until;
+
+static int db_busy_wait(void *arg, int count)
+{
+	int64_t budget = (int64_t)(intptr_t)arg;
+	int64_t now = clock_mono_ms();
+	int64_t waited, nap;
+
+	if (count == 0) {
+		if (now < busy_quiet_until)
+			return 0;
+		busy_wait_start = now;
+	}
+	waited = now - busy_wait_start;
+	if (waited >= budget) {
+		busy_quiet_until = now + budget;
+		return 0;
+	}
+	/* Short naps: a lock released between two batches of a long job is caught at once. */
+	nap = budget - waited < 2 ? budget - waited : 2;
+	sqlite3_sleep((int)nap);
+	return 1;
+}
+
+static int db_path(char *buf, size_t len, const char *data_dir, const char *suffix)
+{
+	if ((size_t)snprintf(buf, len, "%s/%s%s", data_dir, DB_FILE_NAME, suffix) >= len) {
+		log_errx("db: data_dir is too long");
+		return -1;
+	}
+	return 0;
+}
+
+/* SQLite creates a database 0644 less the umask and gives -wal and -shm the mode of the main
+ * file: creating it 0600 here (and tightening one from an older build) keeps all three
+ * owner-only. A file we may not chmod (owned by the user we drop to) is fixed by that user. */
+static int create_owner_only(const char *data_dir, const char *path)
+{
+	static const char *const side[] = {"-wal", "-shm"};
+	struct stat sb;
+	char other[PATH_MAX];
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd < 0) {
+		log_err("db: cannot open %s", path);
+		return -1;
+	}
+	if (fstat(fd, &sb) == 0 && (sb.st_mode & 077) && fchmod(fd, 0600) < 0)
+		log_warn("db: %s is mode %03o and cannot be made 0600", path,
+			 (unsigned)(sb.st_mode & 0777));
+	close(fd);
+	for (size_t i = 0; i < sizeof(side) / sizeof(side[0]); i++) {
+		if (db_path(other, sizeof(other), data_dir, side[i]) < 0)
+			return -1;
+		if (stat(other, &sb) == 0 && (sb.st_mode & 077) && chmod(other, 0600) < 0)
+			log_warn("db: %s is mode %03o and cannot be made 0600", other,
+				 (unsigned)(sb.st_mode & 0777));
+	}
+	return 0;
+}
+
+sqlite3 *db_open(const char *data_dir, int busy_ms)
 {
 	char path[PATH_MAX];
 	sqlite3 *db = NULL;
 
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", data_dir, DB_FILE_NAME) >= sizeof(path)) {
-		log_errx("db: data_dir is too long");
+	if (db_path(path, sizeof(path), data_dir, "") < 0 || create_owner_only(data_dir, path) < 0)
 		return NULL;
-	}
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
 		log_errx("db: cannot open %s: %s", path, db ? sqlite3_errmsg(db) : "out of memory");
 		sqlite3_close(db);
 		return NULL;
 	}
-	sqlite3_busy_timeout(db, DB_BUSY_TIMEOUT_MS);
+	sqlite3_busy_handler(db, db_busy_wait, (void *)(intptr_t)(busy_ms > 0 ? busy_ms : 1));
 	/* FULL: a committed order, fill or candle survives power loss, not only a process kill. */
 	if (db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; "
 			"PRAGMA foreign_keys=ON;") < 0) {
@@ -71,6 +146,38 @@ sqlite3 *db_open(const char *data_dir)
 		return NULL;
 	}
 	return db;
+}
+
+sqlite3 *db_open_worker(const char *data_dir, int busy_ms)
+{
+	sqlite3 *db = db_open(data_dir, busy_ms);
+	int version;
+
+	if (!db)
+		return NULL;
+	version = db_user_version(db);
+	if (version == db_schema_version())
+		return db;
+	if (version < 0)
+		log_errx("db: cannot read the schema version of %s/%s: %s", data_dir, DB_FILE_NAME,
+			 sqlite3_errmsg(db));
+	else
+		log_errx("db: %s/%s has schema version %d but this build needs %d (the supervisor "
+			 "migrates it before it starts any worker: is another tradingd using this "
+			 "data_dir?)",
+			 data_dir, DB_FILE_NAME, version, db_schema_version());
+	sqlite3_close(db);
+	return NULL;
+}
+
+int db_rollback_keep_error(sqlite3 *db, char *msg, size_t len)
+{
+	int rc = sqlite3_errcode(db);
+
+	snprintf(msg, len, "%s", sqlite3_errmsg(db));
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
 }
 
 int db_user_version(sqlite3 *db)
@@ -89,7 +196,7 @@ int db_user_version(sqlite3 *db)
 int db_migrate(sqlite3 *db)
 {
 	int version = db_user_version(db);
-	char bump[64];
+	char bump[64], msg[256];
 
 	if (version < 0)
 		return -1;
@@ -102,12 +209,12 @@ int db_migrate(sqlite3 *db)
 		snprintf(bump, sizeof(bump), "PRAGMA user_version=%d;", version + 1);
 		if (db_exec(db, "BEGIN IMMEDIATE") < 0)
 			return -1;
-		if (db_exec(db, migrations[version]) < 0 || db_exec(db, bump) < 0) {
-			db_exec(db, "ROLLBACK");
+		if (db_exec(db, migrations[version]) < 0 || db_exec(db, bump) < 0 ||
+		    db_exec(db, "COMMIT") < 0) {
+			db_rollback_keep_error(db, msg, sizeof(msg));
+			log_errx("db: migration to schema version %d failed: %s", version + 1, msg);
 			return -1;
 		}
-		if (db_exec(db, "COMMIT") < 0)
-			return -1;
 		log_info("db: schema migrated to version %d", version + 1);
 	}
 	return 0;

@@ -2,16 +2,19 @@
  * so that an alert survives a crash of the writer, the supervisor or the notifier. */
 #include "outbox.h"
 
-#include <stddef.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "clock.h"
 #include "log.h"
 
-int64_t outbox_add(sqlite3 *db, const char *source, const char *severity, const char *kind,
-		   const char *text)
+int64_t outbox_add(sqlite3 *db, int64_t created_ms, const char *source, const char *severity,
+		   const char *kind, const char *text)
 {
 	sqlite3_stmt *st;
 	int64_t id = -1;
+	int rc;
 
 	/* Alerts are rare: preparing here keeps the module free of per-connection state. */
 	if (sqlite3_prepare_v2(
@@ -22,15 +25,104 @@ int64_t outbox_add(sqlite3 *db, const char *source, const char *severity, const 
 		log_errx("outbox: %s", sqlite3_errmsg(db));
 		return -1;
 	}
-	sqlite3_bind_int64(st, 1, clock_now_ms());
+	sqlite3_bind_int64(st, 1, created_ms);
 	sqlite3_bind_text(st, 2, severity, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
-	if (sqlite3_step(st) == SQLITE_DONE)
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_DONE)
 		id = sqlite3_last_insert_rowid(db);
+	else if (rc == SQLITE_BUSY)
+		id = -EBUSY;
+	else if (rc == SQLITE_FULL)
+		id = -ENOSPC;
 	else
 		log_errx("outbox: cannot store \"%s\": %s", text, sqlite3_errmsg(db));
 	sqlite3_finalize(st);
 	return id;
+}
+
+void outbox_init(struct outbox *ob, sqlite3 *db, const char *source,
+		 void (*stored)(void *arg, int64_t id), void *arg)
+{
+	memset(ob, 0, sizeof(*ob));
+	ob->db = db;
+	ob->source = source;
+	ob->stored = stored;
+	ob->arg = arg;
+}
+
+static const char *refusal(int64_t rc)
+{
+	return rc == -EBUSY ? "database is locked" : "database or disk is full";
+}
+
+static int keep(struct outbox *ob, int64_t created_ms, const char *severity, const char *kind,
+		const char *text, const char *why)
+{
+	struct outbox_pending *p;
+
+	if (ob->n == OUTBOX_PENDING_MAX) {
+		ob->lost++;
+		log_errx("outbox: %s and %d alerts already wait: alert lost: %s", why,
+			 OUTBOX_PENDING_MAX, text);
+		return -1;
+	}
+	p = &ob->pending[(ob->head + ob->n++) % OUTBOX_PENDING_MAX];
+	p->created_ms = created_ms;
+	p->kept_mono_ms = clock_mono_ms();
+	snprintf(p->severity, sizeof(p->severity), "%s", severity);
+	snprintf(p->kind, sizeof(p->kind), "%s", kind);
+	snprintf(p->text, sizeof(p->text), "%s", text);
+	ob->deferred++;
+	log_warnx("outbox: %s: alert kept in memory and retried (%zu waiting): %s", why, ob->n,
+		  text);
+	return 0;
+}
+
+void outbox_retry(struct outbox *ob)
+{
+	size_t stored = 0;
+
+	while (ob->n > 0) {
+		struct outbox_pending *p = &ob->pending[ob->head];
+		int64_t id = outbox_add(ob->db, p->created_ms, ob->source, p->severity, p->kind,
+					p->text);
+
+		if (id == -EBUSY || id == -ENOSPC) {
+			if (clock_mono_ms() - p->kept_mono_ms < OUTBOX_KEEP_MS)
+				break;
+			ob->lost++;
+			log_errx("outbox: %s for %d s: alert lost: %s", refusal(id),
+				 OUTBOX_KEEP_MS / 1000, p->text);
+		} else if (id > 0) {
+			stored++;
+			ob->stored(ob->arg, id);
+		} else {
+			ob->lost++; /* outbox_add said why */
+		}
+		ob->head = (ob->head + 1) % OUTBOX_PENDING_MAX;
+		ob->n--;
+	}
+	if (stored)
+		log_notice("outbox: %zu kept alerts stored (%zu still waiting)", stored, ob->n);
+}
+
+int outbox_post(struct outbox *ob, const char *severity, const char *kind, const char *text)
+{
+	int64_t now = clock_now_ms(), id;
+
+	outbox_retry(ob);
+	if (ob->n > 0) /* after the older ones, so that the notifier sees them in order */
+		return keep(ob, now, severity, kind, text, "older alerts still wait");
+	id = outbox_add(ob->db, now, ob->source, severity, kind, text);
+	if (id == -EBUSY || id == -ENOSPC)
+		return keep(ob, now, severity, kind, text, refusal(id));
+	if (id < 0) {
+		ob->lost++;
+		return -1;
+	}
+	ob->stored(ob->arg, id);
+	return 0;
 }

@@ -4,6 +4,7 @@
 #define TD_OUTBOX_H
 
 #include <sqlite3.h>
+#include <stddef.h>
 #include <stdint.h>
 
 /* Severity words stored in notifications.severity. */
@@ -11,8 +12,40 @@
 #define OUTBOX_WARNING "warning"
 #define OUTBOX_CRITICAL "critical"
 
-/* Inserts one notification; returns its row id, or -1. source is the writer's role. */
-int64_t outbox_add(sqlite3 *db, const char *source, const char *severity, const char *kind,
-		   const char *text);
+/* Alerts kept in memory while the database refuses them, and for how long (real time). */
+#define OUTBOX_PENDING_MAX 32
+#define OUTBOX_KEEP_MS (10 * 60 * 1000)
+
+/* Inserts one notification made at created_ms (daemon time); source is the writer's role.
+ * Returns its row id; -EBUSY when the database is locked and -ENOSPC when it is full (nothing
+ * stored: worth another try); -1 on any other error (logged). */
+int64_t outbox_add(sqlite3 *db, int64_t created_ms, const char *source, const char *severity,
+		   const char *kind, const char *text);
+
+struct outbox_pending {
+	int64_t created_ms, kept_mono_ms;
+	char severity[16], kind[48], text[512];
+};
+
+/* A writer's outbox: alerts the database refused for the moment wait here, in order, and are
+ * retried; stored(arg, id) is called for each row written, to nudge the notifier. */
+struct outbox {
+	sqlite3 *db;
+	const char *source;
+	void (*stored)(void *arg, int64_t id);
+	void *arg;
+	struct outbox_pending pending[OUTBOX_PENDING_MAX];
+	size_t head, n;
+	uint64_t deferred, lost;
+};
+
+void outbox_init(struct outbox *ob, sqlite3 *db, const char *source,
+		 void (*stored)(void *arg, int64_t id), void *arg);
+/* Stores an alert after the ones still waiting, or keeps it when the database is busy or
+ * full. 0 when stored or kept; -1 when lost (a full queue or a hard error, logged). */
+int outbox_post(struct outbox *ob, const char *severity, const char *kind, const char *text);
+/* Retries the waiting alerts, oldest first, until the database refuses one; drops (and logs)
+ * an alert kept longer than OUTBOX_KEEP_MS. Call it from a timer of the writer's loop. */
+void outbox_retry(struct outbox *ob);
 
 #endif

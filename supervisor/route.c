@@ -247,6 +247,9 @@ void heartbeat_tick(uv_timer_t *timer)
 	int64_t now = clock_mono_ms();
 	int64_t timeout = sup->cfg.s.supervisor.heartbeat_timeout_ms;
 
+	if (sup->outbox.n)
+		outbox_retry(&sup->outbox);
+
 	for (int i = 0; i < ROLE_WORKER_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 

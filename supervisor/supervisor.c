@@ -75,17 +75,23 @@ static int record_config_version(struct supervisor *sup, const struct config *cf
 void supervisor_alert(struct supervisor *sup, const char *severity, const char *kind,
 		      const char *fmt, ...)
 {
-	struct proc *notifier = &sup->procs[ROLE_NOTIFIER];
 	char text[512];
 	va_list ap;
-	int64_t id;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
-	/* The row first, then the nudge: the alert survives any crash after the commit. */
-	id = sup->db ? outbox_add(sup->db, "tradingd", severity, kind, text) : -1;
-	if (id > 0 && notifier->state == PROC_RUNNING && notifier->peer)
+	if (sup->db)
+		outbox_post(&sup->outbox, severity, kind, text);
+}
+
+/* The row first, then the nudge: the alert survives any crash after the commit. */
+static void alert_stored(void *arg, int64_t id)
+{
+	struct supervisor *sup = arg;
+	struct proc *notifier = &sup->procs[ROLE_NOTIFIER];
+
+	if (notifier->state == PROC_RUNNING && notifier->peer)
 		ipc_send(notifier->peer, IPC_ALERT, &id, sizeof(id));
 }
 
@@ -306,15 +312,19 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	const char *data_dir = sup->cfg.s.data_dir;
 	const char *run_dir = sup->cfg.s.run_dir;
 	char path[PATH_MAX];
+	struct stat sb;
 	sqlite3 *db;
 
-	if (mkdir_p(data_dir, 0750) < 0 || mkdir_p(run_dir, 0750) < 0) {
+	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, 0750) < 0) {
 		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
 		return -1;
 	}
 	if (restrict_dir(run_dir, 0750) < 0)
 		return -1;
-	db = db_open(data_dir);
+	/* Owner-only, also when an older build (or StateDirectoryMode) made it group-readable. */
+	if (stat(data_dir, &sb) == 0 && (sb.st_mode & 077) && chmod(data_dir, 0700) < 0)
+		log_warn("cannot make data_dir %s owner-only (mode 0700)", data_dir);
+	db = db_open(data_dir, DB_SETUP_BUSY_MS);
 	if (!db || db_migrate(db) < 0) {
 		sqlite3_close(db);
 		return -1;
@@ -393,9 +403,11 @@ static int setup(struct supervisor *sup, const char *config_path)
 			return -1;
 		log_info("running as uid %u, gid %u", (unsigned)uid, (unsigned)gid);
 	}
-	sup->db = db_open(sup->cfg.s.data_dir);
+	sup->db = db_open(sup->cfg.s.data_dir,
+			  db_busy_ms(sup->cfg.s.supervisor.heartbeat_timeout_ms));
 	if (!sup->db)
 		return -1;
+	outbox_init(&sup->outbox, sup->db, "tradingd", alert_stored, sup);
 	if (record_config_version(sup, &sup->cfg, err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		return -1;

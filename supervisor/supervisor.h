@@ -10,6 +10,7 @@
 #include <uv.h>
 
 #include "common/config.h"
+#include "common/outbox.h"
 #include "common/roles.h"
 #include "ipc/ipc.h"
 
@@ -95,6 +96,7 @@ struct supervisor {
 	char net_path[PATH_MAX]; /* tradingd-net, beside exe_path */
 	struct proc procs[ROLE_COUNT];
 	sqlite3 *db;
+	struct outbox outbox; /* alerts of the supervisor's own, kept while the database refuses */
 	struct control *control;
 
 	uv_signal_t sig_term, sig_int, sig_hup;

@@ -2,6 +2,8 @@
  * far back from now each market's history is known to be complete. */
 #include "workers/candle_store.h"
 
+#include <stdio.h>
+
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
@@ -16,13 +18,13 @@ static const char *const candle_sql[CANDLE_STMT_COUNT] = {
 			    " max(synced_until_ms, excluded.synced_until_ms)",
 	[CANDLE_BEGIN] = "BEGIN IMMEDIATE",
 	[CANDLE_COMMIT] = "COMMIT",
-	[CANDLE_ROLLBACK] = "ROLLBACK",
 };
 
 int candle_store_open(struct candle_store *cs, sqlite3 *db)
 {
 	cs->db = db;
-	cs->inserted = cs->duplicates = cs->errors = 0;
+	cs->inserted = cs->duplicates = cs->errors = cs->busy = 0;
+	cs->locked = 0;
 	return db_prepare_all(db, candle_sql, cs->st, CANDLE_STMT_COUNT);
 }
 
@@ -31,12 +33,40 @@ void candle_store_close(struct candle_store *cs)
 	db_finalize_all(cs->st, CANDLE_STMT_COUNT);
 }
 
+/* A failed write: rc and msg were taken before any ROLLBACK. A lock held by another connection
+ * is logged when it starts and when it ends, not at every refused batch of every pass. */
+static void write_failed(struct candle_store *cs, int rc, const char *what, const char *msg)
+{
+	cs->errors++;
+	if (rc != SQLITE_BUSY) {
+		log_errx("candles: cannot %s: %s", what, msg);
+		return;
+	}
+	cs->busy++;
+	if (!cs->locked)
+		log_warnx("candles: cannot %s: %s (another connection holds the write lock): kept "
+			  "unsynced, fetched and stored again on the next pass",
+			  what, msg);
+	cs->locked = 1;
+}
+
+static void write_done(struct candle_store *cs)
+{
+	if (!cs->locked)
+		return;
+	cs->locked = 0;
+	log_notice("candles: the database takes writes again (%llu refused while it was locked)",
+		   (unsigned long long)cs->busy);
+}
+
 int candle_store_put(struct candle_store *cs, const struct upbit_candle *c, size_t n, int unit,
 		     unsigned char *fresh)
 {
 	sqlite3_stmt *ins = cs->st[CANDLE_INSERT];
 	uint64_t added = 0;
 	int64_t now = clock_now_ms();
+	char msg[256], what[96];
+	int rc;
 
 	if (n == 0)
 		return 0;
@@ -54,27 +84,26 @@ int candle_store_put(struct candle_store *cs, const struct upbit_candle *c, size
 		sqlite3_bind_double(ins, 9, c[i].acc_trade_price);
 		sqlite3_bind_int64(ins, 10, c[i].last_tick_ms);
 		sqlite3_bind_int64(ins, 11, now);
-		if (db_step_reset(ins) != SQLITE_DONE) {
-			db_step_reset(cs->st[CANDLE_ROLLBACK]);
+		if (db_step_reset(ins) != SQLITE_DONE)
 			goto fail;
-		}
 		int changed = sqlite3_changes(cs->db) == 1;
 
 		if (fresh)
 			fresh[i] = (unsigned char)changed;
 		added += (uint64_t)changed;
 	}
-	if (db_step_reset(cs->st[CANDLE_COMMIT]) != SQLITE_DONE) {
-		db_step_reset(cs->st[CANDLE_ROLLBACK]);
+	if (db_step_reset(cs->st[CANDLE_COMMIT]) != SQLITE_DONE)
 		goto fail;
-	}
 	cs->inserted += added;
 	cs->duplicates += n - added;
+	write_done(cs);
 	return 0;
 fail:
-	/* A full disk or a locked database: nothing is marked synced, so the next pass refetches. */
-	cs->errors++;
-	log_errx("candles: cannot store %zu candles: %s", n, sqlite3_errmsg(cs->db));
+	/* The error first: SQLite may have rolled back already (a full disk), and a ROLLBACK
+	 * would replace "database or disk is full" with "no transaction is active". */
+	rc = db_rollback_keep_error(cs->db, msg, sizeof(msg));
+	snprintf(what, sizeof(what), "store %zu candles of %s", n, c[0].market);
+	write_failed(cs, rc, what, msg);
 	return -1;
 }
 
@@ -100,8 +129,13 @@ int candle_store_set_synced(struct candle_store *cs, const char *market, int uni
 	sqlite3_bind_int(st, 2, unit);
 	sqlite3_bind_int64(st, 3, ms);
 	if (db_step_reset(st) != SQLITE_DONE) {
-		log_errx("candles: cannot record sync of %s: %s", market, sqlite3_errmsg(cs->db));
+		char msg[256], what[64];
+		int rc = db_rollback_keep_error(cs->db, msg, sizeof(msg));
+
+		snprintf(what, sizeof(what), "record the sync of %s", market);
+		write_failed(cs, rc, what, msg);
 		return -1;
 	}
+	write_done(cs);
 	return 0;
 }

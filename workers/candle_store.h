@@ -14,7 +14,6 @@ enum candle_stmt {
 	CANDLE_SYNC_SET,
 	CANDLE_BEGIN,
 	CANDLE_COMMIT,
-	CANDLE_ROLLBACK,
 	CANDLE_STMT_COUNT,
 };
 
@@ -22,13 +21,16 @@ struct candle_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[CANDLE_STMT_COUNT];
 	uint64_t inserted, duplicates, errors;
+	uint64_t busy; /* errors that were a lock held by another connection */
+	int locked;    /* the last write met such a lock (logged once per episode) */
 };
 
 int candle_store_open(struct candle_store *cs, sqlite3 *db);
 void candle_store_close(struct candle_store *cs);
 
 /* Stores a batch in one transaction. unit is minutes (1440 for day candles). Sets *fresh[i] to
- * 1 for each candle that was new (may be NULL). Returns 0, or -1 with nothing stored. */
+ * 1 for each candle that was new (may be NULL). Returns 0, or -1 with nothing stored (the
+ * caller does not mark the range synced, so the next pass fetches and stores it again). */
 int candle_store_put(struct candle_store *cs, const struct upbit_candle *c, size_t n, int unit,
 		     unsigned char *fresh);
 /* The start (ms) up to which the market's candles are complete; 0 when never synced. */

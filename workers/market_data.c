@@ -12,22 +12,26 @@
 #include "common/outbox.h"
 #include "workers/market_data.h"
 
+/* The row first, then the nudge: the alert survives any crash after the commit. */
+static void alert_stored(void *arg, int64_t id)
+{
+	struct market_data *md = arg;
+
+	worker_send(md->w, IPC_ALERT, &id, sizeof(id));
+	md->alerts++;
+}
+
 void md_alert(struct market_data *md, const char *severity, const char *kind, const char *fmt, ...)
 {
 	char text[512];
 	va_list ap;
-	int64_t id;
 
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
 	log_msg(strcmp(severity, OUTBOX_INFO) == 0 ? LOG_LVL_NOTICE : LOG_LVL_WARN, "%s", text);
-	/* The row first, then the nudge: the alert survives any crash after the commit. */
-	id = outbox_add(md->db, role_name(md->w->role), severity, kind, text);
-	if (id > 0) {
-		worker_send(md->w, IPC_ALERT, &id, sizeof(id));
-		md->alerts++;
-	}
+	/* A locked database keeps it in memory; md_stale_check retries it every second. */
+	outbox_post(&md->outbox, severity, kind, text);
 }
 
 static void on_client_alert(void *arg, enum upbit_alert kind, const char *text)
@@ -163,14 +167,11 @@ static int md_init(struct worker *w)
 	md->ticker_timer.data = md->candle_timer.data = md->stale_timer.data = md;
 	if (load_markets(md) < 0 || fill_urls(md, &cc) < 0)
 		return -1;
-	md->db = db_open(cfg->s.data_dir);
+	md->db =
+		db_open_worker(cfg->s.data_dir, db_busy_ms(cfg->s.supervisor.heartbeat_timeout_ms));
 	if (!md->db)
 		return -1;
-	if (db_user_version(md->db) != db_schema_version()) {
-		log_errx("database schema is version %d, this build needs %d",
-			 db_user_version(md->db), db_schema_version());
-		return -1;
-	}
+	outbox_init(&md->outbox, md->db, role_name(w->role), alert_stored, md);
 	if (candle_store_open(&md->store, md->db) < 0)
 		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
@@ -264,16 +265,22 @@ static void md_status(struct worker *w, json_t *out)
 	json_object_set_new(out, "markets", markets);
 	json_object_set_new(
 		out, "counters",
-		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ticker_ok",
-			  (json_int_t)md->ticker_ok, "ticker_failed", (json_int_t)md->ticker_failed,
-			  "ticks_published", (json_int_t)md->ticks_published, "ticks_out_of_order",
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+			  "ticker_ok", (json_int_t)md->ticker_ok, "ticker_failed",
+			  (json_int_t)md->ticker_failed, "ticks_published",
+			  (json_int_t)md->ticks_published, "ticks_out_of_order",
 			  (json_int_t)md->ticks_out_of_order, "candle_pages",
 			  (json_int_t)md->candle_pages, "candle_failures",
 			  (json_int_t)md->candle_failures, "candles_stored",
 			  (json_int_t)md->store.inserted, "candle_duplicates",
 			  (json_int_t)md->store.duplicates, "candle_store_errors",
-			  (json_int_t)md->store.errors, "candles_published",
+			  (json_int_t)md->store.errors, "candle_store_busy",
+			  (json_int_t)md->store.busy, "candles_published",
 			  (json_int_t)md->candles_published, "alerts", (json_int_t)md->alerts));
+	json_object_set_new(out, "outbox",
+			    json_pack("{s:I, s:I, s:I}", "waiting", (json_int_t)md->outbox.n,
+				      "deferred", (json_int_t)md->outbox.deferred, "lost",
+				      (json_int_t)md->outbox.lost));
 	upbit_client_status_json(md->client, out);
 }
 

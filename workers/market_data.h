@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/outbox.h"
 #include "workers/candle_store.h"
 #include "workers/upbit/upbit_client.h"
 #include "workers/worker.h"
@@ -46,6 +47,7 @@ struct market_data {
 	struct upbit_client *client;
 	sqlite3 *db;
 	struct candle_store store;
+	struct outbox outbox; /* alerts, kept while the database is locked */
 	struct md_market *markets;
 	const char **names; /* the listed markets, for the ticker query */
 	size_t n, n_names;

@@ -98,6 +98,7 @@ void md_stale_check(uv_timer_t *timer)
 	struct market_data *md = timer->data;
 	int64_t now = clock_now_ms();
 
+	outbox_retry(&md->outbox);
 	for (size_t i = 0; i < md->n; i++) {
 		struct md_market *m = &md->markets[i];
 

@@ -27,7 +27,8 @@ static int outbox_ready(struct worker *w, struct notifier *n)
 	if (n->read)
 		return 0;
 	if (!n->db)
-		n->db = db_open(w->cfg.s.data_dir);
+		n->db = db_open_worker(w->cfg.s.data_dir,
+				       db_busy_ms(w->cfg.s.supervisor.heartbeat_timeout_ms));
 	if (!n->db || sqlite3_prepare_v2(n->db,
 					 "SELECT severity, source, kind, text FROM notifications "
 					 "WHERE id = ?",

@@ -1,11 +1,14 @@
 /* market-data's candle store on a real SQLite file: duplicates ignored and reported as not
- * fresh, sync marks only move forward, a failed batch stores nothing. */
+ * fresh, sync marks only move forward, a failed batch stores nothing, and a full disk is
+ * reported as a full disk. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -21,7 +24,7 @@ static int setup(void **state)
 	snprintf(dir, sizeof(dir), "/tmp/td-cs-XXXXXX");
 	if (!mkdtemp(dir))
 		return -1;
-	db = db_open(dir);
+	db = db_open(dir, 1000);
 	if (!db || db_migrate(db) < 0)
 		return -1;
 	*state = db;
@@ -107,16 +110,88 @@ static void test_failed_batch_stores_nothing(void **state)
 
 	assert_int_equal(candle_store_open(&cs, db), 0);
 	/* Another connection holds the write lock: the batch must fail whole. */
-	sqlite3 *other = db_open(dir);
+	sqlite3 *other = db_open(dir, 1000);
 	assert_int_equal(db_exec(other, "BEGIN IMMEDIATE"), 0);
 	sqlite3_busy_timeout(db, 10);
 	assert_int_equal(candle_store_put(&cs, batch, 2, 1, NULL), -1);
-	assert_int_equal(cs.errors, 1);
+	assert_int_equal(candle_store_set_synced(&cs, "KRW-SOL", 1, 180000), -1);
+	assert_int_equal(cs.errors, 2);
+	assert_int_equal(cs.busy, 2);
+	assert_int_equal(cs.locked, 1);
 	db_exec(other, "ROLLBACK");
 	sqlite3_close(other);
 	assert_int_equal(count_rows(db), before);
+	assert_int_equal(candle_store_synced_until(&cs, "KRW-SOL", 1), 0);
+	/* The retry of the next pass stores it all. */
 	assert_int_equal(candle_store_put(&cs, batch, 2, 1, NULL), 0);
+	assert_int_equal(cs.locked, 0);
 	assert_int_equal(count_rows(db), before + 2);
+	candle_store_close(&cs);
+}
+
+/* Runs fn with stderr (where the log goes) in a file; returns what was logged. */
+static char *logged(void (*fn)(void *), void *arg)
+{
+	static char text[8192];
+	char path[96];
+	int saved = dup(2), fd;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/stderr", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
+	assert_true(fd >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(fd, 2);
+	fn(arg);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	n = pread(fd, text, sizeof(text) - 1, 0);
+	close(fd);
+	text[n > 0 ? n : 0] = '\0';
+	return text;
+}
+
+struct full_case {
+	struct candle_store *cs;
+	int rc;
+};
+
+static void put_until_full(void *arg)
+{
+	struct full_case *fc = arg;
+	static struct upbit_candle batch[200];
+
+	for (int round = 0; round < 50 && fc->rc == 0; round++) {
+		for (int i = 0; i < 200; i++)
+			batch[i] = candle("KRW-ADA", (int64_t)(round * 200 + i) * 60000, 1 + i);
+		fc->rc = candle_store_put(fc->cs, batch, 200, 1, NULL);
+	}
+}
+
+static void test_full_disk_is_reported_as_such(void **state)
+{
+	sqlite3 *db = *state;
+	struct candle_store cs;
+	struct full_case fc = {.cs = &cs, .rc = 0};
+	char *text;
+	int before = count_rows(db);
+
+	assert_int_equal(candle_store_open(&cs, db), 0);
+	/* The file may not grow: SQLite rolls the transaction back by itself on SQLITE_FULL. */
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=40"), 0);
+	text = logged(put_until_full, &fc);
+	assert_int_equal(fc.rc, -1);
+	assert_non_null(strstr(text, "database or disk is full"));
+	assert_null(strstr(text, "cannot rollback"));
+	assert_int_equal(cs.busy, 0);
+	assert_int_equal(sqlite3_get_autocommit(db), 1);
+	/* Nothing of the refused batch is kept; space back, the store works again. */
+	int stored = count_rows(db);
+	assert_int_equal((stored - before) % 200, 0);
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=1073741823"), 0);
+	put_until_full(&(struct full_case){.cs = &cs, .rc = 0});
+	assert_true(count_rows(db) > stored);
 	candle_store_close(&cs);
 }
 
@@ -127,6 +202,8 @@ int main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_sync_mark_only_moves_forward, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failed_batch_stores_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_disk_is_reported_as_such, setup,
+						teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
