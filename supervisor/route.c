@@ -102,7 +102,9 @@ void heartbeat_tick(uv_timer_t *timer)
 	int64_t now = clock_mono_ms();
 	int64_t timeout = config_int(&sup->cfg, "supervisor.heartbeat_timeout_ms");
 
-	for (int i = 0; i < ROLE_WORKER_COUNT; i++) {
+	/* The simulator is pinged like a worker (a SIGSTOPped one still accepts TCP), but it has
+	 * no status to report. */
+	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 
 		if (p->state != PROC_RUNNING || !p->peer)
@@ -113,6 +115,7 @@ void heartbeat_tick(uv_timer_t *timer)
 		}
 		p->ping_seq++;
 		ipc_send(p->peer, IPC_PING, &p->ping_seq, sizeof(p->ping_seq));
-		ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));
+		if (i < ROLE_WORKER_COUNT)
+			ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));
 	}
 }
