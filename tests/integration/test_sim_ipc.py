@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from conftest import SANITIZER_MARKS
 from simutil import bin_path, Sim
 
 HDR = struct.Struct("=IIII")  # ipc/ipc.h struct ipc_hdr: type, len, peer, pid
@@ -79,6 +80,8 @@ class Supervised:
             self.sock.close()
         self.stderr = self.proc.stderr.read().decode(errors="replace")
         self.proc.stderr.close()
+        for mark in SANITIZER_MARKS:
+            assert mark not in self.stderr, self.stderr
         return rc
 
 
