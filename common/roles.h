@@ -11,7 +11,7 @@ enum role {
 	ROLE_ORDER_EXECUTION,
 	ROLE_STRATEGY,
 	ROLE_WORKER_COUNT,
-	ROLE_SIM = ROLE_WORKER_COUNT, /* the exchange simulator: supervised, but no IPC */
+	ROLE_SIM = ROLE_WORKER_COUNT, /* the exchange simulator: READY and PING only, no CONFIG */
 	ROLE_COUNT,
 };
 

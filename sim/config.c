@@ -36,6 +36,7 @@ enum {
 	OPT_ENGINE_MS,
 	OPT_PORT_FILE,
 	OPT_LOG_LEVEL,
+	OPT_IPC_FD,
 	OPT_HELP,
 };
 
@@ -63,6 +64,7 @@ static const struct option long_opts[] = {
 	{"engine-ms", required_argument, NULL, OPT_ENGINE_MS},
 	{"port-file", required_argument, NULL, OPT_PORT_FILE},
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"ipc-fd", required_argument, NULL, OPT_IPC_FD},
 	{"help", no_argument, NULL, OPT_HELP},
 	{NULL, 0, NULL, 0},
 };
@@ -72,7 +74,7 @@ void sim_config_usage(FILE *out)
 	fputs("usage: upbit-sim [options]\n"
 	      "Upbit REST API simulator on loopback (quotation, exchange, faults, recording).\n"
 	      "  --listen HOST:PORT        API address (default 127.0.0.1:0; port 0 picks a free\n"
-	      "                            port, printed as 'upbit-sim listening on HOST:PORT')\n"
+	      "                            port, logged as 'listening on HOST:PORT')\n"
 	      "  --admin HOST:PORT         extra port serving only /_sim/* (stays up while the "
 	      "API\n"
 	      "                            port is down); port 0 picks one\n"
@@ -101,6 +103,8 @@ void sim_config_usage(FILE *out)
 	      "  --engine-ms N             engine tick period in real ms (50)\n"
 	      "  --port-file FILE          write 'PORT [ADMIN_PORT]' there once listening\n"
 	      "  --log-level LEVEL         debug|info|notice|warn|err|crit (info)\n"
+	      "  --ipc-fd N                run under tradingd: its socket is fd N (READY, PING,\n"
+	      "                            SHUTDOWN; exit when it closes)\n"
 	      "  --help                    this text\n",
 	      out);
 }
@@ -293,6 +297,7 @@ static void set_defaults(struct sim_config *cfg)
 	cfg->ban_ms = 30000;
 	cfg->clock_rate = 1.0;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->ipc_fd = -1;
 }
 
 int sim_config_parse(struct sim_config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -448,6 +453,14 @@ int sim_config_parse(struct sim_config *cfg, int argc, char **argv, char *err, s
 		case OPT_LOG_LEVEL:
 			if ((cfg->log_level = log_level_parse(optarg)) < 0)
 				return fail(err, errlen, "--log-level: unknown level '%s'", optarg);
+			break;
+		case OPT_IPC_FD:
+			/* 0..2 are stdio: the supervisor's socket is never one of them. */
+			if (parse_long(optarg, 3, 1 << 20, &v) < 0)
+				return fail(err, errlen,
+					    "--ipc-fd: expected a descriptor >= 3, got '%s'",
+					    optarg);
+			cfg->ipc_fd = (int)v;
 			break;
 		case OPT_HELP:
 			sim_config_usage(stdout);

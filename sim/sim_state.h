@@ -442,6 +442,7 @@ struct sim_config {
 	int64_t clock_start_ms;
 	double clock_rate;
 	int log_level;
+	int ipc_fd; /* -1: standalone; else the supervisor's socket (--ipc-fd) */
 };
 
 struct sim {
@@ -480,6 +481,18 @@ int http_start(struct sim *s, char *err, size_t errlen);
 void http_stop(struct sim *s);
 int http_network_set(struct sim *s, int down, int64_t for_ms);
 void http_poll_network(struct sim *s);
+
+/* supervised.c: the worker IPC protocol on --ipc-fd, when tradingd runs the simulator. */
+struct sim_supervised;
+/* Dies with the parent and closes every other fd above stdio; NULL with err when fd is not a
+ * stream socket or the parent is gone already. */
+struct sim_supervised *supervised_open(int fd, char *err, size_t errlen);
+/* READY {IPC_VERSION, ROLE_SIM}: sent once HTTP listens. 0 or -1. */
+int supervised_ready(struct sim_supervised *sv);
+/* Waits up to timeout_ms, answering each PING with a PONG; returns early on a signal. 1: go on;
+ * 0: stop (SHUTDOWN, or the supervisor went away). A bad frame logs and exits 1. */
+int supervised_wait(struct sim_supervised *sv, int timeout_ms);
+void supervised_close(struct sim_supervised *sv);
 
 /* A request as the routes see it. */
 struct sim_request {

@@ -1,8 +1,10 @@
 /* bin/upbit-sim: the Upbit exchange simulator, offline default and fault injector for tests.
- * main() wires configuration, clock, HTTP and the engine loop; signals only set flags. */
+ * main() wires configuration, clock, HTTP, the supervisor's socket and the engine loop;
+ * signals only set flags. */
 #include "sim/sim_state.h"
 
 #include "common/clock.h"
+#include "common/harden.h"
 #include "common/log.h"
 
 #include <signal.h>
@@ -58,14 +60,44 @@ static int write_port_file(const char *path, int port, int admin_port)
 	return rename(tmp, path);
 }
 
+/* Start-up failures: one plain line for a person at a terminal; under tradingd, a log line like
+ * every other line of the daemon. */
+static void start_failed(const struct sim_config *cfg, const char *err)
+{
+	if (cfg->ipc_fd >= 0)
+		log_errx("%s", err);
+	else
+		fprintf(stderr, "upbit-sim: %s\n", err);
+}
+
+static void log_listening(const struct sim *s)
+{
+	char admin[96] = "";
+
+	if (s->admin_port >= 0)
+		snprintf(admin, sizeof(admin), " admin %s:%d", s->cfg.admin_host, s->admin_port);
+	log_notice("listening on %s:%d%s, %d markets, %d accounts, clock %s x%g",
+		   s->cfg.listen_host, s->main_port, admin, s->nmarkets, s->naccounts,
+		   clock_is_test() ? "test" : "real", clock_rate());
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+
+	nanosleep(&ts, NULL);
+}
+
 int main(int argc, char **argv)
 {
 	struct sim_config *cfg = calloc(1, sizeof(*cfg));
 	struct sim *s = calloc(1, sizeof(*s));
+	struct sim_supervised *sv = NULL;
 	char err[512];
 	int rc;
 
 	log_init("upbit-sim");
+	harden_process();
 	if (!cfg || !s) {
 		fprintf(stderr, "upbit-sim: out of memory\n");
 		return 1;
@@ -85,6 +117,13 @@ int main(int argc, char **argv)
 		return rc < 0 ? 2 : 0;
 	}
 	log_set_level((enum log_level)cfg->log_level);
+	/* First, before anything else is opened: the fds we must not inherit get closed. */
+	if (cfg->ipc_fd >= 0 && !(sv = supervised_open(cfg->ipc_fd, err, sizeof(err)))) {
+		start_failed(cfg, err);
+		free(cfg);
+		free(s);
+		return 2;
+	}
 	/* Command-line clock options override what the parent handed down. */
 	if (cfg->has_clock_start || cfg->has_clock_rate) {
 		int64_t start = cfg->has_clock_start ? cfg->clock_start_ms : clock_now_ms();
@@ -94,31 +133,25 @@ int main(int argc, char **argv)
 	}
 	install_signals();
 	if (sim_init(s, cfg, err, sizeof(err)) < 0 || http_start(s, err, sizeof(err)) < 0) {
-		fprintf(stderr, "upbit-sim: %s\n", err);
+		start_failed(cfg, err);
 		http_stop(s);
 		sim_free(s);
+		supervised_close(sv);
 		free(cfg);
 		free(s);
 		return 1;
 	}
 	free(cfg);
 	cfg = NULL;
-	if (s->admin_port >= 0)
-		printf("upbit-sim listening on %s:%d admin %s:%d\n", s->cfg.listen_host,
-		       s->main_port, s->cfg.admin_host, s->admin_port);
-	else
-		printf("upbit-sim listening on %s:%d\n", s->cfg.listen_host, s->main_port);
-	fflush(stdout);
+	log_listening(s);
 	if (s->cfg.port_file[0] &&
 	    write_port_file(s->cfg.port_file, s->main_port, s->admin_port) < 0)
 		log_warn("cannot write %s", s->cfg.port_file);
-	log_info("listening on %s:%d, %d markets, %d accounts, clock %s x%g", s->cfg.listen_host,
-		 s->main_port, s->nmarkets, s->naccounts, clock_is_test() ? "test" : "real",
-		 clock_rate());
+	/* The port accepts and libmicrohttpd serves: only now may the daemon count on us. */
+	if (sv && supervised_ready(sv) < 0)
+		got_stop = 1;
 
 	while (!got_stop) {
-		struct timespec ts = {0, (long)s->cfg.engine_ms * 1000000L};
-
 		sim_engine_tick(s);
 		if (got_down || got_up) {
 			int down = got_down && !got_up;
@@ -128,15 +161,19 @@ int main(int argc, char **argv)
 			http_network_set(s, down, 0);
 			pthread_mutex_unlock(&s->lock);
 		}
-		while (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
+		/* Supervised, the tick's sleep is a wait on the socket, so PINGs are answered at
+		 * once rather than after a tick. */
+		if (sv) {
+			if (!supervised_wait(sv, s->cfg.engine_ms))
+				break;
+		} else {
+			sleep_ms(s->cfg.engine_ms);
 		}
-		nanosleep(&ts, NULL);
 	}
 	log_info("shutting down");
 	http_stop(s);
 	sim_free(s);
+	supervised_close(sv);
 	free(s);
 	return 0;
 }

@@ -298,16 +298,13 @@ void proc_init(struct supervisor *sup, struct proc *p, enum role role)
 	p->role = role;
 	p->state = PROC_STOPPED;
 	uv_timer_init(sup->loop, &p->timer);
-	uv_timer_init(sup->loop, &p->probe_timer);
 	p->timer.data = p;
-	p->probe_timer.data = p;
 	snprintf(p->description, sizeof(p->description), "Not started");
 }
 
 void proc_release(struct proc *p)
 {
 	uv_close((uv_handle_t *)&p->timer, NULL);
-	uv_close((uv_handle_t *)&p->probe_timer, NULL);
 	free(p->status_json);
 	p->status_json = NULL;
 	free(p->held);

@@ -250,7 +250,9 @@ void heartbeat_tick(uv_timer_t *timer)
 	if (sup->outbox.n)
 		outbox_retry(&sup->outbox);
 
-	for (int i = 0; i < ROLE_WORKER_COUNT; i++) {
+	/* The simulator is pinged like a worker (a SIGSTOPped one still accepts TCP), but it has
+	 * no status to report. */
+	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 
 		if (p->state != PROC_RUNNING || !p->peer)
@@ -261,6 +263,7 @@ void heartbeat_tick(uv_timer_t *timer)
 		}
 		p->ping_seq++;
 		ipc_send(p->peer, IPC_PING, &p->ping_seq, sizeof(p->ping_seq));
-		ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));
+		if (i < ROLE_WORKER_COUNT)
+			ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));
 	}
 }

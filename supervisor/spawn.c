@@ -13,7 +13,6 @@
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
-#define SIM_PROBE_INTERVAL_MS 20
 #define MAX_SIM_ARGS 160
 
 extern char **environ;
@@ -23,9 +22,9 @@ extern char **environ;
  * (JOURNAL_STREAM), the zone, and the sanitizers' options of a test build. */
 static char **child_environment(void)
 {
-	static const char *const kept[] = {CLOCK_ENV "=",     "TRADINGD_FAULT=", "JOURNAL_STREAM=",
-					   "TZ=",	      "ASAN_OPTIONS=",   "UBSAN_OPTIONS=",
-					   "LSAN_OPTIONS="};
+	static const char *const kept[] = {
+		CLOCK_ENV "=",	 "TRADINGD_FAULT=", "JOURNAL_STREAM=", "TZ=",
+		"ASAN_OPTIONS=", "UBSAN_OPTIONS=",  "LSAN_OPTIONS="};
 	static char path[] = "PATH=/usr/sbin:/usr/bin:/sbin:/bin";
 	size_t n = 0, k = 0;
 	char **env;
@@ -76,11 +75,6 @@ static void on_exit_cb(uv_process_t *process, int64_t status, int signo)
 		ipc_peer_close(p->peer);
 		p->peer = NULL;
 	}
-	if (p->probe) {
-		uv_close((uv_handle_t *)p->probe, process_closed);
-		p->probe = NULL;
-	}
-	uv_timer_stop(&p->probe_timer);
 	/* A kill of ours carries its reason ("hung", "protocol violation") into the status. */
 	if (signo == SIGKILL && p->kill_reason[0])
 		snprintf(p->last_exit, sizeof(p->last_exit), "%s (signal 9)", p->kill_reason);
@@ -95,64 +89,8 @@ static void on_exit_cb(uv_process_t *process, int64_t status, int signo)
 	proc_event(p, EV_EXIT);
 }
 
-static void probe_again(uv_timer_t *timer);
-
-static void probe_connected(uv_connect_t *req, int status)
-{
-	struct proc *p = req->data;
-	uv_tcp_t *tcp = (uv_tcp_t *)req->handle;
-
-	free(req);
-	if (p->probe != tcp) {
-		/* The process went away while we were connecting; the handle is closing already. */
-		return;
-	}
-	uv_close((uv_handle_t *)tcp, process_closed);
-	p->probe = NULL;
-	if (status == 0 && p->state == PROC_STARTING) {
-		proc_event(p, EV_READY);
-		return;
-	}
-	if (p->state == PROC_STARTING)
-		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
-}
-
-/* The simulator has no IPC: it is ready when its port accepts a connection. */
-static void probe_again(uv_timer_t *timer)
-{
-	struct proc *p = timer->data;
-	const char *listen = p->sup->cfg.s.sim.listen;
-	const char *colon = strrchr(listen, ':');
-	char host[64];
-	struct sockaddr_storage addr;
-	uv_connect_t *req;
-
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		return;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	if (uv_ip4_addr(host, atoi(colon + 1), (struct sockaddr_in *)&addr) != 0 &&
-	    uv_ip6_addr(host, atoi(colon + 1), (struct sockaddr_in6 *)&addr) != 0)
-		return;
-	p->probe = malloc(sizeof(*p->probe));
-	req = malloc(sizeof(*req));
-	if (!p->probe || !req) {
-		free(p->probe);
-		free(req);
-		p->probe = NULL;
-		return;
-	}
-	uv_tcp_init(p->sup->loop, p->probe);
-	req->data = p;
-	if (uv_tcp_connect(req, p->probe, (struct sockaddr *)&addr, probe_connected) < 0) {
-		free(req);
-		uv_close((uv_handle_t *)p->probe, process_closed);
-		p->probe = NULL;
-		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
-	}
-}
-
-/* argv of the simulator, behind our own trampoline that sets PDEATHSIG before exec. */
+/* argv of the simulator: configured by its command line (it gets no CONFIG), and run directly
+ * with the socket on fd 3 like a worker; it sets PDEATHSIG itself when given --ipc-fd. */
 static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 {
 	const struct config *cfg = &p->sup->cfg;
@@ -178,11 +116,17 @@ static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 	w = snprintf(seed, cap - used, "%lld", (long long)cfg->s.sim.seed);
 	if (w < 0 || (size_t)w >= cap - used)
 		return -1;
+	used += (size_t)w + 1;
+	char *ipc_fd = storage + used;
+	w = snprintf(ipc_fd, cap - used, "%d", IPC_WORKER_FD);
+	if (w < 0 || (size_t)w >= cap - used)
+		return -1;
 
-	argv[n++] = p->sup->exe_path;
-	argv[n++] = "-x";
-	argv[n++] = "exec";
 	argv[n++] = sim_path;
+	argv[n++] = "--ipc-fd";
+	argv[n++] = ipc_fd;
+	argv[n++] = "--log-level";
+	argv[n++] = (char *)config_str(cfg, "log_level");
 	argv[n++] = "--listen";
 	argv[n++] = (char *)cfg->s.sim.listen;
 	argv[n++] = "--seed";
@@ -205,7 +149,7 @@ int spawn_proc(struct proc *p)
 	char *argv[MAX_SIM_ARGS + 1];
 	char storage[8192];
 	int sv[2] = {-1, -1};
-	int rc, nstdio = 3;
+	int rc;
 	char **env;
 
 	if (p->role == ROLE_SIM) {
@@ -214,16 +158,15 @@ int spawn_proc(struct proc *p)
 			return -1;
 		}
 	} else {
-		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-			log_err("%s: socketpair", role_name(p->role));
-			return -1;
-		}
 		argv[0] =
 			role_info(p->role)->binary == ROLE_BIN_NET ? sup->net_path : sup->exe_path;
 		argv[1] = "-x";
 		argv[2] = (char *)role_name(p->role);
 		argv[3] = NULL;
-		nstdio = 4;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		log_err("%s: socketpair", role_name(p->role));
+		return -1;
 	}
 	env = child_environment();
 	p->process = calloc(1, sizeof(*p->process));
@@ -231,10 +174,8 @@ int spawn_proc(struct proc *p)
 		free(env);
 		free(p->process);
 		p->process = NULL;
-		if (sv[0] >= 0) {
-			close(sv[0]);
-			close(sv[1]);
-		}
+		close(sv[0]);
+		close(sv[1]);
 		return -1;
 	}
 	stdio[0].flags = UV_IGNORE;
@@ -249,16 +190,14 @@ int spawn_proc(struct proc *p)
 	opts.args = argv;
 	opts.env = env;
 	opts.stdio = stdio;
-	opts.stdio_count = nstdio;
+	opts.stdio_count = 4;
 	p->process->data = p;
 	rc = uv_spawn(sup->loop, p->process, &opts);
 	free(env);
-	if (sv[1] >= 0)
-		close(sv[1]);
+	close(sv[1]);
 	if (rc < 0) {
 		log_errx("%s: cannot start %s: %s", role_name(p->role), argv[0], uv_strerror(rc));
-		if (sv[0] >= 0)
-			close(sv[0]);
+		close(sv[0]);
 		uv_close((uv_handle_t *)p->process, process_closed);
 		p->process = NULL;
 		return -1;
@@ -267,16 +206,14 @@ int spawn_proc(struct proc *p)
 	p->spawned_mono = clock_mono_ms();
 	free(p->status_json);
 	p->status_json = NULL;
-	if (sv[0] >= 0) {
-		p->peer = ipc_peer_open(sup->loop, sv[0], role_name(p->role), on_peer_msg,
-					on_peer_close, p);
-		if (p->peer) {
-			ipc_peer_identify(p->peer, IPC_ID_SUPERVISOR, (uint32_t)p->role,
-					  (uint32_t)p->pid);
+	/* READY arrives over the socket from workers and the simulator alike; the simulator is
+	 * configured by its command line, so it gets no CONFIG. */
+	p->peer =
+		ipc_peer_open(sup->loop, sv[0], role_name(p->role), on_peer_msg, on_peer_close, p);
+	if (p->peer) {
+		ipc_peer_identify(p->peer, IPC_ID_SUPERVISOR, (uint32_t)p->role, (uint32_t)p->pid);
+		if (p->role != ROLE_SIM)
 			send_config(p);
-		}
-	} else {
-		uv_timer_start(&p->probe_timer, probe_again, SIM_PROBE_INTERVAL_MS, 0);
 	}
 	log_info("%s: started, pid %d", role_name(p->role), p->pid);
 	return 0;

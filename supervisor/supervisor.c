@@ -249,7 +249,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 
 		if (p->state == PROC_RUNNING)
 			p->last_pong_mono = clock_mono_ms();
-		if (p->peer)
+		if (p->peer && i < ROLE_WORKER_COUNT) /* the simulator is configured by argv */
 			send_config(p);
 		/* Only a change of workers.NAME.enabled starts or stops a process: one an
 		 * operator stopped with tradectl stays stopped. */

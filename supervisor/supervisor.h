@@ -61,8 +61,6 @@ struct proc {
 	int pid;
 	struct ipc_peer *peer;
 	uv_timer_t timer;
-	uv_timer_t probe_timer; /* readiness probe of the simulator's port */
-	uv_tcp_t *probe;
 
 	int64_t spawned_mono, ready_mono, state_mono;
 	int consecutive_failures;
@@ -118,7 +116,7 @@ int proc_enabled(const struct proc *p);
 void proc_release(struct proc *p);
 void proc_describe(const struct proc *p, char *buf, size_t len);
 
-/* spawn.c: fork+exec of a worker or the simulator. */
+/* spawn.c: fork+exec of a worker or the simulator, each with its socketpair. */
 int spawn_proc(struct proc *p);
 
 /* route.c: messages from workers, heartbeats. */

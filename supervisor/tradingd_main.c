@@ -4,9 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -72,17 +69,6 @@ static int print_config_keys(void)
 	return 0;
 }
 
-/* -x exec PROGRAM ARGS...: die with the supervisor, then become PROGRAM (the simulator). */
-static int exec_child(char **argv)
-{
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() == 1)
-		return 1;
-	close_range(3, ~0U, 0);
-	execv(argv[0], argv);
-	fprintf(stderr, "tradingd: cannot execute %s\n", argv[0]);
-	return 127;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -121,8 +107,6 @@ int main(int argc, char **argv)
 	if (role) {
 		int r;
 
-		if (strcmp(role, "exec") == 0 && optind < argc)
-			return exec_child(argv + optind);
 		r = role_parse(role);
 		if (r < 0 || r >= ROLE_WORKER_COUNT || !local_ops[r]) {
 			fprintf(stderr, "tradingd: no worker role \"%s\" in this binary%s\n", role,

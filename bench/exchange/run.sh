@@ -62,12 +62,14 @@ forget_pid() {
 start_sim() {
 	name=$1
 	shift
-	timeout $((WARM_S + MEASURE_S + 120)) "$OUT/bin/upbit-sim" --listen 127.0.0.1:0 --log-level warn "$@" \
-		>"$OUT/$name.out" 2>"$OUT/$name.err" &
+	rm -f "$OUT/$name.port"
+	timeout $((WARM_S + MEASURE_S + 120)) "$OUT/bin/upbit-sim" --listen 127.0.0.1:0 --log-level warn \
+		--port-file "$OUT/$name.port" "$@" >"$OUT/$name.out" 2>"$OUT/$name.err" &
 	SIM_WRAP=$!
 	PIDS="$PIDS $SIM_WRAP"
 	i=0
-	while ! grep -q '^upbit-sim listening on 127\.0\.0\.1:' "$OUT/$name.out" 2>/dev/null; do
+	# The port file is renamed into place whole once the simulator listens.
+	while ! [ -s "$OUT/$name.port" ]; do
 		i=$((i + 1))
 		if [ $i -gt 300 ] || ! kill -0 "$SIM_WRAP" 2>/dev/null; then
 			log "simulator $name did not start:"
@@ -76,7 +78,7 @@ start_sim() {
 		fi
 		sleep 0.1
 	done
-	SIM_URL="http://$(sed -n 's/^upbit-sim listening on \(127\.0\.0\.1:[0-9]*\).*/\1/p' "$OUT/$name.out")"
+	SIM_URL="http://127.0.0.1:$(cut -d' ' -f1 "$OUT/$name.port")"
 	SIM_PID=$(ps -o pid= --ppid "$SIM_WRAP" | tr -d ' ')
 }
 

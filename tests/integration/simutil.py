@@ -1,8 +1,8 @@
 """Helpers for tests that run bin/upbit-sim: start it on a free port, talk HTTP, sign JWTs.
 
 The simulator is started with --listen 127.0.0.1:0 (and --admin 127.0.0.1:0 when asked); it
-binds a free port itself and prints 'upbit-sim listening on HOST:PORT [admin HOST:PORT]' on
-stdout, which start() reads. Binaries come from $TD_BIN (default bin/, relative to the repo).
+binds a free port itself and writes 'PORT [ADMIN_PORT]' to its --port-file (atomically, once it
+listens), which Sim() waits for. Binaries come from $TD_BIN (default bin/, relative to the repo).
 Standard library only.
 """
 import base64
@@ -11,9 +11,10 @@ import hmac
 import http.client
 import json
 import os
-import select
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 import uuid
 from urllib.parse import urlencode, unquote
@@ -72,31 +73,46 @@ class Sim:
             cmd += ["--admin", "127.0.0.1:0"]
         for a in accounts if accounts is not None else [f"{AK}:{SK}:10000000"]:
             cmd += ["--account", a]
-        cmd += list(args)
+        args = list(args)
+        self._tmp = None
+        if "--port-file" in args:  # the test's own file: wait for that one
+            self.port_file = args[args.index("--port-file") + 1]
+        else:
+            self._tmp = tempfile.mkdtemp(prefix="upbit-sim-")
+            self.port_file = os.path.join(self._tmp, "port")
+            cmd += ["--port-file", self.port_file]
+        cmd += args
         e = dict(os.environ)
         e.pop("TRADINGD_CLOCK", None)
         e.update(env or {})
-        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=e)
-        line = self._readline(15)
-        if not line.startswith("upbit-sim listening on "):
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     env=e)
+        ports = self._read_port_file(15)
+        if ports is None:
             self.proc.kill()
-            raise RuntimeError("upbit-sim did not start: %r %r" % (line, self.proc.stderr.read()))
-        parts = line.split()
-        self.port = int(parts[3].rsplit(":", 1)[1])
-        self.admin_port = int(parts[5].rsplit(":", 1)[1]) if len(parts) > 5 else None
+            self.proc.wait()
+            err = self.proc.stderr.read()
+            self._cleanup()
+            raise RuntimeError("upbit-sim did not start: %r" % err)
+        self.port = ports[0]
+        self.admin_port = ports[1] if len(ports) > 1 else None
 
-    def _readline(self, timeout):
+    def _read_port_file(self, timeout):
+        """The ports, once the file exists (it is renamed into place whole); None when the
+        simulator exits or the time is up first."""
         end = time.time() + timeout
-        buf = b""
-        fd = self.proc.stdout.fileno()
-        while time.time() < end and not buf.endswith(b"\n"):
-            r, _, _ = select.select([fd], [], [], 0.1)
-            if r:
-                c = os.read(fd, 1)
-                if not c:
-                    break
-                buf += c
-        return buf.decode(errors="replace").strip()
+        while time.time() < end and self.proc.poll() is None:
+            try:
+                with open(self.port_file) as f:
+                    return [int(x) for x in f.read().split()]
+            except FileNotFoundError:
+                time.sleep(0.02)
+        return None
+
+    def _cleanup(self):
+        if self._tmp:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
 
     def request(self, method, path, body=None, headers=None, port=None, timeout=10):
         conn = http.client.HTTPConnection("127.0.0.1", port or self.port, timeout=timeout)
@@ -144,9 +160,9 @@ class Sim:
             self.proc.kill()
             self.proc.wait()
             raise
-        self.proc.stdout.close()
         self.stderr = self.proc.stderr.read().decode(errors="replace")
         self.proc.stderr.close()
+        self._cleanup()
         return rc
 
     def __enter__(self):
@@ -157,8 +173,8 @@ class Sim:
             rc = self.stop()
             assert rc == 0, "upbit-sim exited %r: %s" % (rc, self.stderr)
         else:
-            self.proc.stdout.close()
             self.proc.stderr.close()
+            self._cleanup()
 
 
 def wait_until(pred, timeout=5.0, step=0.05):

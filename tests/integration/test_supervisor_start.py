@@ -67,10 +67,13 @@ def test_workers_are_reexecs_with_a_readable_ps_line(daemon):
         assert ps.endswith(f"{name} -x {role}"), ps
         maps = open(f"/proc/{pid}/maps").read()
         assert ("libcurl" in maps) == (role in NET_ROLES), role
-    # The simulator is exec'd through the trampoline: its own binary, under the same pid.
+    # The simulator is exec'd directly (no trampoline), told where its socket is.
     sim = st["upbit-sim"]["pid"]
-    assert os.path.realpath(f"/proc/{sim}/exe") == os.path.realpath(binary("upbit-sim"))
-    assert f"127.0.0.1:{daemon.sim_port}" in proc_argv(sim)
+    exe = os.path.realpath(binary("upbit-sim"))
+    assert os.path.realpath(f"/proc/{sim}/exe") == exe
+    argv = proc_argv(sim)
+    assert os.path.realpath(argv[0]) == exe and argv[1:3] == ["--ipc-fd", "3"], argv
+    assert f"127.0.0.1:{daemon.sim_port}" in argv
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the privilege drop needs a root start")
@@ -100,12 +103,12 @@ def test_no_descriptor_inherited_from_the_supervisor(daemon):
     targets = {fd: fd_target(sup, fd) for fd in sup_fds}
     # The supervisor does hold what must not leak: the listening socket and the database.
     assert any(t.endswith("/data/tradingd.db") for t in targets.values()), targets
-    assert sum(t.startswith("socket:") for t in targets.values()) >= 1 + len(WORKERS)
+    assert sum(t.startswith("socket:") for t in targets.values()) >= 1 + len(PROCESSES)
     for name, pid in pids_of(daemon.status()).items():
         child_fds = fds(pid)
         assert child_fds[:3] == [0, 1, 2], (name, child_fds)
-        if name in WORKERS:
-            assert 3 in child_fds and fd_target(pid, 3).startswith("socket:"), name
+        # Workers and the simulator alike: the supervisor's socket on fd 3.
+        assert 3 in child_fds and fd_target(pid, 3).startswith("socket:"), name
         assert fd_target(pid, 0) == "/dev/null", name
         # Positive control: stdout is the one description meant to be shared.
         assert same_open_file(pid, 1, sup, 1), name
