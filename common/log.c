@@ -40,6 +40,11 @@ enum log_level log_get_level(void)
 	return log_level;
 }
 
+const char *log_level_name(int level)
+{
+	return level >= LOG_LVL_CRIT && level <= LOG_LVL_DEBUG ? level_names[level] : "unknown";
+}
+
 int log_level_parse(const char *name)
 {
 	for (int i = LOG_LVL_CRIT; i <= LOG_LVL_DEBUG; i++)

@@ -20,6 +20,8 @@ void log_set_level(enum log_level level);
 enum log_level log_get_level(void);
 /* Parses "debug", "info", "notice", "warn", "err", "crit"; -1 when unknown. */
 int log_level_parse(const char *name);
+/* "info" for LOG_LVL_INFO; "unknown" outside the levels. */
+const char *log_level_name(int level);
 
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(enum log_level level, const char *fmt, va_list ap);

@@ -126,7 +126,7 @@ static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 	argv[n++] = "--ipc-fd";
 	argv[n++] = ipc_fd;
 	argv[n++] = "--log-level";
-	argv[n++] = (char *)config_str(cfg, "log_level");
+	argv[n++] = (char *)log_level_name(config_log_level(cfg));
 	argv[n++] = "--listen";
 	argv[n++] = (char *)cfg->s.sim.listen;
 	argv[n++] = "--seed";
