@@ -104,8 +104,17 @@ format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
 
 # The example config gets the directories the unit provides (StateDirectory, RuntimeDirectory);
-# the unit gets the binaries' PREFIX. An existing /etc/tradingd/tradingd.json is never touched.
+# the unit gets the binaries' PREFIX. The example also becomes /etc/tradingd/tradingd.json, the
+# file the unit reads, when there is none: an existing one is never touched. Installing into the
+# system itself (DESTDIR empty) also creates the account the config names, tradingd, and gives
+# it the config's group so that the daemon can re-read it on reload after the drop; a staged
+# install (DESTDIR set) leaves both to whoever installs the stage.
+TD_USERADD := useradd --system --no-create-home --home-dir /nonexistent \
+	--shell /usr/sbin/nologin --user-group tradingd
+TD_CONFIG  := $(DESTDIR)/etc/tradingd/tradingd.json
 install: $(PROGRAMS)
+	@if [ -z "$(DESTDIR)" ] && ! getent passwd tradingd >/dev/null; then \
+		echo "creating the system account tradingd"; $(TD_USERADD); fi
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tradingd \
 		$(DESTDIR)/etc/tradingd $(DESTDIR)/lib/systemd/system
 	install -m 0755 $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradectl $(BIN)/upbit-sim \
@@ -113,6 +122,13 @@ install: $(PROGRAMS)
 	sed -e 's|"\./var/data"|"/var/lib/tradingd"|' -e 's|"\./var/run"|"/run/tradingd"|' \
 		etc/tradingd.json >$(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example
 	chmod 0644 $(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example
+	@if [ -e $(TD_CONFIG) ] || [ -L $(TD_CONFIG) ]; then \
+		echo "$(TD_CONFIG) exists: kept as it is"; \
+	else \
+		echo "installing $(TD_CONFIG): edit it, then systemctl enable --now tradingd"; \
+		install -m 0640 $(if $(DESTDIR),,-g tradingd) \
+			$(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example $(TD_CONFIG); \
+	fi
 	sed -e 's|/usr/local/|$(PREFIX)/|g' etc/tradingd.service \
 		>$(DESTDIR)/lib/systemd/system/tradingd.service
 	chmod 0644 $(DESTDIR)/lib/systemd/system/tradingd.service

@@ -17,7 +17,7 @@ const struct config_key config_schema[] = {
 	{"mode", CFG_ENUM, "\"sim\"", 0, 0, "sim|paper|live",
 	 "sim: bundled simulator on loopback; paper: real prices, local fills; live: real orders",
 	 F(mode), 0},
-	{"user", CFG_STRING, "\"nobody\"", 0, 32, NULL,
+	{"user", CFG_STRING, "\"tradingd\"", 0, 32, NULL,
 	 "unprivileged user the workers run as when tradingd starts as root", F(user), 0},
 	{"control_group", CFG_STRING, "\"\"", 0, 32, NULL,
 	 "group whose members may use the control socket (besides root and the daemon's user)",

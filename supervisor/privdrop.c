@@ -3,6 +3,8 @@
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -11,6 +13,22 @@
 
 #include "common/log.h"
 #include "supervisor/supervisor.h"
+
+/* The config load checks "user" already; this is the start's own check, which sees the
+ * account database as it is now, reported in the same words. */
+static void user_error(const struct supervisor *sup, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void user_error(const struct supervisor *sup, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_errx("%s: user: %s", sup->cfg.path, msg);
+}
 
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop)
 {
@@ -22,13 +40,29 @@ int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop)
 	*gid = getgid();
 	if (geteuid() != 0 || user[0] == '\0')
 		return 0;
+	errno = 0;
 	pw = getpwnam(user);
+	/* glibc leaves 0, ENOENT, ESRCH, EBADF or EPERM for "not found"; anything else is a failed
+	 * lookup (NSS down, no memory), which must not read as a missing account. */
+	if (!pw && errno != 0 && errno != ENOENT && errno != ESRCH && errno != EBADF &&
+	    errno != EPERM) {
+		user_error(sup, "cannot look up \"%s\": %s", user, strerror(errno));
+		return -1;
+	}
 	if (!pw) {
-		log_errx("user \"%s\" (config key user) does not exist", user);
+		user_error(
+			sup,
+			"no such account \"%s\": create it (useradd --system --no-create-home "
+			"--home-dir /nonexistent --shell /usr/sbin/nologin --user-group %s; make "
+			"install does this for tradingd) or name an existing unprivileged one",
+			user, user);
 		return -1;
 	}
 	if (pw->pw_uid == 0) {
-		log_errx("user \"%s\" is root: set user to an unprivileged account", user);
+		user_error(sup,
+			   "\"%s\" has uid 0: name an unprivileged account (the default, tradingd, "
+			   "is created by make install)",
+			   user);
 		return -1;
 	}
 	*uid = pw->pw_uid;
@@ -41,12 +75,13 @@ int privdrop_apply(uid_t uid, gid_t gid)
 {
 	if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0) {
-		log_err("cannot drop privileges to uid %u", (unsigned)uid);
+		log_err("cannot drop privileges to uid %u, gid %u (config key user)", (unsigned)uid,
+			(unsigned)gid);
 		return -1;
 	}
 	/* Make sure it cannot be undone. */
 	if (setuid(0) == 0) {
-		log_errx("privileges could be regained after the drop");
+		log_errx("privileges could be regained after the drop to uid %u", (unsigned)uid);
 		return -1;
 	}
 	return 0;
