@@ -3,8 +3,10 @@ misspelt key, so any output fails), the settings the supervisor relies on are th
 `make install` puts the binaries, the example config and the unit where they belong."""
 import json
 import os
+import pathlib
 import shutil
 import subprocess
+import tempfile
 
 import pytest
 
@@ -99,12 +101,30 @@ def test_unit_settings():
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 
-def make_install(destdir, prefix):
+def make_install(destdir, prefix, env=None):
     cmd = ["make", "-s", "install", f"DESTDIR={destdir}", f"PREFIX={prefix}"]
     if os.path.basename(BIN) == "bin-asan":
         cmd.append("SAN=1")
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+def account_stubs(tmp_path, exists):
+    """getent and useradd stand-ins on PATH: the account exists or not, and useradd only records
+    its arguments, so that the machine's accounts are left alone."""
+    stubs = tmp_path / "stubs"
+    stubs.mkdir(mode=0o755)
+    calls = tmp_path / "useradd.calls"
+    (stubs / "getent").write_text(f"#!/bin/sh\nexit {0 if exists else 2}\n")
+    (stubs / "useradd").write_text(f'#!/bin/sh\necho "$*" >>{calls}\n')
+    for stub in stubs.iterdir():
+        stub.chmod(0o755)
+    return dict(os.environ, PATH=f"{stubs}:{os.environ['PATH']}"), calls
+
+
+USERADD = ("--system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "
+           "--user-group tradingd")
 
 
 @pytest.mark.parametrize("prefix", ["/usr/local", "/opt/tradingd"])
@@ -127,6 +147,12 @@ def test_make_install(tmp_path, prefix):
                          capture_output=True, text=True, timeout=10)
     assert res.returncode == 0, res.stderr
 
+    # The unit reads /etc/tradingd/tradingd.json: a first install puts the example there,
+    # readable by root and (once the group is tradingd's, as a real install makes it) the daemon.
+    conf = f"{root}/etc/tradingd/tradingd.json"
+    assert open(conf).read() == open(example).read()
+    assert os.stat(conf).st_mode & 0o777 == 0o640
+
     unit_path = f"{root}/lib/systemd/system/tradingd.service"
     assert os.stat(unit_path).st_mode & 0o777 == 0o644
     svc = parse_unit(open(unit_path).read())["Service"]
@@ -139,11 +165,74 @@ def test_make_install(tmp_path, prefix):
         assert rc == 0 and out == "", out
 
 
+def test_make_install_never_overwrites_the_config(tmp_path):
+    dest = tmp_path / "dest"
+    make_install(dest, "/usr/local")
+    conf = dest / "etc" / "tradingd" / "tradingd.json"
+    first = conf.read_text()
+    edited = first.replace('"mode": "sim"', '"mode": "paper"')
+    assert edited != first
+    conf.write_text(edited)
+    conf.chmod(0o600)
+    before = os.stat(conf)
+    out = make_install(dest, "/usr/local")
+    after = os.stat(conf)
+    assert conf.read_text() == edited
+    assert (after.st_ino, after.st_mode, after.st_mtime_ns) == \
+        (before.st_ino, before.st_mode, before.st_mtime_ns)
+    assert f"{conf} exists: kept" in out
+    # The example beside the binaries is still refreshed.
+    example = dest / "usr" / "local" / "share" / "tradingd" / "tradingd.json.example"
+    assert example.read_text() == first
+
+
+def test_staged_install_creates_no_account(tmp_path):
+    """With DESTDIR the stage's owner makes the account (a package's scripts), not make install."""
+    env, calls = account_stubs(tmp_path, exists=False)
+    make_install(tmp_path / "dest", "/usr/local", env=env)
+    assert not calls.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
+                    reason="needs root and setpriv")
+@pytest.mark.parametrize("step", ["build", "test"])
+def test_ensure_deps_creates_the_account(step):
+    """As root, the build step (make, make run) and the test step (make test) create the
+    default user when it is missing, and leave it when it exists; an ordinary user needs none."""
+    script = ["sh", os.path.join(ROOT, ".ci", "ensure-deps.sh"), step]
+    # Not under pytest's 0700 tmp dir: the stubs must be reachable by nobody too.
+    work = pathlib.Path(tempfile.mkdtemp(prefix="tradingd-account-"))
+    try:
+        work.chmod(0o755)
+        (work / "missing").mkdir()
+        env, calls = account_stubs(work / "missing", exists=False)
+        res = subprocess.run(script, env=env, capture_output=True, text=True, timeout=120)
+        if res.returncode != 0 and "missing packages" in res.stderr:
+            pytest.skip(f"the {step} step's packages are not all installed here")
+        assert res.returncode == 0, res.stderr
+        assert calls.read_text() == USERADD + "\n"
+        calls.unlink()
+
+        res = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+                              *script], env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        assert not calls.exists() and "creating" not in res.stderr
+
+        (work / "exists").mkdir()
+        env, calls = account_stubs(work / "exists", exists=True)
+        res = subprocess.run(script, env=env, capture_output=True, text=True, timeout=120)
+        assert res.returncode == 0, res.stderr
+        assert not calls.exists()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 @pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
                     reason="needs root and setpriv")
 def test_capability_bounding_set_suffices(daemon_factory):
     """Started as root with only the unit's capabilities, twice: the second start finds data_dir
-    and run_dir already given to nobody (mode 0750), as after any restart by systemd."""
+    and run_dir already given to nobody (mode 0750), as a second start outside systemd does
+    (systemd hands them back to root first: test_unit_sandbox.py starts the daemon that way)."""
     svc = parse_unit(open(UNIT).read())["Service"]
     caps = ",".join("+" + c.lower()[len("cap_"):] for c in svc["CapabilityBoundingSet"][0].split())
     wrapper = ["setpriv", f"--bounding-set=-all,{caps}", "--inh-caps=-all"]
