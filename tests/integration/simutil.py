@@ -454,7 +454,7 @@ def transport_log_lines(log_text, err):
     """{level: [lines]} of the client's transport-failure lines for err (dns, connect, timeout,
     reset, ...) in a daemon log."""
     import re
-    pat = re.compile(r"market-data\[(\w+)\] market-data: upbit: [A-Z]+ \S+/v1/\S+: %s after "
+    pat = re.compile(r"market-data\[(\w+)\]: upbit: [A-Z]+ \S+/v1/\S+: %s after "
                      % re.escape(err))
     out = {}
     for line in log_text.splitlines():

@@ -59,7 +59,7 @@ class Supervised:
 
     def ready(self):
         ftype, peer, pid, payload = recv_frame(self.sock)
-        assert (ftype, peer, pid) == (READY, 0, self.proc.pid)
+        assert (ftype, peer, pid) == (READY, ROLE_SIM, self.proc.pid)
         assert struct.unpack("=II", payload) == (IPC_VERSION, ROLE_SIM)
         # READY comes after the port file, which comes after the listen: HTTP answers now.
         self.port = int(self.port_file.read_text().split()[0])
@@ -70,7 +70,7 @@ class Supervised:
 
     def pong(self, timeout=15):
         ftype, peer, pid, payload = recv_frame(self.sock, timeout)
-        assert (ftype, peer, pid) == (PONG, 0, self.proc.pid)
+        assert (ftype, peer, pid) == (PONG, ROLE_SIM, self.proc.pid)
         return struct.unpack("=Q", payload)[0]
 
     def finish(self, timeout=15):
@@ -168,7 +168,7 @@ def test_protocol_violation_exits_1(supervised, bad, message):
     s.sock.sendall(bad)
     assert s.finish() == 1, s.stderr
     assert message in s.stderr, s.stderr
-    assert "upbit-sim[crit] upbit-sim: ipc: " in s.stderr, s.stderr
+    assert "upbit-sim[crit]: ipc: " in s.stderr, s.stderr
 
 
 def test_other_descriptors_are_closed(supervised, tmp_path):
@@ -222,5 +222,5 @@ def test_standalone_logs_where_it_listens():
     """Without --ipc-fd nothing changes but the log line, which goes through the logger."""
     with Sim(["--log-level", "notice"]) as sim:
         assert sim.get("/_sim/health").status == 200
-    assert f"upbit-sim[notice] upbit-sim: listening on 127.0.0.1:{sim.port}, 5 markets" in \
+    assert f"upbit-sim[notice]: listening on 127.0.0.1:{sim.port}, 5 markets" in \
         sim.stderr

@@ -89,7 +89,7 @@ def test_stop_and_start_through_the_socket(daemon_factory):
     # SHUTDOWN (and SIGTERM, whichever it sees first) made it exit cleanly, not a SIGKILL.
     assert w["last_exit"] == "exit 0", w
     log = d.log_text()
-    assert "upbit-sim[info] upbit-sim: shutting down" in log, log[-3000:]
+    assert "upbit-sim[info]: shutting down" in log, log[-3000:]
 
     assert d.ctl("start", "upbit-sim", check=True).stdout == "upbit-sim: started\n"
     d.wait_state("upbit-sim", "RUNNING")
@@ -100,6 +100,6 @@ def test_stop_and_start_through_the_socket(daemon_factory):
 def test_sim_logs_like_every_other_process(daemon):
     """The line that says where the simulator listens is a log line in the daemon's format."""
     port = daemon.sim_port
-    wait_for(lambda: f"upbit-sim[notice] upbit-sim: listening on 127.0.0.1:{port}, 2 markets"
+    wait_for(lambda: f"upbit-sim[notice]: listening on 127.0.0.1:{port}, 2 markets"
              in daemon.log_text(), 5, what="the sim's listening line")
     assert not any(l.startswith("upbit-sim ") for l in daemon.log_text().splitlines())

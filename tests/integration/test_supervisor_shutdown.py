@@ -48,14 +48,14 @@ def test_signal_stops_everything_in_reverse_dependency_order(daemon_factory, sig
 
     # The supervisor's own record: each stop begins only once the previous one has ended.
     log = d.log_text()
-    events = re.findall(r"tradingd: ([a-z-]+): (RUNNING -> STOPPING|STOPPING -> STOPPED)$",
+    events = re.findall(r"tradingd\[debug\]: ([a-z-]+): (RUNNING -> STOPPING|STOPPING -> STOPPED)$",
                         log, re.M)
     expected = []
     for name in STOP_ORDER:
         expected += [(name, "RUNNING -> STOPPING"), (name, "STOPPING -> STOPPED")]
     assert events == expected, events
     # Each worker saw the request and exited on its own, in the same order.
-    exits = re.findall(r"^\S+ ([a-z-]+)\[info\] \1: exited cleanly$", log, re.M)
+    exits = re.findall(r"^\S+ ([a-z-]+)\[info\]: exited cleanly$", log, re.M)
     assert exits == STOP_ORDER[:-1], exits
     assert "every process stopped: exiting" in log
 
