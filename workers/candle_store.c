@@ -23,8 +23,8 @@ static const char *const candle_sql[CANDLE_STMT_COUNT] = {
 int candle_store_open(struct candle_store *cs, sqlite3 *db)
 {
 	cs->db = db;
-	cs->inserted = cs->duplicates = cs->errors = cs->busy = 0;
-	cs->locked = 0;
+	cs->inserted = cs->duplicates = cs->errors = cs->busy = cs->refused = 0;
+	cs->failing = 0;
 	return db_prepare_all(db, candle_sql, cs->st, CANDLE_STMT_COUNT);
 }
 
@@ -33,30 +33,33 @@ void candle_store_close(struct candle_store *cs)
 	db_finalize_all(cs->st, CANDLE_STMT_COUNT);
 }
 
-/* A failed write: rc and msg were taken before any ROLLBACK. A lock held by another connection
- * is logged when it starts and when it ends, not at every refused batch of every pass. */
+/* A failed write: rc and msg were taken before any ROLLBACK. A locked database or a full disk
+ * lasts a while: it is logged when it starts and when it ends, not at every pass. */
 static void write_failed(struct candle_store *cs, int rc, const char *what, const char *msg)
 {
 	cs->errors++;
-	if (rc != SQLITE_BUSY) {
-		log_errx("candles: cannot %s: %s", what, msg);
+	cs->refused++;
+	if (rc == SQLITE_BUSY)
+		cs->busy++;
+	if (rc == cs->failing)
 		return;
-	}
-	cs->busy++;
-	if (!cs->locked)
+	cs->failing = rc;
+	if (rc == SQLITE_BUSY)
 		log_warnx("candles: cannot %s: %s (another connection holds the write lock): kept "
 			  "unsynced, fetched and stored again on the next pass",
 			  what, msg);
-	cs->locked = 1;
+	else
+		log_errx("candles: cannot %s: %s: kept unsynced, retried on every pass", what, msg);
 }
 
 static void write_done(struct candle_store *cs)
 {
-	if (!cs->locked)
+	if (!cs->failing)
 		return;
-	cs->locked = 0;
-	log_notice("candles: the database takes writes again (%llu refused while it was locked)",
-		   (unsigned long long)cs->busy);
+	log_notice("candles: the database takes writes again (%llu refused)",
+		   (unsigned long long)cs->refused);
+	cs->failing = 0;
+	cs->refused = 0;
 }
 
 int candle_store_put(struct candle_store *cs, const struct upbit_candle *c, size_t n, int unit,

@@ -21,8 +21,9 @@ struct candle_store {
 	sqlite3 *db;
 	sqlite3_stmt *st[CANDLE_STMT_COUNT];
 	uint64_t inserted, duplicates, errors;
-	uint64_t busy; /* errors that were a lock held by another connection */
-	int locked;    /* the last write met such a lock (logged once per episode) */
+	uint64_t busy;	  /* errors that were a lock held by another connection */
+	int failing;	  /* result code of the last failed write; 0 once one succeeds */
+	uint64_t refused; /* writes failed since then (an episode is logged at start and end) */
 };
 
 int candle_store_open(struct candle_store *cs, sqlite3 *db);

@@ -265,18 +265,18 @@ static void md_status(struct worker *w, json_t *out)
 	json_object_set_new(out, "markets", markets);
 	json_object_set_new(
 		out, "counters",
-		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			  "ticker_ok", (json_int_t)md->ticker_ok, "ticker_failed",
-			  (json_int_t)md->ticker_failed, "ticks_published",
-			  (json_int_t)md->ticks_published, "ticks_out_of_order",
+		json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ticker_ok",
+			  (json_int_t)md->ticker_ok, "ticker_failed", (json_int_t)md->ticker_failed,
+			  "ticks_published", (json_int_t)md->ticks_published, "ticks_out_of_order",
 			  (json_int_t)md->ticks_out_of_order, "candle_pages",
 			  (json_int_t)md->candle_pages, "candle_failures",
 			  (json_int_t)md->candle_failures, "candles_stored",
 			  (json_int_t)md->store.inserted, "candle_duplicates",
 			  (json_int_t)md->store.duplicates, "candle_store_errors",
-			  (json_int_t)md->store.errors, "candle_store_busy",
-			  (json_int_t)md->store.busy, "candles_published",
+			  (json_int_t)md->store.errors, "candles_published",
 			  (json_int_t)md->candles_published, "alerts", (json_int_t)md->alerts));
+	json_object_set_new(json_object_get(out, "counters"), "candle_store_busy",
+			    json_integer((json_int_t)md->store.busy));
 	json_object_set_new(out, "outbox",
 			    json_pack("{s:I, s:I, s:I}", "waiting", (json_int_t)md->outbox.n,
 				      "deferred", (json_int_t)md->outbox.deferred, "lost",

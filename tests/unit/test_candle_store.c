@@ -117,14 +117,14 @@ static void test_failed_batch_stores_nothing(void **state)
 	assert_int_equal(candle_store_set_synced(&cs, "KRW-SOL", 1, 180000), -1);
 	assert_int_equal(cs.errors, 2);
 	assert_int_equal(cs.busy, 2);
-	assert_int_equal(cs.locked, 1);
+	assert_int_equal(cs.failing, SQLITE_BUSY);
 	db_exec(other, "ROLLBACK");
 	sqlite3_close(other);
 	assert_int_equal(count_rows(db), before);
 	assert_int_equal(candle_store_synced_until(&cs, "KRW-SOL", 1), 0);
 	/* The retry of the next pass stores it all. */
 	assert_int_equal(candle_store_put(&cs, batch, 2, 1, NULL), 0);
-	assert_int_equal(cs.locked, 0);
+	assert_int_equal(cs.failing, 0);
 	assert_int_equal(count_rows(db), before + 2);
 	candle_store_close(&cs);
 }
@@ -185,6 +185,7 @@ static void test_full_disk_is_reported_as_such(void **state)
 	assert_non_null(strstr(text, "database or disk is full"));
 	assert_null(strstr(text, "cannot rollback"));
 	assert_int_equal(cs.busy, 0);
+	assert_int_equal(cs.failing, SQLITE_FULL);
 	assert_int_equal(sqlite3_get_autocommit(db), 1);
 	/* Nothing of the refused batch is kept; space back, the store works again. */
 	int stored = count_rows(db);

@@ -1,0 +1,155 @@
+/* The outbox on a real SQLite file: an alert that meets a locked or full database is kept in
+ * memory, in order and with the time it was raised, and stored by a later retry; the queue is
+ * bounded and says what it drops. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/clock.h"
+#include "common/db.h"
+#include "common/outbox.h"
+
+static char dir[64];
+
+struct seen {
+	int64_t ids[64];
+	int n;
+};
+
+static void on_stored(void *arg, int64_t id)
+{
+	struct seen *s = arg;
+
+	if (s->n < 64)
+		s->ids[s->n++] = id;
+}
+
+static int setup(void **state)
+{
+	sqlite3 *db;
+
+	snprintf(dir, sizeof(dir), "/tmp/td-ob-XXXXXX");
+	if (!mkdtemp(dir))
+		return -1;
+	db = db_open(dir, 1000);
+	if (!db || db_migrate(db) < 0)
+		return -1;
+	/* Fail fast on the lock, and no cool-down left over from an earlier wait. */
+	sqlite3_busy_timeout(db, 0);
+	*state = db;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	sqlite3_close(*state);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static int rows(sqlite3 *db)
+{
+	sqlite3_stmt *st;
+	int n = -1;
+
+	sqlite3_prepare_v2(db, "SELECT count(*) FROM notifications", -1, &st, NULL);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static void test_locked_alerts_wait_in_order(void **state)
+{
+	sqlite3 *db = *state;
+	sqlite3 *other = db_open(dir, 1000);
+	struct outbox ob;
+	struct seen seen = {0};
+	sqlite3_stmt *st;
+	char text[32];
+	int64_t raised;
+
+	outbox_init(&ob, db, "test", on_stored, &seen);
+	assert_int_equal(outbox_post(&ob, OUTBOX_INFO, "first", "stored at once"), 0);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(db_exec(other, "BEGIN IMMEDIATE"), 0);
+	assert_int_equal(outbox_add(db, 1, "test", OUTBOX_INFO, "k", "t"), -EBUSY);
+	raised = clock_now_ms();
+	for (int i = 0; i < OUTBOX_PENDING_MAX; i++) {
+		snprintf(text, sizeof(text), "kept %d", i);
+		assert_int_equal(outbox_post(&ob, OUTBOX_WARNING, "kept", text), 0);
+	}
+	assert_int_equal(ob.n, OUTBOX_PENDING_MAX);
+	/* Full: the next one is lost, and counted. */
+	assert_int_equal(outbox_post(&ob, OUTBOX_CRITICAL, "lost", "one too many"), -1);
+	assert_int_equal(ob.lost, 1);
+	outbox_retry(&ob); /* still locked: nothing moves */
+	assert_int_equal(ob.n, OUTBOX_PENDING_MAX);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(db_exec(other, "ROLLBACK"), 0);
+	outbox_retry(&ob);
+	assert_int_equal(ob.n, 0);
+	assert_int_equal(ob.deferred, OUTBOX_PENDING_MAX);
+	assert_int_equal(seen.n, 1 + OUTBOX_PENDING_MAX);
+	assert_int_equal(rows(db), 1 + OUTBOX_PENDING_MAX);
+	/* In the order raised, each with the time it was raised, not the time it was stored. */
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT id, created_ms, text FROM notifications "
+					    "WHERE kind = 'kept' ORDER BY id",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	for (int i = 0; i < OUTBOX_PENDING_MAX; i++) {
+		assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+		snprintf(text, sizeof(text), "kept %d", i);
+		assert_int_equal(sqlite3_column_int64(st, 0), seen.ids[1 + i]);
+		assert_true(sqlite3_column_int64(st, 1) - raised < 1000);
+		assert_string_equal((const char *)sqlite3_column_text(st, 2), text);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(other);
+}
+
+static void test_full_database_keeps_the_alert(void **state)
+{
+	sqlite3 *db = *state;
+	struct outbox ob;
+	struct seen seen = {0};
+	char text[400];
+	int kept = 0;
+
+	outbox_init(&ob, db, "test", on_stored, &seen);
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=8"), 0);
+	for (int i = 0; i < 100 && !kept; i++) {
+		assert_int_equal(outbox_post(&ob, OUTBOX_WARNING, "fill", text), 0);
+		kept = ob.n > 0;
+	}
+	assert_true(kept);
+	assert_int_equal(outbox_add(db, 1, "test", OUTBOX_INFO, "k", text), -ENOSPC);
+	int before = rows(db);
+
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=1073741823"), 0);
+	outbox_retry(&ob);
+	assert_int_equal(ob.n, 0);
+	assert_int_equal(ob.lost, 0);
+	assert_int_equal(rows(db), before + 1);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_locked_alerts_wait_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_full_database_keeps_the_alert, setup,
+						teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
