@@ -82,30 +82,26 @@ def test_restart_waits_for_the_stop_then_the_start(daemon_factory):
     assert not pid_alive(pid)
 
 
-def test_a_start_that_fails_says_how(daemon):
-    res, _ = ctl(daemon, "stop", "upbit-sim")
-    assert res.returncode == 0, res
-    # The simulator cannot bind its port while this holds it (bound, not listening: the
-    # readiness probe must not mistake it for the simulator).
-    blocker = socket.socket()
-    blocker.bind(("127.0.0.1", daemon.sim_port))
-    try:
-        res, _ = ctl(daemon, "--json", "start", "upbit-sim")
-        assert res.returncode == 1, res
-        result = json.loads(res.stdout)["results"][0]
-        assert "result" not in result, result
-        assert result["state"] in ("BACKOFF", "FATAL"), result
-        assert re.fullmatch(r"not started: (BACKOFF|FATAL) \(.*exit \d+.*\)", result["error"]), \
-            result
-        res, _ = ctl(daemon, "start", "upbit-sim")
-        assert res.returncode == 1, res
-        assert re.fullmatch(r"upbit-sim: ERROR \(not started: (BACKOFF|FATAL) \(.*\)\)\n",
-                            res.stdout), res
-    finally:
-        blocker.close()
-    res, _ = ctl(daemon, "start", "upbit-sim")
-    assert (res.returncode, res.stdout) == (0, "upbit-sim: started\n"), res
-    assert daemon.state("upbit-sim") == "RUNNING"
+def test_a_start_that_fails_says_how(daemon_factory):
+    d = daemon_factory(overrides={"supervisor.crashloop_max_restarts": 3},
+                       env={"TRADINGD_FAULT": "strategy:exit-at-start"})
+    d.start(wait_running=False)
+    d.wait_state("strategy", "FATAL")
+    # Each start runs into the fault: the reply comes once it has failed, and says how.
+    res, _ = ctl(d, "--json", "start", "strategy")
+    assert res.returncode == 1, res
+    result = json.loads(res.stdout)["results"][0]
+    assert "result" not in result and result["pid"] == 0, result
+    assert result["state"] in ("BACKOFF", "FATAL"), result
+    assert re.fullmatch(r"not started: (BACKOFF \(exit 1; restart in \d+ ms\)|"
+                        r"FATAL \(crash loop: .*\))", result["error"]), result
+    d.wait_state("strategy", "FATAL")
+    res, _ = ctl(d, "restart", "strategy", "notifier")
+    assert res.returncode == 1, res
+    lines = res.stdout.splitlines()
+    assert re.fullmatch(r"strategy: ERROR \(not restarted: (BACKOFF|FATAL) \(.*\)\)", lines[0]), \
+        res
+    assert lines[1:] == ["notifier: restarted"], res
 
 
 def test_a_restart_cut_short_by_the_shutdown_says_so(daemon_factory):
@@ -135,3 +131,17 @@ def test_others_are_served_while_a_stop_is_waited_for(daemon_factory):
     assert waiting.poll() is None
     out, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 0 and out.startswith("strategy: stopped (SIGKILL"), (out, err)
+
+
+def test_a_stop_that_ends_with_the_daemon_is_still_answered(daemon_factory):
+    """The simulator stops last at shutdown: its waiting stop is answered as the daemon exits."""
+    d = daemon_factory(overrides=SLOW_STOP).start()
+    os.kill(d.status()["upbit-sim"]["pid"], signal.SIGSTOP)
+    waiting = subprocess.Popen([binary("tradectl"), "-s", d.socket, "stop", "upbit-sim"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    d.wait_state("upbit-sim", "STOPPING")
+    d.proc.send_signal(signal.SIGTERM)
+    out, err = waiting.communicate(timeout=30)
+    assert (waiting.returncode, out) == \
+        (0, f"upbit-sim: stopped (SIGKILL: it did not exit within {STOP_TIMEOUT_MS} ms)\n"), err
+    assert d.proc.wait(30) == 0
