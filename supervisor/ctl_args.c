@@ -9,10 +9,12 @@
 const struct ctl_command_info ctl_commands[] = {
 	{"status", CTL_CMD_STATUS, 0, -1, "status [NAME...]",
 	 "state of every process, or of each NAME ('all': every process)"},
-	{"start", CTL_CMD_START, 1, -1, "start NAME...|all", "start the processes"},
-	{"stop", CTL_CMD_STOP, 1, -1, "stop NAME...|all", "stop the processes"},
+	{"start", CTL_CMD_START, 1, -1, "start NAME...|all",
+	 "start the processes; answers once they are RUNNING"},
+	{"stop", CTL_CMD_STOP, 1, -1, "stop NAME...|all",
+	 "stop the processes; answers once they have exited"},
 	{"restart", CTL_CMD_RESTART, 1, -1, "restart NAME...|all",
-	 "stop, then start the processes"},
+	 "stop, then start the processes; answers once they are RUNNING"},
 	{"reload", CTL_CMD_RELOAD, 0, 0, "reload", "re-read the daemon's config file and apply it"},
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
@@ -250,7 +252,11 @@ void ctl_usage(FILE *out)
 		"\n"
 		"Environment:\n"
 		"  " CTL_CONFIG_ENV "       the default config file\n"
-		"  " CTL_TIMEOUT_ENV "   how long to wait for the reply, in ms (default %d)\n"
+		"  " CTL_TIMEOUT_ENV "   how long to wait for the daemon to answer, in ms (default "
+		"%d);\n"
+		"                        start, stop and restart then wait as long as the daemon "
+		"says\n"
+		"                        stopping or starting may take\n"
 		"\n"
 		"Exit status:\n"
 		"  0  success\n"

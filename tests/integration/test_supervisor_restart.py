@@ -2,6 +2,7 @@
 dies at every start ends FATAL in a crash loop without disturbing the others; a stopped
 (SIGSTOP) worker misses its heartbeats and is killed and restarted."""
 import os
+import re
 import signal
 import time
 
@@ -71,9 +72,12 @@ def test_worker_dying_at_every_start_ends_fatal(daemon_factory):
     assert res.returncode == 0 and res.stdout.count("\n") == 1 and "FATAL" in res.stdout
     assert "strategy: crash loop" in d.log_text()
 
-    # Asked to start again, it runs into the same fault and ends FATAL once more.
+    # Asked to start again, it runs into the same fault, and the reply says so (it comes once
+    # the start has failed); it ends FATAL once more.
     res = d.ctl("start", "strategy")
-    assert res.returncode == 0 and "strategy: started" in res.stdout, res
+    assert res.returncode == 1, res
+    assert re.fullmatch(r"strategy: ERROR \(not started: (BACKOFF|FATAL) \(.*exit 1.*\)\)\n",
+                        res.stdout), res
     wait_for(lambda: d.status()["strategy"]["restarts"] > 2 or
              d.state("strategy") == "FATAL", 10, what="strategy failing again")
     d.wait_state("strategy", "FATAL", timeout=10)

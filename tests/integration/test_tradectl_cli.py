@@ -518,3 +518,70 @@ def test_bad_config(tmp):
     assert r.returncode == 2
     assert "cannot open" in r.stderr
     assert "-s SOCKET" in r.stderr.splitlines()[-1]
+
+
+def test_pending_notice_extends_the_wait(fake):
+    """start/stop/restart: a notice first, the reply after longer than tradectl's own timeout."""
+    reply = {"ok": True, "results": [{"name": "strategy", "result": "stopped"}]}
+
+    def slow(fake, conn):
+        fake.take_request(conn)
+        conn.sendall(b'{"pending":true,"wait_ms":3000}\n')
+        time.sleep(1.5)
+        conn.sendall(json.dumps(reply).encode() + b"\n")
+
+    f = fake(slow)
+    t0 = time.monotonic()
+    r = run("-s", f.path, "stop", "strategy", env={"TRADECTL_TIMEOUT_MS": "500"})
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "strategy: stopped\n"
+    assert time.monotonic() - t0 >= 1.4
+    # --json prints the reply, not the notice.
+    r = run("-s", f.path, "--json", "stop", "strategy", env={"TRADECTL_TIMEOUT_MS": "500"})
+    assert r.returncode == 0 and json.loads(r.stdout) == reply, r
+
+
+def test_pending_notice_and_reply_in_one_write(fake):
+    f = fake(replying(b'{"pending":true,"wait_ms":100}\n{"ok":true,"results":[{"name":"a",'
+                      b'"result":"started"}]}\n'))
+    r = run("-s", f.path, "start", "a")
+    assert (r.returncode, r.stdout) == (0, "a: started\n"), r
+
+
+def test_pending_notice_then_silence(fake):
+    def silent(fake, conn):
+        fake.take_request(conn)
+        conn.sendall(b'{"pending":true,"wait_ms":700}\n')
+        fake.stop.wait(20)
+
+    f = fake(silent)
+    t0 = time.monotonic()
+    r = run("-s", f.path, "restart", "a", env={"TRADECTL_TIMEOUT_MS": "500"})
+    elapsed = time.monotonic() - t0
+    assert r.returncode == 1
+    # The notice's 700 ms plus the reply timeout.
+    assert one_line(r.stderr) == (f"tradectl: no reply from {f.path} within 1200 ms "
+                                  "(tradingd busy or hung? see its log)")
+    assert 1.1 < elapsed < 6
+
+
+def test_pending_notice_then_close(fake):
+    def closes(fake, conn):
+        fake.take_request(conn)
+        conn.sendall(b'{"pending":true,"wait_ms":5000}\n')
+
+    f = fake(closes)
+    r = run("-s", f.path, "stop", "a")
+    assert r.returncode == 1
+    assert "closed the connection without a reply" in one_line(r.stderr)
+
+
+@pytest.mark.parametrize("notice", [b'{"pending":true}', b'{"pending":true,"wait_ms":-1}',
+                                    b'{"pending":true,"wait_ms":"5"}',
+                                    b'{"pending":true,"wait_ms":99999999999}'])
+def test_malformed_pending_notice(fake, notice):
+    f = fake(replying(notice + b'\n{"ok":true,"results":[]}\n'))
+    r = run("-s", f.path, "stop", "a")
+    assert r.returncode == 1
+    line = one_line(r.stderr)
+    assert line.startswith("tradectl: malformed reply") and "wait_ms" in line, line

@@ -4,6 +4,7 @@ exit codes 2 (usage) and 3 (no daemon)."""
 import json
 import os
 import re
+import socket
 import subprocess
 
 from conftest import PROCESSES, WORKERS, binary, pid_alive, wait_for, wait_gone
@@ -93,6 +94,48 @@ def test_stop_start_restart_all(daemon):
     assert res.stdout.count(": restarted\n") == len(PROCESSES)
     assert all(w["state"] == "RUNNING" and w["pid"] not in (0, mid[n])
                for n, w in daemon.status().items())
+
+
+def raw_request(daemon, request):
+    """One request line sent as is; the reply line parsed."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.settimeout(20)
+        s.connect(daemon.socket)
+        s.sendall(json.dumps(request).encode() + b"\n")
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    return json.loads(data)
+
+
+def test_a_bad_argument_is_quoted_short(daemon):
+    """A reply quotes a bad argument up to 40 bytes, then "...": a huge one never echoes."""
+    pids = {n: w["pid"] for n, w in daemon.status().items()}
+    huge = "x" * 10240
+    for args in (["stop", huge], ["stop", "strategy", huge], ["restart", huge, "notifier"],
+                 ["status", huge], ["pid", huge]):
+        res = daemon.ctl(*args)
+        assert res.returncode == 1 and res.stdout == "", (args[0], res.returncode)
+        assert res.stderr == "tradectl: no such process: " + "x" * 40 + "...\n", args[0]
+    # Refused as a whole: nothing was stopped or restarted.
+    assert {n: w["pid"] for n, w in daemon.status().items()} == pids
+    # Cut at a character, not inside one: "é" is two bytes.
+    res = daemon.ctl("stop", "é" * 5000)
+    assert res.stderr == "tradectl: no such process: " + "é" * 20 + "...\n"
+    res = daemon.ctl("stop", "a" + "é" * 5000)
+    assert res.stderr == "tradectl: no such process: a" + "é" * 19 + "...\n"
+    # Up to 40 bytes, the name is quoted whole.
+    res = daemon.ctl("stop", "y" * 40)
+    assert res.stderr == "tradectl: no such process: " + "y" * 40 + "\n"
+    # What tradectl does not check itself, the daemon does, with the same cut.
+    assert raw_request(daemon, {"cmd": "z" * 10000}) == \
+        {"ok": False, "error": "unknown command: " + "z" * 40 + "..."}
+    reply = raw_request(daemon, {"cmd": "stop", "args": ["strategy", "w" * 60000]})
+    assert reply == {"ok": False, "error": "no such process: " + "w" * 40 + "..."}
+    assert {n: w["pid"] for n, w in daemon.status().items()} == pids
 
 
 def test_pid_and_version(daemon):

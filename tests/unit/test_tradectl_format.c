@@ -96,6 +96,47 @@ static void test_status_descriptions(void **state)
 	expect_line("{\"name\":\"maintenance\",\"state\":\"STOPPED\",\"description\":"
 		    "\"Nov 25 07:46 PM\"}",
 		    "maintenance                      STOPPED   Nov 25 07:46 PM");
+	/* The state is said once: a description that repeats it (an older daemon's) is left
+	 * out for the last exit, or for nothing. */
+	expect_line("{\"name\":\"strategy\",\"state\":\"STOPPED\",\"last_exit\":\"exit 0\","
+		    "\"description\":\"Stopped\"}",
+		    "strategy                         STOPPED   exit 0");
+	expect_line("{\"name\":\"strategy\",\"state\":\"STOPPED\",\"last_exit\":\"exit 0\"}",
+		    "strategy                         STOPPED   exit 0");
+	expect_line("{\"name\":\"strategy\",\"state\":\"STOPPED\",\"description\":\"stopped\"}",
+		    "strategy                         STOPPED   Not started");
+	expect_line("{\"name\":\"strategy\",\"state\":\"STOPPED\",\"last_exit\":\"exit 0\","
+		    "\"description\":\"exit 0, 0:01:02 ago\"}",
+		    "strategy                         STOPPED   exit 0, 0:01:02 ago");
+	expect_line("{\"name\":\"strategy\",\"state\":\"FATAL\",\"last_exit\":\"exit 1\","
+		    "\"description\":\"fatal\"}",
+		    "strategy                         FATAL     exited: exit 1");
+}
+
+static void expect_pending(const char *line, int64_t want)
+{
+	assert_int_equal(ctl_pending_wait_ms(line, strlen(line)), want);
+}
+
+static void test_pending_notice(void **state)
+{
+	(void)state;
+	expect_pending("{\"pending\":true,\"wait_ms\":7000}", 7000);
+	expect_pending("{\"wait_ms\":0,\"pending\":true}", 0);
+	expect_pending("{\"pending\":true,\"wait_ms\":3600000}", 3600000);
+	/* Not a notice: a reply, or anything else, is left to the reply parser. */
+	expect_pending("{\"ok\":true,\"results\":[]}", -1);
+	expect_pending("{\"pending\":false,\"wait_ms\":5}", -1);
+	expect_pending("{\"pending\":1,\"wait_ms\":5}", -1);
+	expect_pending("garbage", -1);
+	expect_pending("", -1);
+	expect_pending("[true]", -1);
+	/* A notice with a wait that cannot be used. */
+	expect_pending("{\"pending\":true}", -2);
+	expect_pending("{\"pending\":true,\"wait_ms\":-1}", -2);
+	expect_pending("{\"pending\":true,\"wait_ms\":3600001}", -2);
+	expect_pending("{\"pending\":true,\"wait_ms\":1.5}", -2);
+	expect_pending("{\"pending\":true,\"wait_ms\":\"5\"}", -2);
 }
 
 static void test_status_bad_workers(void **state)
@@ -313,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_status_bad_workers),
 		cmocka_unit_test(test_status_truncates),
 		cmocka_unit_test(test_reply_parse),
+		cmocka_unit_test(test_pending_notice),
 		cmocka_unit_test(test_render_status),
 		cmocka_unit_test(test_render_refusals),
 		cmocka_unit_test(test_render_results),
