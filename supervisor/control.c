@@ -322,8 +322,8 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	c->counted = 1;
 	ctl->nclients++;
-	uv_timer_start(&c->timer, client_idle,
-		       (uint64_t)ctl->sup->cfg.s.control.idle_timeout_ms, 0);
+	uv_timer_start(&c->timer, client_idle, (uint64_t)ctl->sup->cfg.s.control.idle_timeout_ms,
+		       0);
 	uv_read_start((uv_stream_t *)&c->pipe, client_alloc, client_read);
 }
 

@@ -67,8 +67,8 @@ void send_config(struct proc *p)
 /* A worker that breaks the protocol is broken: killed, and the policy restarts it. */
 static void protocol_violation(struct proc *p, const char *what)
 {
-	log_msg(LOG_LVL_CRIT, "%s: protocol violation: %s: killing pid %d", role_name(p->role), what,
-		p->pid);
+	log_msg(LOG_LVL_CRIT, "%s: protocol violation: %s: killing pid %d", role_name(p->role),
+		what, p->pid);
 	snprintf(p->kill_reason, sizeof(p->kill_reason), "protocol violation");
 	if (p->pid > 0)
 		kill(p->pid, SIGKILL);
@@ -85,7 +85,7 @@ static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payl
 		snprintf(what, sizeof(what),
 			 "it speaks IPC protocol %u, this supervisor %u (an upgrade left an old "
 			 "binary?)",
-			 ready.version, IPC_VERSION);
+			 ready.version, (unsigned)IPC_VERSION);
 		protocol_violation(p, what);
 		return;
 	}

@@ -80,7 +80,7 @@ struct proc {
 	struct held_msg *held; /* ROUTE_HOLD_MAX entries, for messages to this process */
 	int nheld;
 	uint64_t held_dropped;
-	int fatal_count;  /* FATALs in a row, for the cool-down's backoff */
+	int fatal_count; /* FATALs in a row, for the cool-down's backoff */
 	int64_t fatal_mono;
 };
 
