@@ -186,7 +186,7 @@ def test_daemon_runs_inside_the_units_limits(daemon_factory):
         # UMask=0077: the daemon's files are its own alone; the modes meant for control_group
         # are set explicitly.
         db = data / "tradingd.db"
-        for path, mode in [(data, 0o750), (run, 0o750), (db, 0o600),
+        for path, mode in [(data, 0o700), (run, 0o750), (db, 0o600),
                            (run / "tradingd.sock", 0o660)]:
             st_ = os.stat(path)
             assert (st_.st_uid, st_.st_mode & 0o777) == (acct.pw_uid, mode), path
