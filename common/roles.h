@@ -25,6 +25,9 @@ enum role_binary {
 
 #define ROLE_NET_BINARY "tradingd-net"
 #define ROLE_SIM_BINARY "upbit-sim"
+/* The simulator's accounts (with their secrets), one per line, in its environment: a command
+ * line is readable by every local user, the environment of an undumpable process by root. */
+#define SIM_ACCOUNTS_ENV "UPBIT_SIM_ACCOUNTS"
 #define ROLE_MAX_SECTIONS 8
 
 struct role_info {

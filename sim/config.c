@@ -4,6 +4,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/roles.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -228,8 +229,11 @@ static int parse_account(struct sim_config *cfg, const char *arg, char *err, siz
 			*p++ = '\0';
 	}
 	if (n < 3 || !*parts[0] || !*parts[1] || strlen(parts[0]) >= 128 || strlen(parts[1]) >= 128)
-		return fail(err, errlen,
-			    "--account: expected ACCESS_KEY:SECRET_KEY:KRW_BALANCE, got '%s'", arg);
+		return fail(
+			err, errlen,
+			"--account: expected ACCESS_KEY:SECRET_KEY:KRW_BALANCE (the entry is not "
+			"shown: it holds a secret)%s",
+			"");
 	if (parse_double(parts[2], &krw) < 0 || krw < 0)
 		return fail(err, errlen, "--account: bad KRW balance '%s'", parts[2]);
 	a = &cfg->accounts[cfg->naccounts];
@@ -298,6 +302,31 @@ static void set_defaults(struct sim_config *cfg)
 	cfg->clock_rate = 1.0;
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->ipc_fd = -1;
+}
+
+/* Accounts from SIM_ACCOUNTS_ENV, one per line: how tradingd hands them over, since a command
+ * line is readable by every local user (ps). The value is wiped from our environment block
+ * once read (/proc/PID/environ shows that block). */
+static int accounts_from_env(struct sim_config *cfg, char *err, size_t errlen)
+{
+	char *value = getenv(SIM_ACCOUNTS_ENV), *copy, *line, *save = NULL;
+	size_t len;
+	int rc = 0;
+
+	if (!value)
+		return 0;
+	len = strlen(value);
+	copy = strdup(value);
+	explicit_bzero(value, len);
+	unsetenv(SIM_ACCOUNTS_ENV);
+	if (!copy)
+		return fail(err, errlen, "out of memory for the accounts%s", "");
+	for (line = strtok_r(copy, "\n", &save); line && rc == 0;
+	     line = strtok_r(NULL, "\n", &save))
+		rc = parse_account(cfg, line, err, errlen);
+	explicit_bzero(copy, len);
+	free(copy);
+	return rc;
 }
 
 int sim_config_parse(struct sim_config *cfg, int argc, char **argv, char *err, size_t errlen)
@@ -487,6 +516,8 @@ int sim_config_parse(struct sim_config *cfg, int argc, char **argv, char *err, s
 			"--admin %s is not a loopback address (add --allow-remote to permit it)",
 			cfg->admin_host);
 	cfg->has_clock_rate = has_rate;
+	if (accounts_from_env(cfg, err, errlen) < 0)
+		return -1;
 	for (c = 0; c < cfg->naccounts; c++)
 		if (cfg->holdings[c][0] && resolve_holdings(cfg, c, err, errlen) < 0)
 			return -1;

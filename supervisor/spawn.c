@@ -13,14 +13,14 @@
 #include "common/log.h"
 #include "supervisor/supervisor.h"
 
-#define MAX_SIM_ARGS 160
+#define MAX_SIM_ARGS 16
 
 extern char **environ;
 
 /* The environment of a child: a minimal one, not whatever started the supervisor (root's
  * shell, systemd's sockets). Kept: the shared test clock and test-only faults, the log format
  * (JOURNAL_STREAM), the zone, and the sanitizers' options of a test build. */
-static char **child_environment(void)
+static char **child_environment(char *extra)
 {
 	static const char *const kept[] = {
 		CLOCK_ENV "=",	 "TRADINGD_FAULT=", "JOURNAL_STREAM=", "TZ=",
@@ -31,10 +31,12 @@ static char **child_environment(void)
 
 	while (environ[n])
 		n++;
-	env = calloc(n + 2, sizeof(*env));
+	env = calloc(n + 3, sizeof(*env));
 	if (!env)
 		return NULL;
 	env[k++] = path;
+	if (extra)
+		env[k++] = extra;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < sizeof(kept) / sizeof(kept[0]); j++)
 			if (strncmp(environ[i], kept[j], strlen(kept[j])) == 0)
@@ -133,12 +135,34 @@ static int sim_argv(struct proc *p, char **argv, char *storage, size_t cap)
 	argv[n++] = seed;
 	argv[n++] = "--markets";
 	argv[n++] = markets;
-	for (i = 0; i < cfg->s.sim.accounts.n && n + 3 < MAX_SIM_ARGS; i++) {
-		argv[n++] = "--account";
-		argv[n++] = (char *)cfg->s.sim.accounts.v[i];
-	}
 	argv[n] = NULL;
 	return 0;
+}
+
+static void wipe_free(char *secret, size_t len)
+{
+	if (secret) {
+		explicit_bzero(secret, len);
+		free(secret);
+	}
+}
+
+/* SIM_ACCOUNTS_ENV=entry\nentry...; NULL when there are none. Wipe before freeing. */
+static char *sim_accounts_env(const struct config *cfg, size_t *len)
+{
+	const struct config_list *a = &cfg->s.sim.accounts;
+	char *text;
+	size_t used;
+
+	*len = strlen(SIM_ACCOUNTS_ENV) + 2;
+	for (size_t i = 0; i < a->n; i++)
+		*len += strlen(a->v[i]) + 1;
+	if (a->n == 0 || !(text = malloc(*len)))
+		return NULL;
+	used = (size_t)snprintf(text, *len, "%s=", SIM_ACCOUNTS_ENV);
+	for (size_t i = 0; i < a->n; i++)
+		used += (size_t)snprintf(text + used, *len - used, "%s%s", i ? "\n" : "", a->v[i]);
+	return text;
 }
 
 int spawn_proc(struct proc *p)
@@ -150,7 +174,8 @@ int spawn_proc(struct proc *p)
 	char storage[8192];
 	int sv[2] = {-1, -1};
 	int rc;
-	char **env;
+	char **env, *accounts = NULL;
+	size_t accounts_len = 0;
 
 	if (p->role == ROLE_SIM) {
 		if (sim_argv(p, argv, storage, sizeof(storage)) < 0) {
@@ -168,10 +193,13 @@ int spawn_proc(struct proc *p)
 		log_err("%s: socketpair", role_name(p->role));
 		return -1;
 	}
-	env = child_environment();
+	if (p->role == ROLE_SIM)
+		accounts = sim_accounts_env(&sup->cfg, &accounts_len);
+	env = child_environment(accounts);
 	p->process = calloc(1, sizeof(*p->process));
 	if (!env || !p->process) {
 		free(env);
+		wipe_free(accounts, accounts_len);
 		free(p->process);
 		p->process = NULL;
 		close(sv[0]);
@@ -194,6 +222,7 @@ int spawn_proc(struct proc *p)
 	p->process->data = p;
 	rc = uv_spawn(sup->loop, p->process, &opts);
 	free(env);
+	wipe_free(accounts, accounts_len);
 	close(sv[1]);
 	if (rc < 0) {
 		log_errx("%s: cannot start %s: %s", role_name(p->role), argv[0], uv_strerror(rc));

@@ -52,6 +52,12 @@ def test_secrets_stay_with_order_execution(daemon_factory):
     needle = SIM_SECRET.encode()
     for name in WORKERS:
         assert memory_holds(st[name]["pid"], needle) == (name == "order-execution"), name
+    # The simulator has the secret (it is the exchange), but not on its command line, which
+    # every local user can read, nor left in its environment block.
+    sim = st["upbit-sim"]["pid"]
+    assert needle not in open(f"/proc/{sim}/cmdline", "rb").read()
+    assert needle not in open(f"/proc/{sim}/environ", "rb").read()
+    assert memory_holds(sim, needle)
     d.ctl("reload", check=True)
     d.stop()
     assert SIM_SECRET not in d.log_text()
