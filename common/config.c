@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <math.h>
+#include <grp.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -447,6 +448,14 @@ static void check_user(struct validation *v)
 			  user);
 }
 
+static void check_group(struct validation *v)
+{
+	const char *group = v->cfg->s.control_group;
+
+	if (group[0] && !getgrnam(group))
+		add_error(v, "control_group", "no such group \"%.32s\"", group);
+}
+
 /* Rules that tie keys together; each is reported at the key a reader would change. */
 static void validate_relations(struct validation *v)
 {
@@ -466,6 +475,7 @@ static void validate_relations(struct validation *v)
 		add_error(v, "exchange.keys_file", "live mode needs a keys file");
 	check_accounts(v);
 	check_user(v);
+	check_group(v);
 }
 
 static void set_error(struct config *cfg, int line, int column, const char *key, const char *msg)

@@ -311,6 +311,8 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 {
 	const char *data_dir = sup->cfg.s.data_dir;
 	const char *run_dir = sup->cfg.s.run_dir;
+	const char *group = sup->cfg.s.control_group;
+	struct group *gr = group[0] ? getgrnam(group) : NULL;
 	char path[PATH_MAX];
 	struct stat sb;
 	sqlite3 *db;
@@ -331,15 +333,19 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	}
 	/* Closing the last connection removes -wal and -shm, so no root-owned file is left. */
 	sqlite3_close(db);
+	/* Members of control_group must reach the socket inside run_dir (mode 0750). */
+	if (group[0] && !gr) {
+		log_errx("control_group \"%s\" does not exist", group);
+		return -1;
+	}
+	if (!drop && gr && chown(run_dir, (uid_t)-1, gr->gr_gid) < 0) {
+		/* Started unprivileged (systemd's User=): a chgrp needs the group's membership. */
+		log_err("cannot give %s to control_group %s (the daemon's user must be a member: "
+			"SupplementaryGroups=%s in the unit)",
+			run_dir, group, group);
+		return -1;
+	}
 	if (drop) {
-		/* Members of control_group must reach the socket inside run_dir (mode 0750). */
-		const char *group = sup->cfg.s.control_group;
-		struct group *gr = group[0] ? getgrnam(group) : NULL;
-
-		if (group[0] && !gr) {
-			log_errx("control_group \"%s\" does not exist", group);
-			return -1;
-		}
 		snprintf(path, sizeof(path), "%s/%s", data_dir, DB_FILE_NAME);
 		if (chown(data_dir, uid, gid) < 0 ||
 		    chown(run_dir, uid, gr ? gr->gr_gid : gid) < 0 || chown(path, uid, gid) < 0) {

@@ -92,12 +92,12 @@ def test_unit_settings():
         assert one(key) == want, key
     assert sorted(one("RestrictAddressFamilies").split()) == ["AF_INET", "AF_INET6", "AF_UNIX"]
     assert sorted(one("ReadWritePaths").split()) == ["/run/tradingd", "/var/lib/tradingd"]
-    # Root for the set-up only: what the drop and the chowns need, nothing more.
-    caps = set(one("CapabilityBoundingSet").split())
-    assert {"CAP_SETUID", "CAP_SETGID", "CAP_CHOWN"} <= caps
-    assert not caps & {"CAP_SYS_ADMIN", "CAP_NET_ADMIN", "CAP_SYS_PTRACE", "CAP_NET_RAW",
-                       "CAP_NET_BIND_SERVICE"}
-    assert "User" not in svc  # tradingd drops privileges itself, after the set-up
+    # Never root: systemd starts it as its account, with no capability, owner-only data.
+    assert one("User") == "tradingd" and one("Group") == "tradingd"
+    assert one("CapabilityBoundingSet") == "" and one("AmbientCapabilities") == ""
+    assert one("StateDirectoryMode") == "0700" and one("LimitCORE") == "0"
+    example_user = json.load(open(os.path.join(ROOT, "etc", "tradingd.json"))).get("user")
+    assert example_user in (None, "tradingd")  # the config names the unit's account
     assert unit["Install"]["WantedBy"] == ["multi-user.target"]
 
 
@@ -225,22 +225,3 @@ def test_ensure_deps_creates_the_account(step):
         assert not calls.exists()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("setpriv") is None,
-                    reason="needs root and setpriv")
-def test_capability_bounding_set_suffices(daemon_factory):
-    """Started as root with only the unit's capabilities, twice: the second start finds data_dir
-    and run_dir already given to nobody (mode 0750), as a second start outside systemd does
-    (systemd hands them back to root first: test_unit_sandbox.py starts the daemon that way)."""
-    svc = parse_unit(open(UNIT).read())["Service"]
-    caps = ",".join("+" + c.lower()[len("cap_"):] for c in svc["CapabilityBoundingSet"][0].split())
-    wrapper = ["setpriv", f"--bounding-set=-all,{caps}", "--inh-caps=-all"]
-    d = daemon_factory()
-    for _ in range(2):
-        d.start(wrapper=wrapper, timeout=10)
-        with open(f"/proc/{d.proc.pid}/status") as f:
-            bounding = next(int(l.split()[1], 16) for l in f if l.startswith("CapBnd"))
-        assert bin(bounding).count("1") == len(svc["CapabilityBoundingSet"][0].split())
-        assert d.stop() == 0
-    assert os.stat(d.dir / "data").st_uid == 65534

@@ -170,6 +170,22 @@ def bounding_mask(svc):
     return sum(1 << CAPS.index(c) for c in svc["CapabilityBoundingSet"][0].split())
 
 
+def become_user(svc):
+    """User=, Group= and SupplementaryGroups= as systemd applies them, before the filter."""
+    import grp
+    import pwd
+    if "User" not in svc:
+        return
+    acct = pwd.getpwnam(svc["User"][0])
+    gid = grp.getgrnam(svc["Group"][0]).gr_gid if "Group" in svc else acct.pw_gid
+    extra = [grp.getgrnam(g).gr_gid for v in svc.get("SupplementaryGroups", [])
+             for g in v.split()]
+    # systemd calls initgroups() for User=: the account's groups, then SupplementaryGroups=.
+    os.setgroups(sorted(set(os.getgrouplist(acct.pw_name, gid)) | set(extra)))
+    os.setresgid(gid, gid, gid)
+    os.setresuid(acct.pw_uid, acct.pw_uid, acct.pw_uid)
+
+
 def enter(unit_path):
     """Puts this process inside the unit's limits; what it executes next stays inside."""
     svc = parse_unit_service(unit_path)
@@ -183,6 +199,7 @@ def enter(unit_path):
             raise OSError(ctypes.get_errno(), f"PR_CAPBSET_DROP {cap}")
     libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
     clear_inheritable(libc)
+    become_user(svc)
     if svc.get("NoNewPrivileges") == ["yes"] and libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0):
         raise OSError(ctypes.get_errno(), "PR_SET_NO_NEW_PRIVS")
     sc.load()
