@@ -83,6 +83,10 @@ void worker_stop(struct worker *w)
 		w->ops->stop(w);
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
 	uv_close((uv_handle_t *)&w->sigint, NULL);
+	/* libuv puts back the default action (death) when its last handler goes: the SIGTERM that
+	 * the supervisor sends beside SHUTDOWN must not cut this clean exit short. */
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGINT, SIG_IGN);
 	ipc_peer_close(w->supervisor);
 	w->supervisor = NULL;
 }

@@ -147,6 +147,15 @@ def systemd_prepares(data, run):
     os.chmod(run, int(svc["RuntimeDirectoryMode"][0], 8))
 
 
+def sandbox_env():
+    if os.path.basename(BIN) != "bin-asan":
+        return None
+    # LeakSanitizer stops the process with ptrace (@debug) at exit, which no unit allows: its
+    # tracer would die of SIGSYS and the process hang. The other tests look for leaks.
+    return {"ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
+                                                   "detect_leaks=0"]))}
+
+
 def proc_status(pid):
     with open(f"/proc/{pid}/status") as f:
         return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
@@ -159,13 +168,7 @@ def test_daemon_runs_inside_the_units_limits(daemon_factory):
     killed a process (SIGSYS) and shown as a restart or a failed start."""
     acct = pwd.getpwnam("tradingd")
     mask = unit_caps_mask()
-    env = None
-    if os.path.basename(BIN) == "bin-asan":
-        # LeakSanitizer stops the process with ptrace (@debug) at exit, which no unit allows: its
-        # tracer would die of SIGSYS and the process hang. The other tests look for leaks.
-        env = {"ASAN_OPTIONS": ":".join(filter(None, [os.environ.get("ASAN_OPTIONS"),
-                                                       "detect_leaks=0"]))}
-    d = daemon_factory({"user": None}, env=env)  # the schema's default user
+    d = daemon_factory({"user": None}, env=sandbox_env())  # the schema's default user
     data, run = d.dir / "data", d.dir / "run"
     for _ in range(2):
         systemd_prepares(data, run)
@@ -214,7 +217,7 @@ def test_control_group_through_supplementary_groups(daemon_factory, tmp_path):
     unit = tmp_path / "tradingd.service"
     unit.write_text(open(UNIT).read().replace("Group=tradingd\n",
                                               f"Group=tradingd\nSupplementaryGroups={gr.gr_name}\n"))
-    d = daemon_factory({"user": None, "control_group": gr.gr_name})
+    d = daemon_factory({"user": None, "control_group": gr.gr_name}, env=sandbox_env())
     data, run = d.dir / "data", d.dir / "run"
     systemd_prepares(data, run)
     d.start(wrapper=[sys.executable, SANDBOX, str(unit), "--"], timeout=30)
