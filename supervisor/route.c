@@ -48,13 +48,14 @@ static const struct route routes[IPC_TYPE_END] = {
 	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE: the supervisor's to send, no row. */
 };
 
-/* Each worker gets its share only: no section it does not use, no secret it does not hold. */
+/* Each worker gets its share only: no section it does not use, no secret it does not hold.
+ * The simulator gets none: its command line configures it. */
 void send_config(struct proc *p)
 {
 	char *text;
 	size_t len;
 
-	if (!p->peer)
+	if (!p->peer || role_info(p->role)->binary == ROLE_BIN_SIM)
 		return;
 	text = config_text_for_role(&p->sup->cfg, p->role);
 	len = text ? strlen(text) : 0;

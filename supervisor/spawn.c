@@ -235,14 +235,12 @@ int spawn_proc(struct proc *p)
 	p->spawned_mono = clock_mono_ms();
 	free(p->status_json);
 	p->status_json = NULL;
-	/* READY arrives over the socket from workers and the simulator alike; the simulator is
-	 * configured by its command line, so it gets no CONFIG. */
+	/* READY arrives over the socket from workers and the simulator alike. */
 	p->peer =
 		ipc_peer_open(sup->loop, sv[0], role_name(p->role), on_peer_msg, on_peer_close, p);
 	if (p->peer) {
 		ipc_peer_identify(p->peer, IPC_ID_SUPERVISOR, (uint32_t)p->role, (uint32_t)p->pid);
-		if (p->role != ROLE_SIM)
-			send_config(p);
+		send_config(p);
 	}
 	log_info("%s: started, pid %d", role_name(p->role), p->pid);
 	return 0;

@@ -249,8 +249,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 
 		if (p->state == PROC_RUNNING)
 			p->last_pong_mono = clock_mono_ms();
-		if (p->peer && i < ROLE_WORKER_COUNT) /* the simulator is configured by argv */
-			send_config(p);
+		send_config(p);
 		/* Only a change of workers.NAME.enabled starts or stops a process: one an
 		 * operator stopped with tradectl stays stopped. */
 		if (proc_enabled(p) && !was_enabled[i])
@@ -283,9 +282,10 @@ static void on_watchdog(uv_timer_t *timer)
 	sd_notify_send("WATCHDOG=1");
 }
 
-/* The socket's directory must not let others in, or replace the socket: a run_dir open to
- * group writers or to others is narrowed to mode (and said so), or refused if we cannot. */
-static int restrict_dir(const char *dir, mode_t mode)
+/* A directory open to more than mode is narrowed to it (and said so). When that fails, a
+ * required one is refused (the socket's: others could replace the socket), another is only
+ * warned about (under systemd root may not chmod a directory it no longer owns). */
+static int restrict_dir(const char *dir, mode_t mode, int required)
 {
 	struct stat st;
 
@@ -296,10 +296,12 @@ static int restrict_dir(const char *dir, mode_t mode)
 	if ((st.st_mode & 07777 & ~mode) == 0)
 		return 0;
 	if (chmod(dir, mode) < 0) {
-		log_err("%s is mode %04o, open to others, and cannot be narrowed to %04o: refusing "
-			"to put the control socket there",
-			dir, (unsigned)(st.st_mode & 07777), (unsigned)mode);
-		return -1;
+		log_msg(required ? LOG_LVL_ERR : LOG_LVL_WARN,
+			"%s is mode %04o, open to others, and cannot be narrowed to %04o%s: %s",
+			dir, (unsigned)(st.st_mode & 07777), (unsigned)mode,
+			required ? ": refusing to put the control socket there" : "",
+			strerror(errno));
+		return required ? -1 : 0;
 	}
 	log_warnx("%s was mode %04o, open to others: narrowed to %04o", dir,
 		  (unsigned)(st.st_mode & 07777), (unsigned)mode);
@@ -314,18 +316,15 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	const char *group = sup->cfg.s.control_group;
 	struct group *gr = group[0] ? getgrnam(group) : NULL;
 	char path[PATH_MAX];
-	struct stat sb;
 	sqlite3 *db;
 
 	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, 0750) < 0) {
 		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
 		return -1;
 	}
-	if (restrict_dir(run_dir, 0750) < 0)
+	/* Owner-only data, also when an older build made it group-readable. */
+	if (restrict_dir(run_dir, 0750, 1) < 0 || restrict_dir(data_dir, 0700, 0) < 0)
 		return -1;
-	/* Owner-only, also when an older build (or StateDirectoryMode) made it group-readable. */
-	if (stat(data_dir, &sb) == 0 && (sb.st_mode & 077) && chmod(data_dir, 0700) < 0)
-		log_warn("cannot make data_dir %s owner-only (mode 0700)", data_dir);
 	db = db_open(data_dir, DB_SETUP_BUSY_MS);
 	if (!db || db_migrate(db) < 0) {
 		sqlite3_close(db);
@@ -378,11 +377,12 @@ static int setup(struct supervisor *sup, const char *config_path)
 		 ROLE_NET_BINARY);
 	log_set_level((enum log_level)config_log_level(&sup->cfg));
 	if (sup->cfg.s.clock.test) {
+		char start[40];
+
 		clock_set_test(sup->cfg.s.clock.start_ms, sup->cfg.s.clock.rate, 0);
+		clock_format(sup->cfg.s.clock.start_ms, 0, start, sizeof(start));
 		log_msg(LOG_LVL_WARN,
-			"TEST CLOCK ACTIVE: time starts at %s and runs %g times faster",
-			json_string_value(
-				json_object_get(json_object_get(sup->cfg.root, "clock"), "start")),
+			"TEST CLOCK ACTIVE: time starts at %sZ and runs %g times faster", start,
 			clock_rate());
 	} else if (getenv(CLOCK_ENV)) {
 		/* A test harness may hand down its clock as the supervisor hands it to workers. */

@@ -13,31 +13,12 @@
 #include <cmocka.h>
 
 #include "common/db.h"
+#include "tests/unit/tmp_db.h"
 #include "workers/candle_store.h"
-
-static char dir[64];
 
 static int setup(void **state)
 {
-	sqlite3 *db;
-
-	snprintf(dir, sizeof(dir), "/tmp/td-cs-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	db = db_open(dir, 1000);
-	if (!db || db_migrate(db) < 0)
-		return -1;
-	*state = db;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	sqlite3_close(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmp_db_setup(state, "cs");
 }
 
 static struct upbit_candle candle(const char *market, int64_t start, double close)
@@ -52,18 +33,6 @@ static struct upbit_candle candle(const char *market, int64_t start, double clos
 	c.acc_trade_volume = 1.5;
 	c.acc_trade_price = 1.5 * close;
 	return c;
-}
-
-static int count_rows(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int n = -1;
-
-	sqlite3_prepare_v2(db, "SELECT count(*) FROM candles", -1, &st, NULL);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
 }
 
 static void test_duplicates_are_ignored_and_not_fresh(void **state)
@@ -84,7 +53,7 @@ static void test_duplicates_are_ignored_and_not_fresh(void **state)
 	assert_int_equal(cs.duplicates, 3);
 	assert_int_equal(candle_store_put(&cs, batch, 1, 1440, fresh), 0);
 	assert_int_equal(fresh[0], 1);
-	assert_int_equal(count_rows(db), 4);
+	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM candles"), 4);
 	candle_store_close(&cs);
 }
 
@@ -106,11 +75,11 @@ static void test_failed_batch_stores_nothing(void **state)
 	sqlite3 *db = *state;
 	struct candle_store cs;
 	struct upbit_candle batch[2] = {candle("KRW-SOL", 60000, 1), candle("KRW-SOL", 120000, 2)};
-	int before = count_rows(db);
+	int before = tmp_db_count(db, "SELECT count(*) FROM candles");
 
 	assert_int_equal(candle_store_open(&cs, db), 0);
 	/* Another connection holds the write lock: the batch must fail whole. */
-	sqlite3 *other = db_open(dir, 1000);
+	sqlite3 *other = db_open(tmp_db_dir, 1000);
 	assert_int_equal(db_exec(other, "BEGIN IMMEDIATE"), 0);
 	sqlite3_busy_timeout(db, 10);
 	assert_int_equal(candle_store_put(&cs, batch, 2, 1, NULL), -1);
@@ -120,12 +89,12 @@ static void test_failed_batch_stores_nothing(void **state)
 	assert_int_equal(cs.failing, SQLITE_BUSY);
 	db_exec(other, "ROLLBACK");
 	sqlite3_close(other);
-	assert_int_equal(count_rows(db), before);
+	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM candles"), before);
 	assert_int_equal(candle_store_synced_until(&cs, "KRW-SOL", 1), 0);
 	/* The retry of the next pass stores it all. */
 	assert_int_equal(candle_store_put(&cs, batch, 2, 1, NULL), 0);
 	assert_int_equal(cs.failing, 0);
-	assert_int_equal(count_rows(db), before + 2);
+	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM candles"), before + 2);
 	candle_store_close(&cs);
 }
 
@@ -137,7 +106,7 @@ static char *logged(void (*fn)(void *), void *arg)
 	int saved = dup(2), fd;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "%s/stderr", dir);
+	snprintf(path, sizeof(path), "%s/stderr", tmp_db_dir);
 	fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
 	assert_true(fd >= 0 && saved >= 0);
 	fflush(stderr);
@@ -175,7 +144,7 @@ static void test_full_disk_is_reported_as_such(void **state)
 	struct candle_store cs;
 	struct full_case fc = {.cs = &cs, .rc = 0};
 	char *text;
-	int before = count_rows(db);
+	int before = tmp_db_count(db, "SELECT count(*) FROM candles");
 
 	assert_int_equal(candle_store_open(&cs, db), 0);
 	/* The file may not grow: SQLite rolls the transaction back by itself on SQLITE_FULL. */
@@ -188,11 +157,11 @@ static void test_full_disk_is_reported_as_such(void **state)
 	assert_int_equal(cs.failing, SQLITE_FULL);
 	assert_int_equal(sqlite3_get_autocommit(db), 1);
 	/* Nothing of the refused batch is kept; space back, the store works again. */
-	int stored = count_rows(db);
+	int stored = tmp_db_count(db, "SELECT count(*) FROM candles");
 	assert_int_equal((stored - before) % 200, 0);
 	assert_int_equal(db_exec(db, "PRAGMA max_page_count=1073741823"), 0);
 	put_until_full(&(struct full_case){.cs = &cs, .rc = 0});
-	assert_true(count_rows(db) > stored);
+	assert_true(tmp_db_count(db, "SELECT count(*) FROM candles") > stored);
 	candle_store_close(&cs);
 }
 
@@ -200,11 +169,13 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_duplicates_are_ignored_and_not_fresh, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_sync_mark_only_moves_forward, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_batch_stores_nothing, setup, teardown),
+						tmp_db_teardown),
+		cmocka_unit_test_setup_teardown(test_sync_mark_only_moves_forward, setup,
+						tmp_db_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_batch_stores_nothing, setup,
+						tmp_db_teardown),
 		cmocka_unit_test_setup_teardown(test_full_disk_is_reported_as_such, setup,
-						teardown),
+						tmp_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,34 +15,15 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "tests/unit/tmp_db.h"
 #include "common/db_job.h"
 
 #define OLD_ROWS 100000
 #define BATCH 1000
 
-static char dir[64];
-
 static int setup(void **state)
 {
-	sqlite3 *db;
-
-	snprintf(dir, sizeof(dir), "/tmp/td-job-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	db = db_open(dir, 1000);
-	if (!db || db_migrate(db) < 0)
-		return -1;
-	*state = db;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	sqlite3_close(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
+	return tmp_db_setup(state, "job");
 }
 
 static int count(sqlite3 *db, const char *kind)
@@ -138,7 +119,7 @@ struct writer_report {
 
 static void writer(int stop_fd, int report_fd)
 {
-	sqlite3 *db = db_open(dir, 2000);
+	sqlite3 *db = db_open(tmp_db_dir, 2000);
 	struct writer_report rep = {0};
 	char c;
 
@@ -249,7 +230,7 @@ static void test_job_waits_out_a_lock(void **state)
 	fill_old_rows(db);
 	prune = (struct db_prune){.stmt = prune_stmt(db)};
 	sqlite3_busy_timeout(db, 20);
-	u.other = db_open(dir, 1000);
+	u.other = db_open(tmp_db_dir, 1000);
 	assert_int_equal(db_exec(u.other, "BEGIN IMMEDIATE"), 0);
 	assert_int_equal(uv_loop_init(&loop), 0);
 	memset(&r, 0, sizeof(r));
@@ -297,9 +278,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_prune_in_batches_beside_a_writer, setup,
-						teardown),
-		cmocka_unit_test_setup_teardown(test_job_waits_out_a_lock, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_failed_step_ends_the_job, setup, teardown),
+						tmp_db_teardown),
+		cmocka_unit_test_setup_teardown(test_job_waits_out_a_lock, setup, tmp_db_teardown),
+		cmocka_unit_test_setup_teardown(test_failed_step_ends_the_job, setup,
+						tmp_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

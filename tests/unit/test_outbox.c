@@ -13,9 +13,8 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "tests/unit/tmp_db.h"
 #include "common/outbox.h"
-
-static char dir[64];
 
 struct seen {
 	int64_t ids[64];
@@ -32,45 +31,17 @@ static void on_stored(void *arg, int64_t id)
 
 static int setup(void **state)
 {
-	sqlite3 *db;
-
-	snprintf(dir, sizeof(dir), "/tmp/td-ob-XXXXXX");
-	if (!mkdtemp(dir))
-		return -1;
-	db = db_open(dir, 1000);
-	if (!db || db_migrate(db) < 0)
+	if (tmp_db_setup(state, "ob") < 0)
 		return -1;
 	/* Fail fast on the lock, and no cool-down left over from an earlier wait. */
-	sqlite3_busy_timeout(db, 0);
-	*state = db;
+	sqlite3_busy_timeout(*state, 0);
 	return 0;
-}
-
-static int teardown(void **state)
-{
-	char cmd[128];
-
-	sqlite3_close(*state);
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) == 0 ? 0 : -1;
-}
-
-static int rows(sqlite3 *db)
-{
-	sqlite3_stmt *st;
-	int n = -1;
-
-	sqlite3_prepare_v2(db, "SELECT count(*) FROM notifications", -1, &st, NULL);
-	if (sqlite3_step(st) == SQLITE_ROW)
-		n = sqlite3_column_int(st, 0);
-	sqlite3_finalize(st);
-	return n;
 }
 
 static void test_locked_alerts_wait_in_order(void **state)
 {
 	sqlite3 *db = *state;
-	sqlite3 *other = db_open(dir, 1000);
+	sqlite3 *other = db_open(tmp_db_dir, 1000);
 	struct outbox ob;
 	struct seen seen = {0};
 	sqlite3_stmt *st;
@@ -99,7 +70,8 @@ static void test_locked_alerts_wait_in_order(void **state)
 	assert_int_equal(ob.n, 0);
 	assert_int_equal(ob.deferred, OUTBOX_PENDING_MAX);
 	assert_int_equal(seen.n, 1 + OUTBOX_PENDING_MAX);
-	assert_int_equal(rows(db), 1 + OUTBOX_PENDING_MAX);
+	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM notifications"),
+			 1 + OUTBOX_PENDING_MAX);
 	/* In the order raised, each with the time it was raised, not the time it was stored. */
 	assert_int_equal(sqlite3_prepare_v2(db,
 					    "SELECT id, created_ms, text FROM notifications "
@@ -135,21 +107,22 @@ static void test_full_database_keeps_the_alert(void **state)
 	}
 	assert_true(kept);
 	assert_int_equal(outbox_add(db, 1, "test", OUTBOX_INFO, "k", text), -ENOSPC);
-	int before = rows(db);
+	int before = tmp_db_count(db, "SELECT count(*) FROM notifications");
 
 	assert_int_equal(db_exec(db, "PRAGMA max_page_count=1073741823"), 0);
 	outbox_retry(&ob);
 	assert_int_equal(ob.n, 0);
 	assert_int_equal(ob.lost, 0);
-	assert_int_equal(rows(db), before + 1);
+	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM notifications"), before + 1);
 }
 
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_locked_alerts_wait_in_order, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_locked_alerts_wait_in_order, setup,
+						tmp_db_teardown),
 		cmocka_unit_test_setup_teardown(test_full_database_keeps_the_alert, setup,
-						teardown),
+						tmp_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
