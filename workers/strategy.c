@@ -20,9 +20,6 @@ struct strategy {
 	struct market_view markets[STRATEGY_MAX_MARKETS];
 	size_t n;
 	uint64_t ticks, candles, state_changes, overflow;
-	/* ROLE_BIT of each role it needs that is not RUNNING (a FATAL order-execution or
-	 * market-data): no new entry while any is set. */
-	unsigned blocked_by;
 };
 
 static struct market_view *view_of(struct strategy *s, const char *market)
@@ -78,27 +75,17 @@ static void strategy_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 	case IPC_CANDLE:
 		s->candles++;
 		break;
-	case IPC_PEER_STATE: {
-		struct ipc_peer_state st;
-		unsigned was = s->blocked_by;
-
-		memcpy(&st, payload, sizeof(st));
-		if (st.role >= ROLE_COUNT)
-			fatalx("PEER_STATE for role %u: protocol violation", st.role);
-		if (st.running)
-			s->blocked_by &= ~ROLE_BIT(st.role);
-		else
-			s->blocked_by |= ROLE_BIT(st.role);
-		if (was != s->blocked_by)
-			log_notice("%s is %s: new entries %s", role_name((enum role)st.role),
-				   st.running ? "back" : "not running",
-				   s->blocked_by ? "stopped" : "allowed again");
-		break;
-	}
 	default:
 		log_warnx("unexpected %s", ipc_type_name(hdr->type));
 		break;
 	}
+}
+
+/* No new entry while order-execution or market-data is not RUNNING (w->peers_down). */
+static void strategy_on_peer(struct worker *w, enum role role, int running)
+{
+	log_notice("%s is %s: new entries %s", role_name(role), running ? "back" : "not running",
+		   w->peers_down ? "stopped" : "allowed again");
 }
 
 static void strategy_status(struct worker *w, json_t *out)
@@ -117,7 +104,7 @@ static void strategy_status(struct worker *w, json_t *out)
 	json_t *blocked = json_array();
 
 	for (int r = 0; r < ROLE_COUNT; r++)
-		if (s->blocked_by & ROLE_BIT(r))
+		if (w->peers_down & ROLE_BIT(r))
 			json_array_append_new(blocked, json_string(role_name((enum role)r)));
 	json_object_set_new(out, "entries_blocked_by", blocked);
 	json_object_set_new(out, "counters",
@@ -136,6 +123,7 @@ static void strategy_stop(struct worker *w)
 const struct worker_ops strategy_ops = {
 	.init = strategy_init,
 	.on_msg = strategy_on_msg,
+	.on_peer = strategy_on_peer,
 	.status = strategy_status,
 	.stop = strategy_stop,
 };

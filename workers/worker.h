@@ -22,6 +22,9 @@ struct worker_ops {
 	int (*init)(struct worker *w);
 	/* A message from the supervisor that the runtime does not handle itself. */
 	void (*on_msg)(struct worker *w, const struct ipc_hdr *hdr, const void *payload);
+	/* A role this worker depends on went into (running) or out of RUNNING; w->peers_down
+	 * already says so. Optional. */
+	void (*on_peer)(struct worker *w, enum role role, int running);
 	/* A new validated config (reload); w->cfg already holds it. */
 	void (*on_config)(struct worker *w);
 	/* Adds this worker's state (counters, breakers) to out for `tradectl status --json`. */
@@ -36,7 +39,8 @@ struct worker {
 	struct ipc_peer *supervisor;
 	struct config cfg;
 	int have_config;
-	int ready; /* READY was sent */
+	int ready;	     /* READY was sent */
+	unsigned peers_down; /* ROLE_BIT of each role it depends on that is not RUNNING */
 	int stopping;
 	uv_timer_t fault_timer; /* test-only: a delayed READY */
 	const struct worker_ops *ops;

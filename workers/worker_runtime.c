@@ -162,6 +162,24 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 	}
 }
 
+/* What every worker knows of the roles it depends on (role_info()->depends_on). */
+static void peer_state(struct worker *w, const void *payload)
+{
+	struct ipc_peer_state st;
+
+	memcpy(&st, payload, sizeof(st));
+	if (st.role >= ROLE_COUNT || !(role_info(w->role)->depends_on & ROLE_BIT(st.role)))
+		fatalx("PEER_STATE for role %u, which this worker does not depend on: protocol "
+		       "violation",
+		       st.role);
+	if (st.running)
+		w->peers_down &= ~ROLE_BIT(st.role);
+	else
+		w->peers_down |= ROLE_BIT(st.role);
+	if (w->ops->on_peer)
+		w->ops->on_peer(w, (enum role)st.role, (int)st.running);
+}
+
 static void on_supervisor_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, const void *payload,
 			      void *arg)
 {
@@ -181,6 +199,9 @@ static void on_supervisor_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, 
 	case IPC_SHUTDOWN:
 		log_info("shutdown requested by the supervisor");
 		worker_stop(w);
+		break;
+	case IPC_PEER_STATE:
+		peer_state(w, payload);
 		break;
 	default:
 		if (!w->have_config)

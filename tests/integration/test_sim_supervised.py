@@ -62,6 +62,9 @@ def test_sim_answers_heartbeats_and_is_restarted_when_stopped(daemon_factory):
         assert st[name]["state"] == "RUNNING", (name, st[name])
         if name != "upbit-sim":
             assert st[name]["pid"] == before[name]["pid"], name
+    # The workers that depend on the simulator were told it was down and back (PEER_STATE),
+    # and took it without a complaint.
+    assert "unexpected PEER_STATE" not in d.log_text()
 
 
 def test_running_means_http_answers(daemon_factory):
