@@ -174,3 +174,34 @@ def test_daemon_refuses_a_bad_file_before_touching_anything(write, tmp_path):
     assert res.stderr == f"{path}:5:5: supervisor.stop_timeot_ms: unknown key\n"
     assert res.stderr == check(path).stderr
     assert not (tmp_path / "data").exists() and not (tmp_path / "run").exists()
+
+
+ACCOUNTS_20 = json.dumps([f"ak{i}:sk{i}:1000" for i in range(20)])
+
+
+@pytest.mark.parametrize("body, key, needle", [
+    ('"sim": {"listen": "127.0.0.1:abc"}', "sim.listen", '"listen"'),
+    ('"sim": {"listen": "[::1]:99999"}', "sim.listen", '"listen"'),
+    ('"sim": {"accounts": ' + ACCOUNTS_20 + '}', "sim.accounts", '"accounts"'),
+    ('"user": "no-such-account-here"', "user", '"user"'),
+    ('"user": "root"', "user", '"user"'),
+    ('"control_group": "no-such-group-here"', "control_group", '"control_group"'),
+])
+def test_what_check_config_passes_starts(write, body, key, needle):
+    """Each of these once passed --check-config and then failed at run time."""
+    text = '{\n  "mode": "sim",\n  ' + body + '\n}\n'
+    res = check(write(text))
+    assert res.returncode == EX_CONFIG, res
+    (file, line, col, got, _msg), = errors_of(res)
+    assert got == key and (line, col) == where(text, needle), (res.stderr, where(text, needle))
+
+
+def test_a_nul_byte_and_a_directory_are_named(write, tmp_path):
+    path = tmp_path / "nul.json"
+    path.write_bytes(b'{\n  "mode": "sim"\0\n}\n')
+    res = check(path)
+    assert res.returncode == EX_CONFIG
+    (_f, line, col, key, msg), = errors_of(res)
+    assert (line, col, key) == (2, 16, "(syntax)") and "NUL" in msg
+    res = check(tmp_path)
+    assert res.returncode == EX_CONFIG and "is a directory" in res.stderr, res

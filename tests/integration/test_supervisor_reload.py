@@ -78,3 +78,30 @@ def test_reload_keeps_an_operator_stop_and_applies_enabled_changes(daemon_factor
     d.ctl("reload", check=True)
     d.wait_state("maintenance", "RUNNING")
     assert d.state("strategy") == "STOPPED"
+
+
+def test_a_reload_that_cannot_be_recorded_is_refused(daemon_factory):
+    """The new version is stored before it is applied: while another connection holds the
+    write lock longer than the supervisor waits, the reload is refused and the old config stays
+    in force; once the lock is gone the same reload is recorded, then applied."""
+    import sqlite3
+    d = daemon_factory(overrides={"supervisor.heartbeat_interval_ms": 200,
+                                  "supervisor.heartbeat_timeout_ms": 1500}).start()
+    rewrite(d, stop_timeout_ms=1234)
+    db = sqlite3.connect(d.dir / "data" / "tradingd.db", timeout=0, isolation_level=None)
+    versions = db.execute("SELECT count(*) FROM config_versions").fetchone()[0]
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        res = d.ctl("reload")
+    finally:
+        db.execute("ROLLBACK")
+    assert res.returncode == 1, res
+    assert "cannot record the config version" in res.stdout + res.stderr, res
+    assert "reload refused, the config in force is kept" in d.log_text()
+    assert db.execute("SELECT count(*) FROM config_versions").fetchone()[0] == versions
+    # After a wait that timed out, the supervisor does not wait again for busy_ms (300 ms).
+    time.sleep(0.5)
+    assert d.ctl("reload", check=True).stdout == "reloaded\n"
+    rows = db.execute("SELECT text FROM config_versions ORDER BY id").fetchall()
+    assert len(rows) == versions + 1 and '"stop_timeout_ms": 1234' in rows[-1][0]
+    db.close()
