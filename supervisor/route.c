@@ -52,17 +52,36 @@ static const struct route routes[IPC_TYPE_END] = {
  * The simulator gets none: its command line configures it. */
 void send_config(struct proc *p)
 {
-	char *text;
+	const char *text;
 	size_t len;
 
 	if (!p->peer || role_info(p->role)->binary == ROLE_BIN_SIM)
 		return;
-	text = config_text_for_role(&p->sup->cfg, p->role);
+	text = p->sup->shares[p->role];
 	len = text ? strlen(text) : 0;
 	if (!text || len + 1 > IPC_MAX_PAYLOAD ||
 	    ipc_send(p->peer, IPC_CONFIG, text, (uint32_t)len) < 0)
 		log_errx("%s: cannot send the config", role_name(p->role));
-	free(text);
+}
+
+int route_make_shares(const struct config *cfg, char *shares[ROLE_WORKER_COUNT])
+{
+	for (int r = 0; r < ROLE_WORKER_COUNT; r++) {
+		shares[r] = config_text_for_role(cfg, (enum role)r);
+		if (!shares[r]) {
+			route_free_shares(shares);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void route_free_shares(char *shares[ROLE_WORKER_COUNT])
+{
+	for (int r = 0; r < ROLE_WORKER_COUNT; r++) {
+		free(shares[r]);
+		shares[r] = NULL;
+	}
 }
 
 /* A worker that breaks the protocol is broken: killed, and the policy restarts it. */

@@ -210,6 +210,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	static const char *const restart_keys[] = {"mode",    "user",  "data_dir", "run_dir",
 						   "control", "clock", "sim"};
 	struct config next;
+	char *shares[ROLE_WORKER_COUNT] = {NULL};
 	int was_enabled[ROLE_COUNT];
 	uint64_t hb;
 
@@ -225,11 +226,12 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		config_free(&next);
 		return -1;
 	}
-	if (record_config_version(sup, &next, err, errlen) < 0) {
-		log_errx("reload refused, the config in force is kept: %s", err);
-		config_free(&next);
-		return -1;
+	if (route_make_shares(&next, shares) < 0) {
+		snprintf(err, errlen, "out of memory for the workers' configs");
+		goto refused;
 	}
+	if (record_config_version(sup, &next, err, errlen) < 0)
+		goto refused;
 	sd_notify_send("RELOADING=1");
 	for (int i = 0; i < ROLE_COUNT; i++)
 		was_enabled[i] = proc_enabled(&sup->procs[i]);
@@ -239,6 +241,8 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 				  restart_keys[i]);
 	config_free(&sup->cfg);
 	sup->cfg = next;
+	route_free_shares(sup->shares);
+	memcpy(sup->shares, shares, sizeof(shares));
 	log_set_level((enum log_level)config_log_level(&sup->cfg));
 	/* The heartbeat takes the new period at once, and a new timeout counts from now: a pong
 	 * not yet due under the old, longer period is no sign of a hang. */
@@ -261,6 +265,11 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	sd_notify_send("READY=1");
 	notify_status(sup);
 	return 0;
+refused:
+	log_errx("reload refused, the config in force is kept: %s", err);
+	route_free_shares(shares);
+	config_free(&next);
+	return -1;
 }
 
 static void on_signal(uv_signal_t *handle, int signum)
@@ -418,6 +427,10 @@ static int setup(struct supervisor *sup, const char *config_path)
 		log_errx("%s", err);
 		return -1;
 	}
+	if (route_make_shares(&sup->cfg, sup->shares) < 0) {
+		log_errx("out of memory for the workers' configs");
+		return -1;
+	}
 	return 0;
 }
 
@@ -481,6 +494,7 @@ int supervisor_run(const char *config_path)
 	if (uv_loop_close(&loop) != 0)
 		log_warnx("loop closed with handles still open");
 	sqlite3_close(sup.db);
+	route_free_shares(sup.shares);
 	config_free(&sup.cfg);
 	if (rc == 0 && sup.exit_status) {
 		log_msg(LOG_LVL_CRIT, "exiting with status %d (crash loop escalated)",

@@ -89,6 +89,8 @@ struct control;
 struct supervisor {
 	uv_loop_t *loop;
 	struct config cfg;
+	char *shares
+		[ROLE_WORKER_COUNT]; /* each worker's share of cfg as JSON, made once per load */
 	char config_path[PATH_MAX];
 	char exe_path[PATH_MAX];
 	char net_path[PATH_MAX]; /* tradingd-net, beside exe_path */
@@ -123,6 +125,10 @@ int spawn_proc(struct proc *p);
 void route_message(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 void heartbeat_tick(uv_timer_t *timer);
 void send_config(struct proc *p);
+/* Makes every worker's share of cfg into shares (once per load, not per spawn). 0, or -1 when
+ * out of memory (nothing made). */
+int route_make_shares(const struct config *cfg, char *shares[ROLE_WORKER_COUNT]);
+void route_free_shares(char *shares[ROLE_WORKER_COUNT]);
 /* p just said READY: the state of what it depends on, then what was held for it. */
 void route_worker_ready(struct proc *p);
 /* changed went into or out of RUNNING: tell the workers that depend on it. */
