@@ -104,12 +104,19 @@ def test_a_start_that_fails_says_how(daemon_factory):
     assert lines[1:] == ["notifier: restarted"], res
 
 
+def stop_waiting(d, cmd, name):
+    """SIGSTOPs name, so that its stop takes until the SIGKILL, and starts tradectl CMD NAME,
+    which waits for it; returns once name is STOPPING."""
+    os.kill(d.status()[name]["pid"], signal.SIGSTOP)
+    waiting = subprocess.Popen([binary("tradectl"), "-s", d.socket, cmd, name],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    d.wait_state(name, "STOPPING")
+    return waiting
+
+
 def test_a_restart_cut_short_by_the_shutdown_says_so(daemon_factory):
     d = daemon_factory(overrides=SLOW_STOP).start()
-    os.kill(d.status()["strategy"]["pid"], signal.SIGSTOP)
-    waiting = subprocess.Popen([binary("tradectl"), "-s", d.socket, "restart", "strategy"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    d.wait_state("strategy", "STOPPING")
+    waiting = stop_waiting(d, "restart", "strategy")
     d.proc.send_signal(signal.SIGTERM)
     out, err = waiting.communicate(timeout=30)
     assert waiting.returncode == 1, (out, err)
@@ -121,10 +128,7 @@ def test_a_restart_cut_short_by_the_shutdown_says_so(daemon_factory):
 def test_others_are_served_while_a_stop_is_waited_for(daemon_factory):
     """While one client waits for a slow stop, others are served at once."""
     d = daemon_factory(overrides=SLOW_STOP).start()
-    os.kill(d.status()["strategy"]["pid"], signal.SIGSTOP)
-    waiting = subprocess.Popen([binary("tradectl"), "-s", d.socket, "stop", "strategy"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    d.wait_state("strategy", "STOPPING")
+    waiting = stop_waiting(d, "stop", "strategy")
     res, elapsed = ctl(d, "stop", "maintenance")
     assert (res.returncode, res.stdout) == (0, "maintenance: stopped\n"), res
     assert d.state("strategy") == "STOPPING"
@@ -136,10 +140,7 @@ def test_others_are_served_while_a_stop_is_waited_for(daemon_factory):
 def test_a_stop_that_ends_with_the_daemon_is_still_answered(daemon_factory):
     """The simulator stops last at shutdown: its waiting stop is answered as the daemon exits."""
     d = daemon_factory(overrides=SLOW_STOP).start()
-    os.kill(d.status()["upbit-sim"]["pid"], signal.SIGSTOP)
-    waiting = subprocess.Popen([binary("tradectl"), "-s", d.socket, "stop", "upbit-sim"],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    d.wait_state("upbit-sim", "STOPPING")
+    waiting = stop_waiting(d, "stop", "upbit-sim")
     d.proc.send_signal(signal.SIGTERM)
     out, err = waiting.communicate(timeout=30)
     assert (waiting.returncode, out) == \

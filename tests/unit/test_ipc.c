@@ -126,6 +126,46 @@ static void test_malformed_frame_closes_the_peer(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
+/* Identified peers stamp their id and pid, and take only frames of the sender they expect. */
+static void test_identity_is_stamped_and_checked(void **state)
+{
+	uv_loop_t loop;
+	int sv[2];
+	struct received r = {.loop = &loop, .stop_after = 1};
+	uint64_t seq = 7;
+	struct {
+		struct ipc_hdr hdr;
+		uint64_t seq;
+	} frame;
+	struct ipc_peer *a;
+
+	(void)state;
+	uv_loop_init(&loop);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	a = ipc_peer_open(&loop, sv[0], "a", on_msg, on_close, &r);
+	assert_non_null(a);
+	ipc_peer_identify(a, 3, 9, (uint32_t)getpid());
+	assert_int_equal(ipc_send(a, IPC_PING, &seq, sizeof(seq)), 0);
+	run_briefly(&loop);
+	assert_int_equal(read(sv[1], &frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	assert_int_equal(frame.hdr.peer, 3);
+	assert_int_equal(frame.hdr.pid, (uint32_t)getpid());
+	/* From the expected sender: delivered. */
+	frame.hdr.peer = 9;
+	assert_int_equal(write(sv[1], &frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.count, 1);
+	assert_false(r.closed);
+	/* Claiming another pid (or another id) is malformed. */
+	frame.hdr.pid = (uint32_t)getpid() + 1;
+	assert_int_equal(write(sv[1], &frame, sizeof(frame)), (ssize_t)sizeof(frame));
+	uv_run(&loop, UV_RUN_DEFAULT);
+	assert_int_equal(r.reason, IPC_CLOSED_MALFORMED);
+	assert_int_equal(r.count, 1);
+	close(sv[1]);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
 static struct ipc_tick tick(const char *market, double price)
 {
 	struct ipc_tick t;
@@ -208,6 +248,7 @@ int main(void)
 		cmocka_unit_test(test_type_table),
 		cmocka_unit_test(test_frames_arrive_in_order_byte_by_byte),
 		cmocka_unit_test(test_malformed_frame_closes_the_peer),
+		cmocka_unit_test(test_identity_is_stamped_and_checked),
 		cmocka_unit_test(test_ticks_coalesce_to_the_latest),
 		cmocka_unit_test(test_queue_is_bounded_with_a_control_reserve),
 	};
