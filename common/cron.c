@@ -14,26 +14,23 @@ struct cron_field {
 	const char *const *names; /* three-letter names for min.., or NULL */
 };
 
-static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",
-					  "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
+static const char *const month_names[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL",
+					  "AUG", "SEP", "OCT", "NOV", "DEC", NULL};
 static const char *const dow_names[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", NULL};
 
 enum { F_SEC, F_MIN, F_HOUR, F_DOM, F_MON, F_DOW, F_COUNT };
 
 static const struct cron_field fields[F_COUNT] = {
-	[F_SEC] = {"second", 0, 59, NULL},
-	[F_MIN] = {"minute", 0, 59, NULL},
-	[F_HOUR] = {"hour", 0, 23, NULL},
-	[F_DOM] = {"day of month", 1, 31, NULL},
-	[F_MON] = {"month", 1, 12, month_names},
-	[F_DOW] = {"day of week", 0, 7, dow_names},
+	[F_SEC] = {"second", 0, 59, NULL},	 [F_MIN] = {"minute", 0, 59, NULL},
+	[F_HOUR] = {"hour", 0, 23, NULL},	 [F_DOM] = {"day of month", 1, 31, NULL},
+	[F_MON] = {"month", 1, 12, month_names}, [F_DOW] = {"day of week", 0, 7, dow_names},
 };
 
 static const struct {
 	const char *name, *expr;
 } macros[] = {
-	{"@hourly", "0 * * * *"},  {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
-	{"@weekly", "0 0 * * 0"},  {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
+	{"@hourly", "0 * * * *"},   {"@daily", "0 0 * * *"},   {"@midnight", "0 0 * * *"},
+	{"@weekly", "0 0 * * 0"},   {"@monthly", "0 0 1 * *"}, {"@yearly", "0 0 1 1 *"},
 	{"@annually", "0 0 1 1 *"},
 };
 
@@ -196,8 +193,9 @@ int cron_parse(struct cron_expr *e, const char *text, char *err, size_t errlen)
 			if (*t == '\0' && strlen(macros[i].name) == len &&
 			    strncmp(s, macros[i].name, len) == 0)
 				return cron_parse(e, macros[i].expr, err, errlen);
-		snprintf(err, errlen, "unknown macro '%.*s' (known: @hourly @daily @midnight "
-				      "@weekly @monthly @yearly @annually)",
+		snprintf(err, errlen,
+			 "unknown macro '%.*s' (known: @hourly @daily @midnight "
+			 "@weekly @monthly @yearly @annually)",
 			 (int)(len > 40 ? 40 : len), s);
 		return -1;
 	}

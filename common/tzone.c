@@ -284,8 +284,8 @@ static int tzif_parse(struct tzone *z, const unsigned char *buf, size_t len, cha
 		set_err(err, errlen, "time zone %s: TZif version 1 (no 64-bit data)", z->name);
 		return -1;
 	}
-	v1 = 44 + (size_t)c.time * 5 + (size_t)c.type * 6 + c.chars + (size_t)c.leap * 8 +
-	     c.isstd + c.isut;
+	v1 = 44 + (size_t)c.time * 5 + (size_t)c.type * 6 + c.chars + (size_t)c.leap * 8 + c.isstd +
+	     c.isut;
 	if (v1 > len || tzif_header(buf + v1, len - v1, &c) < 0) {
 		set_err(err, errlen, "time zone %s: truncated TZif file", z->name);
 		return -1;
@@ -369,8 +369,8 @@ static int name_is_safe(const char *name)
 		char ch = *s;
 
 		if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
-		      (ch >= '0' && ch <= '9') || ch == '/' || ch == '_' || ch == '-' || ch == '+' ||
-		      ch == '.'))
+		      (ch >= '0' && ch <= '9') || ch == '/' || ch == '_' || ch == '-' ||
+		      ch == '+' || ch == '.'))
 			return 0;
 		/* No component may be "." or "..": the name stays inside the directory. */
 		if (ch == '.' && (s == name || s[-1] == '/') &&
@@ -504,7 +504,7 @@ int tzone_offset(const struct tzone *z, int64_t utc_s)
 
 int tzone_to_utc(const struct tzone *z, int64_t local_s, int64_t out[2])
 {
-	int cand[8], ncand = 0;
+	int cand[8] = {0}, ncand = 0;
 	int64_t found[8];
 	int nfound = 0;
 
