@@ -336,7 +336,7 @@ static void offset_range(const struct tzone *z, int64_t u, int *lo, int *hi)
 int64_t cron_next(const struct cron_expr *e, const struct tzone *z, int64_t after_utc_s,
 		  enum cron_gap gap, enum cron_overlap overlap)
 {
-	int lo, hi, unused;
+	int lo, hi = 0, unused;
 	int64_t best = -1, L, limit;
 
 	if (!e || !z || e->sec == 0 || e->mon == 0)
