@@ -40,7 +40,8 @@ static void test_seoul_has_no_dst(void **state)
 
 	(void)state;
 	assert_string_equal(tzone_name(z), "Asia/Seoul");
-	for (int64_t t = iso("2026-01-01T00:00:00Z"); t < iso("2027-01-01T00:00:00Z"); t += 3 * 3600)
+	for (int64_t t = iso("2026-01-01T00:00:00Z"); t < iso("2027-01-01T00:00:00Z");
+	     t += 3 * 3600)
 		assert_int_equal(tzone_offset(z, t), 9 * 3600);
 	/* Far past the table: the footer "KST-9" answers. */
 	assert_int_equal(tzone_offset(z, iso("2100-07-01T00:00:00Z")), 9 * 3600);
@@ -76,8 +77,10 @@ static void test_new_york_2026(void **state)
 	/* 02:30 does not exist on 03-08; the gap ends at the transition. */
 	assert_int_equal(tzone_to_utc(z, iso("2026-03-08T02:30:00Z"), out), 0);
 	assert_int_equal(tzone_to_utc(z, iso("2026-03-08T02:00:00Z"), out), 0);
-	assert_int_equal(tzone_gap_end(z, iso("2026-03-08T02:30:00Z")), iso("2026-03-08T07:00:00Z"));
-	assert_int_equal(tzone_gap_end(z, iso("2026-03-08T02:00:00Z")), iso("2026-03-08T07:00:00Z"));
+	assert_int_equal(tzone_gap_end(z, iso("2026-03-08T02:30:00Z")),
+			 iso("2026-03-08T07:00:00Z"));
+	assert_int_equal(tzone_gap_end(z, iso("2026-03-08T02:00:00Z")),
+			 iso("2026-03-08T07:00:00Z"));
 	assert_int_equal(tzone_to_utc(z, iso("2026-03-08T01:59:59Z"), out), 1);
 	assert_int_equal(out[0], iso("2026-03-08T06:59:59Z"));
 	assert_int_equal(tzone_to_utc(z, iso("2026-03-08T03:00:00Z"), out), 1);
@@ -110,7 +113,8 @@ static void test_berlin_2026(void **state)
 	assert_int_equal(tzone_offset(z, iso("2026-10-25T00:59:59Z")), 7200);
 	assert_int_equal(tzone_offset(z, iso("2026-10-25T01:00:00Z")), 3600);
 	assert_int_equal(tzone_to_utc(z, iso("2026-03-29T02:59:59Z"), out), 0);
-	assert_int_equal(tzone_gap_end(z, iso("2026-03-29T02:15:00Z")), iso("2026-03-29T01:00:00Z"));
+	assert_int_equal(tzone_gap_end(z, iso("2026-03-29T02:15:00Z")),
+			 iso("2026-03-29T01:00:00Z"));
 	assert_int_equal(tzone_to_utc(z, iso("2026-10-25T02:59:59Z"), out), 2);
 	assert_int_equal(out[0], iso("2026-10-25T00:59:59Z"));
 	assert_int_equal(out[1], iso("2026-10-25T01:59:59Z"));
@@ -287,9 +291,16 @@ static void test_refusals(void **state)
 	assert_non_null(strstr(err, "bad local time type"));
 
 	static const char *const bad_footers[] = {
-		"EST",	  "ES5",	  "EST5EDT,M3.2.0",	 "EST5EDT,M13.2.0,M11.1.0",
-		"EST5EDT,M3.6.0,M11.1.0", "EST5EDT,M3.2.7,M11.1.0", "EST5EDT,J0,J100",
-		"EST5EDT,M3.2.0,M11.1.0x", "<+05-5",		 "EST25",
+		"EST",
+		"ES5",
+		"EST5EDT,M3.2.0",
+		"EST5EDT,M13.2.0,M11.1.0",
+		"EST5EDT,M3.6.0,M11.1.0",
+		"EST5EDT,M3.2.7,M11.1.0",
+		"EST5EDT,J0,J100",
+		"EST5EDT,M3.2.0,M11.1.0x",
+		"<+05-5",
+		"EST25",
 	};
 	for (size_t i = 0; i < sizeof(bad_footers) / sizeof(bad_footers[0]); i++) {
 		write_file("badfooter", buf, tzif_bytes(buf, '2', 0, bad_footers[i]));
