@@ -185,7 +185,7 @@ static void write_file(const char *name, const unsigned char *buf, size_t len)
 
 static struct tzone *load_footer(const char *name, const char *footer)
 {
-	unsigned char buf[512];
+	unsigned char buf[512] = {0};
 	char err[256] = "";
 	struct tzone *z;
 
@@ -253,7 +253,7 @@ static void test_refusals(void **state)
 		"",	 "/etc/passwd", "../etc/passwd", "Asia/../../etc/passwd", "Asia/..",
 		"Asia/", ".",		"Asia//Seoul",	 "Asia/Seoul\n",	  "Asia/Se oul",
 	};
-	unsigned char buf[512];
+	unsigned char buf[512] = {0};
 	char err[256];
 
 	(void)state;
