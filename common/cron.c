@@ -82,7 +82,8 @@ static int parse_value(const struct field_ctx *c, const char **p, const char *en
 			s++;
 		}
 		if (v < c->f->min || v > c->f->max)
-			return field_err(c, "%ld is out of range %d-%d", v, c->f->min, c->f->max);
+			return field_err(c, "%.*s is out of range %d-%d", (int)(s - *p), *p,
+					 c->f->min, c->f->max);
 		*out = (int)v;
 		*p = s;
 		return 0;
@@ -149,7 +150,8 @@ static int parse_field(const struct field_ctx *c, const char *s, const char *end
 				s++;
 			}
 			if (v < 1 || v > c->f->max)
-				return field_err(c, "step %ld is out of range 1-%d", v, c->f->max);
+				return field_err(c, "step %.*s is out of range 1-%d",
+						 (int)(s - at - 1), at + 1, c->f->max);
 			step = (int)v;
 		}
 		for (int v = lo; v <= hi; v += step)
@@ -173,7 +175,7 @@ static int is_space(char ch)
 
 int cron_parse(struct cron_expr *e, const char *text, char *err, size_t errlen)
 {
-	const char *start[F_COUNT + 1], *end[F_COUNT + 1], *s = text;
+	const char *start[F_COUNT] = {0}, *end[F_COUNT] = {0}, *s = text;
 	int n = 0;
 
 	memset(e, 0, sizeof(*e));
@@ -200,14 +202,13 @@ int cron_parse(struct cron_expr *e, const char *text, char *err, size_t errlen)
 		return -1;
 	}
 	while (*s) {
-		if (n == F_COUNT) {
-			snprintf(err, errlen, "expected 5 or 6 fields, got more");
-			return -1;
-		}
-		start[n] = s;
+		if (n < F_COUNT)
+			start[n] = s;
 		while (*s && !is_space(*s))
 			s++;
-		end[n++] = s;
+		if (n < F_COUNT)
+			end[n] = s;
+		n++;
 		while (is_space(*s))
 			s++;
 	}
