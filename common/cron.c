@@ -179,6 +179,8 @@ int cron_parse(struct cron_expr *e, const char *text, char *err, size_t errlen)
 	int n = 0;
 
 	memset(e, 0, sizeof(*e));
+	if (!err)
+		errlen = 0; /* snprintf(NULL, 0, ...) only measures */
 	if (!text) {
 		snprintf(err, errlen, "empty cron expression");
 		return -1;
@@ -340,7 +342,9 @@ int64_t cron_next(const struct cron_expr *e, const struct tzone *z, int64_t afte
 	int lo, hi = 0, unused;
 	int64_t best = -1, L, limit;
 
-	if (!e || !z || e->sec == 0 || e->mon == 0)
+	/* Beyond some 35000 years the arithmetic below could overflow: no schedule goes there. */
+	if (!e || !z || e->sec == 0 || e->mon == 0 || after_utc_s < -(1LL << 40) ||
+	    after_utc_s > (1LL << 40))
 		return -1;
 	/* Local times are not monotonic in UTC across an overlap: start from the earliest local
 	 * time any later instant can show, and go on until no later local time can map to an

@@ -549,6 +549,10 @@ static void test_bad_arguments(void **state)
 	parse_ok(&e, "* * * * *");
 	assert_int_equal(cron_next(NULL, z, 0, SKIP, ONCE), -1);
 	assert_int_equal(cron_next(&e, NULL, 0, SKIP, ONCE), -1);
+	assert_int_equal(cron_next(&e, z, INT64_MAX, SKIP, ONCE), -1);
+	assert_int_equal(cron_next(&e, z, INT64_MIN, SKIP, ONCE), -1);
+	assert_int_equal(cron_parse(&e, "bad", NULL, 0), -1);
+	assert_int_equal(cron_parse(&e, "* * * * 9", NULL, 100), -1);
 	memset(&e, 0, sizeof(e)); /* an expression that was never parsed */
 	assert_int_equal(cron_next(&e, z, 0, SKIP, ONCE), -1);
 	tzone_free(z);
