@@ -5,7 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -349,6 +351,22 @@ static void test_table(void **state)
 	}
 }
 
+/* The host's zone plays no part: the same table under a far-away TZ (and a bogus one, which
+ * glibc would silently take for UTC). */
+static void test_table_whatever_host_tz(void **state)
+{
+	static const char *const host_zones[] = {"Pacific/Kiritimati", "America/St_Johns",
+						 "No/Such_Zone"};
+
+	for (size_t i = 0; i < sizeof(host_zones) / sizeof(host_zones[0]); i++) {
+		setenv("TZ", host_zones[i], 1);
+		tzset();
+		test_table(state);
+	}
+	unsetenv("TZ");
+	tzset();
+}
+
 static void test_parse_errors(void **state)
 {
 	static const struct {
@@ -562,6 +580,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_table),
+		cmocka_unit_test(test_table_whatever_host_tz),
 		cmocka_unit_test(test_parse_errors),
 		cmocka_unit_test(test_parsed_bits),
 		cmocka_unit_test(test_year_walks),
