@@ -101,7 +101,7 @@ bench: deps $(PROGRAMS)
 	@sh bench/run.sh
 
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $$(git ls-files -co --exclude-standard '*.c' '*.h')
 
 # The example config gets the directories the unit provides (StateDirectory, RuntimeDirectory);
 # the unit gets the binaries' PREFIX. The example also becomes /etc/tradingd/tradingd.json, the

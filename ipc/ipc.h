@@ -9,7 +9,7 @@
 
 /* Bump when a type or a payload layout changes: both ends are built from one tree, but a
  * supervisor upgraded under running workers must notice. */
-#define IPC_VERSION 2
+#define IPC_VERSION 3
 /* The worker's end of its socketpair is always this fd. */
 #define IPC_WORKER_FD 3
 #define IPC_MAX_PAYLOAD (1u << 20)
@@ -34,6 +34,8 @@ enum ipc_type {
 	IPC_MARKET_STATE, /* market-data → supervisor → strategy: struct ipc_market_state */
 	IPC_ALERT,	  /* any → supervisor → notifier: int64_t outbox row id */
 	IPC_PEER_STATE,	  /* supervisor → worker: struct ipc_peer_state of a role it needs */
+	IPC_JOB_RUN,	  /* supervisor → worker: struct ipc_job_run, then its arguments */
+	IPC_JOB_DONE,	  /* worker → supervisor: struct ipc_job_done, then a message */
 	IPC_TYPE_END,
 };
 
@@ -83,6 +85,30 @@ struct ipc_peer_state {
 	uint32_t role;
 	uint32_t running;
 	int64_t since_ms;
+};
+
+/* A job: the supervisor asks a worker to run one of its actions (worker.h) and the worker
+ * answers once per run id. The arguments after the struct are JSON text, or nothing. */
+#define IPC_ACTION_LEN 32
+#define IPC_JOB_MSG_MAX 1024
+
+struct ipc_job_run {
+	uint64_t run_id;
+	char action[IPC_ACTION_LEN];
+};
+
+/* What a run came to: a transient failure may be retried, a permanent one is not. */
+enum ipc_job_result {
+	JOB_OK = 0,
+	JOB_TRANSIENT = 1,
+	JOB_PERMANENT = 2,
+};
+
+/* After the struct, up to IPC_JOB_MSG_MAX bytes of text: the error, or a one-line summary. */
+struct ipc_job_done {
+	uint64_t run_id;
+	uint32_t result;
+	uint32_t reserved;
 };
 
 /* The name of a type for logs ("TICK"); "UNKNOWN" outside the enum. */

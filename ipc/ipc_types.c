@@ -24,6 +24,9 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_END] = {
 	[IPC_ALERT] = {"ALERT", sizeof(int64_t), sizeof(int64_t)},
 	[IPC_PEER_STATE] = {"PEER_STATE", sizeof(struct ipc_peer_state),
 			    sizeof(struct ipc_peer_state)},
+	[IPC_JOB_RUN] = {"JOB_RUN", sizeof(struct ipc_job_run), IPC_MAX_PAYLOAD},
+	[IPC_JOB_DONE] = {"JOB_DONE", sizeof(struct ipc_job_done),
+			  sizeof(struct ipc_job_done) + IPC_JOB_MSG_MAX},
 };
 
 const char *ipc_type_name(uint32_t type)

@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "supervisor/job_dispatch.h"
 #include "supervisor/supervisor.h"
 
 #define ANY_WORKER ((1u << ROLE_WORKER_COUNT) - 1)
@@ -34,6 +35,7 @@ struct route {
 static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 
 /* Adding a message type: a row in ipc/ipc_types.c and a row here. */
 static const struct route routes[IPC_TYPE_END] = {
@@ -45,7 +47,9 @@ static const struct route routes[IPC_TYPE_END] = {
 	[IPC_MARKET_STATE] = {ROLE_BIT(ROLE_MARKET_DATA), ROLE_STRATEGY, KEY_MARKET, OFFLINE_HOLD,
 			      NULL},
 	[IPC_ALERT] = {ANY_WORKER, ROLE_NOTIFIER, KEY_NONE, OFFLINE_DROP, NULL},
-	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE: the supervisor's to send, no row. */
+	[IPC_JOB_DONE] = {ANY_WORKER, TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP, on_job_done},
+	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
+	 * no row. */
 };
 
 /* Each worker gets its share only: no section it does not use, no secret it does not hold.
@@ -133,6 +137,11 @@ static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *pay
 	free(p->status_json);
 	p->status_json =
 		strndup((const char *)payload + sizeof(uint64_t), hdr->len - sizeof(uint64_t));
+}
+
+static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	job_dispatch_done(p, payload, hdr->len);
 }
 
 static void key_of(const struct route *r, const void *payload, char *key, size_t len)

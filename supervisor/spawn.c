@@ -11,6 +11,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "supervisor/job_dispatch.h"
 #include "supervisor/supervisor.h"
 
 #define MAX_SIM_ARGS 16
@@ -88,6 +89,7 @@ static void on_exit_cb(uv_process_t *process, int64_t status, int signo)
 	p->pid = 0;
 	p->process = NULL;
 	uv_close((uv_handle_t *)process, process_closed);
+	job_dispatch_proc_gone(p);
 	proc_event(p, EV_EXIT);
 }
 

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/sdnotify.h"
+#include "supervisor/job_dispatch.h"
 #include "supervisor/supervisor.h"
 #include "workers/worker.h"
 
@@ -156,6 +157,7 @@ static void finish(struct supervisor *sup)
 	sup->finished = 1;
 	control_close(sup->control);
 	sup->control = NULL;
+	job_dispatch_close(sup);
 	uv_close((uv_handle_t *)&sup->sig_term, NULL);
 	uv_close((uv_handle_t *)&sup->sig_int, NULL);
 	uv_close((uv_handle_t *)&sup->sig_hup, NULL);

@@ -85,6 +85,7 @@ struct proc {
 };
 
 struct control;
+struct job_inflight;
 
 struct supervisor {
 	uv_loop_t *loop;
@@ -108,6 +109,8 @@ struct supervisor {
 	int64_t start_mono;
 	int64_t start_real_ms;
 	uint64_t watchdog_ms;
+	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
+	uint64_t job_adhoc_seq;
 };
 
 /* proc.c: the policy table and the life of each process. */

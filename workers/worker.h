@@ -16,6 +16,15 @@ struct worker;
  * the worker calls worker_ready() when it is done, within supervisor.ready_timeout_ms. */
 #define WORKER_READY_LATER 1
 
+/* A job this worker can run when the supervisor sends JOB_RUN (the scheduler, tradectl). run
+ * starts it; the run ends with exactly one worker_job_done for its run id, now or later.
+ * args is the JSON text the job carries, "" when none. The names are listed for config checks
+ * in common/job_actions.c. */
+struct worker_action {
+	const char *name;
+	void (*run)(struct worker *w, uint64_t run_id, const char *args);
+};
+
 struct worker_ops {
 	/* Called once the first config has arrived; returns -1 to exit with status 1, 0 to be
 	 * READY now, or WORKER_READY_LATER. */
@@ -29,6 +38,8 @@ struct worker_ops {
 	void (*on_config)(struct worker *w);
 	/* Adds this worker's state (counters, breakers) to out for `tradectl status --json`. */
 	void (*status)(struct worker *w, json_t *out);
+	/* The actions it runs as jobs, ended by a row with a NULL name; NULL when none. */
+	const struct worker_action *actions;
 	/* Close every handle the worker opened so that the loop can end; free its state. */
 	void (*stop)(struct worker *w);
 };
@@ -46,6 +57,7 @@ struct worker {
 	const struct worker_ops *ops;
 	void *state;
 	uv_signal_t sigterm, sigint;
+	unsigned jobs_running; /* JOB_RUNs without their JOB_DONE yet */
 };
 
 /* Runs the worker of role with its operations until it is told to stop; returns the process
@@ -55,6 +67,9 @@ int worker_run(enum role role, const struct worker_ops *ops);
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len);
 int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const void *payload,
 			 uint32_t len);
+/* Ends a job run: result, and a message (the error, or a one-line summary; may be NULL). */
+void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result result, const char *fmt,
+		     ...) __attribute__((format(printf, 4, 5)));
 /* Says READY to the supervisor once (after init, or after start-up work). */
 void worker_ready(struct worker *w);
 /* Begins a clean exit: stop the worker's handles, then the runtime's. */

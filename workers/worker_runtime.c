@@ -2,6 +2,8 @@
  * IPC_WORKER_FD, config delivery, READY, heartbeats, status, and a clean shutdown. */
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -180,6 +182,66 @@ static void peer_state(struct worker *w, const void *payload)
 		w->ops->on_peer(w, (enum role)st.role, (int)st.running);
 }
 
+void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result result, const char *fmt,
+		     ...)
+{
+	struct {
+		struct ipc_job_done done;
+		char msg[IPC_JOB_MSG_MAX + 1];
+	} out = {.done = {.run_id = run_id, .result = (uint32_t)result}};
+	int n = 0;
+	va_list ap;
+
+	if (fmt) {
+		va_start(ap, fmt);
+		n = vsnprintf(out.msg, sizeof(out.msg), fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			n = 0;
+		if (n > IPC_JOB_MSG_MAX)
+			n = IPC_JOB_MSG_MAX;
+	}
+	if (w->jobs_running > 0)
+		w->jobs_running--;
+	log_msg(result == JOB_OK ? LOG_LVL_INFO : LOG_LVL_WARN, "job %llu %s%s%s",
+		(unsigned long long)run_id,
+		result == JOB_OK	  ? "done"
+		: result == JOB_TRANSIENT ? "failed (transient)"
+					  : "failed (permanent)",
+		n ? ": " : "", out.msg);
+	if (w->supervisor &&
+	    worker_send(w, IPC_JOB_DONE, &out, (uint32_t)(sizeof(out.done) + (size_t)n)) < 0)
+		log_warnx("job %llu: cannot send JOB_DONE (the supervisor times the run out)",
+			  (unsigned long long)run_id);
+}
+
+/* JOB_RUN: the action named, with the arguments after the struct. An action this worker does
+ * not have is a permanent failure, not a protocol violation: the config names actions, and a
+ * mismatch between the two is for the operator to see. */
+static void job_run(struct worker *w, const void *payload, uint32_t len)
+{
+	struct ipc_job_run run;
+	char *args;
+
+	memcpy(&run, payload, sizeof(run));
+	run.action[IPC_ACTION_LEN - 1] = '\0';
+	args = strndup((const char *)payload + sizeof(run), len - sizeof(run));
+	if (!args)
+		fatalx("out of memory for a job's arguments");
+	w->jobs_running++;
+	for (const struct worker_action *a = w->ops->actions; a && a->name; a++) {
+		if (strcmp(a->name, run.action) == 0) {
+			log_info("job %llu: %s", (unsigned long long)run.run_id, a->name);
+			a->run(w, run.run_id, args);
+			free(args);
+			return;
+		}
+	}
+	free(args);
+	worker_job_done(w, run.run_id, JOB_PERMANENT, "%s has no action \"%s\"", role_name(w->role),
+			run.action);
+}
+
 static void on_supervisor_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, const void *payload,
 			      void *arg)
 {
@@ -202,6 +264,11 @@ static void on_supervisor_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, 
 		break;
 	case IPC_PEER_STATE:
 		peer_state(w, payload);
+		break;
+	case IPC_JOB_RUN:
+		if (!w->ready)
+			fatalx("JOB_RUN before READY: protocol violation");
+		job_run(w, payload, hdr->len);
 		break;
 	default:
 		if (!w->have_config)

@@ -19,6 +19,15 @@ SANITIZER_MARKS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime e
 WORKERS = ["notifier", "maintenance", "market-data", "order-execution", "strategy"]
 
 
+def ipc_version():
+    """IPC_VERSION as ipc/ipc.h says: the tests follow the header, not a copy of it."""
+    with open(os.path.join(ROOT, "ipc", "ipc.h")) as f:
+        for line in f:
+            if line.startswith("#define IPC_VERSION "):
+                return int(line.split()[2])
+    raise AssertionError("no IPC_VERSION in ipc/ipc.h")
+
+
 def binary(name):
     return os.path.join(BIN, name)
 

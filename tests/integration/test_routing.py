@@ -2,7 +2,7 @@
 version, is killed and restarted and the log says why; READY may come after start-up work."""
 import time
 
-from conftest import wait_for
+from conftest import ipc_version, wait_for
 
 # ipc/ipc.h: IPC_TICK is 8; only market-data may send it.
 IPC_TICK = 8
@@ -23,8 +23,9 @@ def test_a_forbidden_message_is_a_protocol_violation(daemon_factory):
 def test_a_protocol_mismatch_in_ready_is_logged_as_that(daemon_factory):
     d = daemon_factory(env={"TRADINGD_FAULT": "maintenance:ready-version:1"})
     d.start(wait_running=False)
-    wait_for(lambda: "maintenance: protocol violation: it speaks IPC protocol 1, this "
-             "supervisor 2" in d.log_text(), 10, what="the mismatch in the log")
+    wanted = ("maintenance: protocol violation: it speaks IPC protocol 1, this supervisor "
+              f"{ipc_version()}")
+    wait_for(lambda: wanted in d.log_text(), 10, what="the mismatch in the log")
     assert "stopped answering heartbeats" not in d.log_text()
     assert d.state("maintenance") != "RUNNING"
 

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from conftest import SANITIZER_MARKS
+from conftest import SANITIZER_MARKS, ipc_version
 from simutil import bin_path, Sim
 
 HDR = struct.Struct("=IIII")  # ipc/ipc.h struct ipc_hdr: type, len, peer, pid
 READY, PING, PONG, CONFIG, SHUTDOWN, STATUS_REQ = 1, 2, 3, 4, 5, 6
-IPC_VERSION = 2
+IPC_VERSION = ipc_version()
 IPC_ID_SUPERVISOR = 0xffff
 ROLE_SIM = 5  # common/roles.h: ROLE_SIM = ROLE_WORKER_COUNT
 

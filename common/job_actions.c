@@ -1,0 +1,22 @@
+/* The actions that workers can run as jobs: append a row when a worker gains one. */
+#include "common/job_actions.h"
+
+#include <string.h>
+
+static const struct job_action_info actions[] = {
+	{ROLE_MAINTENANCE, "checkpoint", "WAL checkpoint (TRUNCATE) and PRAGMA optimize"},
+	{ROLE_WORKER_COUNT, NULL, NULL},
+};
+
+const struct job_action_info *job_actions(void)
+{
+	return actions;
+}
+
+const struct job_action_info *job_action_find(enum role role, const char *name)
+{
+	for (const struct job_action_info *a = actions; a->name; a++)
+		if (a->role == role && strcmp(a->name, name) == 0)
+			return a;
+	return NULL;
+}
