@@ -80,7 +80,7 @@ $(BIN)/upbit-sim: $(BUILD)/sim/upbit_sim_main.o $(BUILD)/libsim.a $(BUILD)/libtd
 
 $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsim.a $(BUILD)/libtd.a
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ -lcmocka $(SIM_LIBS) $(LIBS)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(SIM_LIBS) $(LIBS)
 
 unit: $(TESTS)
 
