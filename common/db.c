@@ -84,6 +84,9 @@ static const char *const migrations[] = {
 	"  market TEXT PRIMARY KEY, volume_e8 INTEGER NOT NULL, cost_e8 INTEGER NOT NULL,"
 	"  realized_e8 INTEGER NOT NULL, fees_e8 INTEGER NOT NULL,"
 	"  updated_ms INTEGER NOT NULL) STRICT;"
+	"CREATE TABLE balances ("
+	"  currency TEXT PRIMARY KEY, balance_e8 INTEGER NOT NULL, locked_e8 INTEGER NOT NULL,"
+	"  avg_buy_price_e8 INTEGER NOT NULL, checked_ms INTEGER NOT NULL) STRICT;"
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",

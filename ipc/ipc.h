@@ -36,6 +36,8 @@ enum ipc_type {
 	IPC_PEER_STATE,	  /* supervisor → worker: struct ipc_peer_state of a role it needs */
 	IPC_JOB_RUN,	  /* supervisor → worker: struct ipc_job_run, then its arguments */
 	IPC_JOB_DONE,	  /* worker → supervisor: struct ipc_job_done, then a message */
+	IPC_ORDER_INTENT, /* strategy → supervisor → order-execution: int64_t intent row id */
+	IPC_FILL,	  /* order-execution → supervisor → strategy: struct ipc_fill */
 	IPC_TYPE_END,
 };
 
@@ -85,6 +87,12 @@ struct ipc_peer_state {
 	uint32_t role;
 	uint32_t running;
 	int64_t since_ms;
+};
+
+/* A fill was committed (fills, positions): the strategy rereads the market's position. */
+struct ipc_fill {
+	char market[IPC_MARKET_LEN];
+	int64_t intent_id;
 };
 
 /* A job: the supervisor asks a worker to run one of its actions (worker.h) and the worker

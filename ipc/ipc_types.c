@@ -27,6 +27,8 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_END] = {
 	[IPC_JOB_RUN] = {"JOB_RUN", sizeof(struct ipc_job_run), IPC_MAX_PAYLOAD},
 	[IPC_JOB_DONE] = {"JOB_DONE", sizeof(struct ipc_job_done),
 			  sizeof(struct ipc_job_done) + IPC_JOB_MSG_MAX},
+	[IPC_ORDER_INTENT] = {"ORDER_INTENT", sizeof(int64_t), sizeof(int64_t)},
+	[IPC_FILL] = {"FILL", sizeof(struct ipc_fill), sizeof(struct ipc_fill)},
 };
 
 const char *ipc_type_name(uint32_t type)

@@ -48,6 +48,10 @@ static const struct route routes[IPC_TYPE_END] = {
 			      NULL},
 	[IPC_ALERT] = {ANY_WORKER, ROLE_NOTIFIER, KEY_NONE, OFFLINE_DROP, NULL},
 	[IPC_JOB_DONE] = {ANY_WORKER, TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP, on_job_done},
+	/* Both ends rescan their tables at start: a nudge lost while one is down costs a scan. */
+	[IPC_ORDER_INTENT] = {ROLE_BIT(ROLE_STRATEGY), ROLE_ORDER_EXECUTION, KEY_NONE, OFFLINE_DROP,
+			      NULL},
+	[IPC_FILL] = {ROLE_BIT(ROLE_ORDER_EXECUTION), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
 	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
 	 * no row. */
 };
