@@ -36,6 +36,10 @@ struct config_list {
 enum config_mode { MODE_SIM, MODE_PAPER, MODE_LIVE };
 /* The order of "retry|exit": what follows a crash loop (FATAL). */
 enum config_fatal_action { FATAL_RETRY, FATAL_EXIT };
+/* The order of "en|ko": the language of the notifier's messages. */
+enum config_locale { LOCALE_EN, LOCALE_KO };
+/* The order of "info|warning|critical": the least severe alert a sink receives. */
+enum config_severity { SEVERITY_INFO, SEVERITY_WARNING, SEVERITY_CRITICAL };
 
 /* The validated config as the code reads it: one field per key of the schema (each row names
  * its field), filled once after validation. A misspelt key is a compile error. Enums hold the
@@ -77,6 +81,22 @@ struct config_settings {
 		int64_t seed;
 		struct config_list accounts;
 	} sim;
+	int locale; /* enum config_locale */
+	struct config_notifier {
+		int64_t storm_window_s, retry_initial_ms, retry_max_ms, request_timeout_ms,
+			rescan_interval_ms;
+		int log_min_severity; /* enum config_severity */
+		struct {
+			const char *url;
+			int min_severity;
+		} webhook;
+		struct {
+			const char *token_file, *base_url;
+			struct config_list chat_ids;
+			int min_severity, commands;
+			int64_t poll_timeout_s, chat_interval_ms, group_per_minute;
+		} telegram;
+	} notifier;
 };
 
 struct config_key {

@@ -90,6 +90,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",
+	/* 4: issue 9 (notifier): delivery per sink. A notification is delivered (delivered_ms)
+	 * once every sink it was routed to is done with it. uid ties a row stored late (after a
+	 * full disk) to the copy the notifier already delivered from memory; folded_into is the
+	 * storm summary that counts a repeat instead of sending it. */
+	"ALTER TABLE notifications ADD COLUMN uid TEXT;"
+	"ALTER TABLE notifications ADD COLUMN folded_into INTEGER;"
+	"CREATE UNIQUE INDEX notifications_uid ON notifications(uid) WHERE uid IS NOT NULL;"
+	"CREATE TABLE notification_deliveries ("
+	"  notification_id INTEGER NOT NULL REFERENCES notifications(id), sink TEXT NOT NULL,"
+	"  state TEXT NOT NULL CHECK (state IN ('pending', 'sent', 'skipped', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0, next_attempt_ms INTEGER NOT NULL DEFAULT 0,"
+	"  delivered_ms INTEGER, last_error TEXT NOT NULL DEFAULT '',"
+	"  PRIMARY KEY (sink, notification_id)) STRICT;"
+	"CREATE INDEX notification_deliveries_pending ON notification_deliveries(sink,"
+	"  notification_id) WHERE state = 'pending';"
+	"CREATE TABLE notifier_sinks ("
+	"  sink TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',"
+	"  changed_ms INTEGER NOT NULL, update_offset INTEGER NOT NULL DEFAULT 0) STRICT;",
 };
 
 int db_schema_version(void)

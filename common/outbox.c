@@ -5,12 +5,19 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "clock.h"
 #include "log.h"
 
 int64_t outbox_add(sqlite3 *db, int64_t created_ms, const char *source, const char *severity,
 		   const char *kind, const char *text)
+{
+	return outbox_add_uid(db, created_ms, source, severity, kind, text, NULL);
+}
+
+int64_t outbox_add_uid(sqlite3 *db, int64_t created_ms, const char *source, const char *severity,
+		       const char *kind, const char *text, const char *uid)
 {
 	sqlite3_stmt *st;
 	int64_t id = -1;
@@ -19,8 +26,8 @@ int64_t outbox_add(sqlite3 *db, int64_t created_ms, const char *source, const ch
 	/* Alerts are rare: preparing here keeps the module free of per-connection state. */
 	if (sqlite3_prepare_v2(
 		    db,
-		    "INSERT INTO notifications(created_ms, severity, source, kind, text) "
-		    "VALUES(?, ?, ?, ?, ?)",
+		    "INSERT INTO notifications(created_ms, severity, source, kind, text, uid) "
+		    "VALUES(?, ?, ?, ?, ?, ?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		log_errx("outbox: %s", sqlite3_errmsg(db));
 		return -1;
@@ -30,6 +37,8 @@ int64_t outbox_add(sqlite3 *db, int64_t created_ms, const char *source, const ch
 	sqlite3_bind_text(st, 3, source, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 4, kind, -1, SQLITE_STATIC);
 	sqlite3_bind_text(st, 5, text, -1, SQLITE_STATIC);
+	if (uid)
+		sqlite3_bind_text(st, 6, uid, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_DONE)
 		id = sqlite3_last_insert_rowid(db);
@@ -75,10 +84,33 @@ static int keep(struct outbox *ob, int64_t created_ms, const char *severity, con
 	snprintf(p->severity, sizeof(p->severity), "%s", severity);
 	snprintf(p->kind, sizeof(p->kind), "%s", kind);
 	snprintf(p->text, sizeof(p->text), "%s", text);
+	snprintf(p->uid, sizeof(p->uid), "%s:%d:%lld:%llu", ob->source, (int)getpid(),
+		 (long long)created_ms, (unsigned long long)++ob->seq);
 	ob->deferred++;
 	log_warnx("outbox: %s: alert kept in memory and retried (%zu waiting): %s", why, ob->n,
 		  text);
+	if (ob->kept)
+		ob->kept(ob->arg, ob->source, p);
 	return 0;
+}
+
+void outbox_on_kept(struct outbox *ob,
+		    void (*kept)(void *arg, const char *source, const struct outbox_pending *p))
+{
+	ob->kept = kept;
+}
+
+/* Keeps the alert; on a full disk, an alert about the disk goes first, once per episode. */
+static int keep_refused(struct outbox *ob, int64_t created_ms, const char *severity,
+			const char *kind, const char *text, int64_t rc)
+{
+	if (rc == -ENOSPC && ob->kept && !ob->disk_full) {
+		ob->disk_full = 1;
+		keep(ob, created_ms, OUTBOX_CRITICAL, "disk_full",
+		     "database or disk is full: alerts are kept in memory and delivered from there",
+		     refusal(rc));
+	}
+	return keep(ob, created_ms, severity, kind, text, refusal(rc));
 }
 
 void outbox_retry(struct outbox *ob)
@@ -87,8 +119,8 @@ void outbox_retry(struct outbox *ob)
 
 	while (ob->n > 0) {
 		struct outbox_pending *p = &ob->pending[ob->head];
-		int64_t id = outbox_add(ob->db, p->created_ms, ob->source, p->severity, p->kind,
-					p->text);
+		int64_t id = outbox_add_uid(ob->db, p->created_ms, ob->source, p->severity,
+					    p->kind, p->text, p->uid);
 
 		if (id == -EBUSY || id == -ENOSPC) {
 			if (clock_mono_ms() - p->kept_mono_ms < OUTBOX_KEEP_MS)
@@ -98,6 +130,7 @@ void outbox_retry(struct outbox *ob)
 				 OUTBOX_KEEP_MS / 1000, p->text);
 		} else if (id > 0) {
 			stored++;
+			ob->disk_full = 0;
 			ob->stored(ob->arg, id);
 		} else {
 			ob->lost++; /* outbox_add said why */
@@ -118,11 +151,12 @@ int outbox_post(struct outbox *ob, const char *severity, const char *kind, const
 		return keep(ob, now, severity, kind, text, "older alerts still wait");
 	id = outbox_add(ob->db, now, ob->source, severity, kind, text);
 	if (id == -EBUSY || id == -ENOSPC)
-		return keep(ob, now, severity, kind, text, refusal(id));
+		return keep_refused(ob, now, severity, kind, text, id);
 	if (id < 0) {
 		ob->lost++;
 		return -1;
 	}
+	ob->disk_full = 0;
 	ob->stored(ob->arg, id);
 	return 0;
 }

@@ -21,10 +21,15 @@
  * stored: worth another try); -1 on any other error (logged). */
 int64_t outbox_add(sqlite3 *db, int64_t created_ms, const char *source, const char *severity,
 		   const char *kind, const char *text);
+/* The same with uid, the key that ties the row to the copy sent over IPC while it waited;
+ * NULL for none. */
+int64_t outbox_add_uid(sqlite3 *db, int64_t created_ms, const char *source, const char *severity,
+		       const char *kind, const char *text, const char *uid);
 
 struct outbox_pending {
 	int64_t created_ms, kept_mono_ms;
 	char severity[16], kind[48], text[512];
+	char uid[64]; /* source:pid:created_ms:sequence, unique per alert */
 };
 
 /* A writer's outbox: alerts the database refused for the moment wait here, in order, and are
@@ -37,10 +42,17 @@ struct outbox {
 	struct outbox_pending pending[OUTBOX_PENDING_MAX];
 	size_t head, n;
 	uint64_t deferred, lost;
+	/* Optional: told of each alert as it is kept, to send it to the notifier as text. */
+	void (*kept)(void *arg, const char *source, const struct outbox_pending *p);
+	uint64_t seq;
+	int disk_full; /* a "disk_full" alert was raised and the outbox has not stored since */
 };
 
 void outbox_init(struct outbox *ob, sqlite3 *db, const char *source,
 		 void (*stored)(void *arg, int64_t id), void *arg);
+/* Sets ob->kept. A full disk then also raises one "disk_full" alert, kept like the others. */
+void outbox_on_kept(struct outbox *ob,
+		    void (*kept)(void *arg, const char *source, const struct outbox_pending *p));
 /* Stores an alert after the ones still waiting, or keeps it when the database is busy or
  * full. 0 when stored or kept; -1 when lost (a full queue or a hard error, logged). */
 int outbox_post(struct outbox *ob, const char *severity, const char *kind, const char *text);

@@ -12,6 +12,8 @@
 #define IPC_VERSION 3
 /* The worker's end of its socketpair is always this fd. */
 #define IPC_WORKER_FD 3
+/* The notifier's extra descriptor: the Telegram bot token file, opened by the supervisor. */
+#define NOTIFIER_TOKEN_FD 5
 #define IPC_MAX_PAYLOAD (1u << 20)
 /* Send-queue bounds per peer. When full, ipc_send refuses with -ENOBUFS and counts a drop;
  * ticks and market states coalesce to the latest per market instead of queueing, and the
@@ -38,6 +40,8 @@ enum ipc_type {
 	IPC_JOB_DONE,	  /* worker → supervisor: struct ipc_job_done, then a message */
 	IPC_ORDER_INTENT, /* strategy → supervisor → order-execution: int64_t intent row id */
 	IPC_FILL,	  /* order-execution → supervisor → strategy: struct ipc_fill */
+	IPC_ALERT_TEXT,	  /* any → notifier: struct ipc_alert_text, then the text: an alert
+			   * the database refused for now, delivered from memory */
 	IPC_TYPE_END,
 };
 
@@ -110,6 +114,19 @@ enum ipc_job_result {
 	JOB_OK = 0,
 	JOB_TRANSIENT = 1,
 	JOB_PERMANENT = 2,
+};
+
+/* An alert that could not be stored yet (full disk): the notifier delivers it from this copy;
+ * uid is the key of the row its writer stores later, so it is not delivered again. After the
+ * struct, up to IPC_ALERT_TEXT_MAX bytes of text. */
+#define IPC_ALERT_UID_LEN 64
+#define IPC_ALERT_TEXT_MAX 1024
+struct ipc_alert_text {
+	char uid[IPC_ALERT_UID_LEN];
+	int64_t created_ms;
+	char severity[16];
+	char source[24];
+	char kind[48];
 };
 
 /* After the struct, up to IPC_JOB_MSG_MAX bytes of text: the error, or a one-line summary. */

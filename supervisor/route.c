@@ -52,6 +52,8 @@ static const struct route routes[IPC_TYPE_END] = {
 	[IPC_ORDER_INTENT] = {ROLE_BIT(ROLE_STRATEGY), ROLE_ORDER_EXECUTION, KEY_NONE, OFFLINE_DROP,
 			      NULL},
 	[IPC_FILL] = {ROLE_BIT(ROLE_ORDER_EXECUTION), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
+	/* The writer keeps the alert and stores it later: a copy lost here is only late. */
+	[IPC_ALERT_TEXT] = {ANY_WORKER, ROLE_NOTIFIER, KEY_NONE, OFFLINE_DROP, NULL},
 	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
 	 * no row. */
 };

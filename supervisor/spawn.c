@@ -171,7 +171,7 @@ int spawn_proc(struct proc *p)
 {
 	struct supervisor *sup = p->sup;
 	uv_process_options_t opts = {0};
-	uv_stdio_container_t stdio[4];
+	uv_stdio_container_t stdio[NOTIFIER_TOKEN_FD + 1];
 	char *argv[MAX_SIM_ARGS + 1];
 	char storage[8192];
 	int sv[2] = {-1, -1};
@@ -221,6 +221,14 @@ int spawn_proc(struct proc *p)
 	opts.env = env;
 	opts.stdio = stdio;
 	opts.stdio_count = 4;
+	/* The bot token reaches the notifier and nothing else (fds 4.. stay closed otherwise). */
+	if (p->role == ROLE_NOTIFIER && sup->notifier_token_fd >= 0) {
+		for (int fd = 4; fd < NOTIFIER_TOKEN_FD; fd++)
+			stdio[fd].flags = UV_IGNORE;
+		stdio[NOTIFIER_TOKEN_FD].flags = UV_INHERIT_FD;
+		stdio[NOTIFIER_TOKEN_FD].data.fd = sup->notifier_token_fd;
+		opts.stdio_count = NOTIFIER_TOKEN_FD + 1;
+	}
 	p->process->data = p;
 	rc = uv_spawn(sup->loop, p->process, &opts);
 	free(env);

@@ -96,6 +96,31 @@ static void alert_stored(void *arg, int64_t id)
 		ipc_send(notifier->peer, IPC_ALERT, &id, sizeof(id));
 }
 
+/* The database refused the alert for now: the notifier gets its text, so that it is delivered
+ * anyway; the row, stored later with the same uid, is then not delivered again. */
+static void alert_kept(void *arg, const char *source, const struct outbox_pending *kept)
+{
+	struct supervisor *sup = arg;
+	struct proc *notifier = &sup->procs[ROLE_NOTIFIER];
+	struct {
+		struct ipc_alert_text h;
+		char text[sizeof(kept->text)];
+	} m;
+	size_t len;
+
+	if (notifier->state != PROC_RUNNING || !notifier->peer)
+		return;
+	memset(&m, 0, sizeof(m));
+	snprintf(m.h.uid, sizeof(m.h.uid), "%s", kept->uid);
+	m.h.created_ms = kept->created_ms;
+	snprintf(m.h.severity, sizeof(m.h.severity), "%s", kept->severity);
+	snprintf(m.h.source, sizeof(m.h.source), "%s", source);
+	snprintf(m.h.kind, sizeof(m.h.kind), "%s", kept->kind);
+	len = strlen(kept->text);
+	memcpy(m.text, kept->text, len);
+	ipc_send(notifier->peer, IPC_ALERT_TEXT, &m, (uint32_t)(sizeof(m.h) + len));
+}
+
 void supervisor_escalate(struct supervisor *sup, const struct proc *p)
 {
 	char why[96];
@@ -409,6 +434,15 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
 	    prepare_storage(sup, uid, gid, drop) < 0)
 		return -1;
+	/* Opened while still root: the token file may be readable by root only. */
+	if (sup->cfg.s.notifier.telegram.token_file[0] != '\0') {
+		sup->notifier_token_fd = notifier_token_open(sup->cfg.s.notifier.telegram.token_file,
+							     uid, err, sizeof(err));
+		if (sup->notifier_token_fd < 0) {
+			log_errx("%s", err);
+			return -1;
+		}
+	}
 	sup->control =
 		control_open(sup, drop ? uid : (uid_t)-1, drop ? gid : (gid_t)-1, err, sizeof(err));
 	if (!sup->control) {
@@ -425,6 +459,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (!sup->db)
 		return -1;
 	outbox_init(&sup->outbox, sup->db, "tradingd", alert_stored, sup);
+	outbox_on_kept(&sup->outbox, alert_kept);
 	if (record_config_version(sup, &sup->cfg, err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		return -1;
@@ -439,6 +474,8 @@ static int setup(struct supervisor *sup, const char *config_path)
 int supervisor_run(const char *config_path)
 {
 	struct supervisor sup = {0};
+
+	sup.notifier_token_fd = -1;
 	uv_loop_t loop;
 	int rc = 0;
 
@@ -496,6 +533,8 @@ int supervisor_run(const char *config_path)
 	if (uv_loop_close(&loop) != 0)
 		log_warnx("loop closed with handles still open");
 	sqlite3_close(sup.db);
+	if (sup.notifier_token_fd >= 0)
+		close(sup.notifier_token_fd);
 	route_free_shares(sup.shares);
 	config_free(&sup.cfg);
 	if (rc == 0 && sup.exit_status) {

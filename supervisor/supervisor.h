@@ -111,6 +111,7 @@ struct supervisor {
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
 	uint64_t job_adhoc_seq;
+	int notifier_token_fd; /* the bot token file, -1 when none: for the notifier only */
 };
 
 /* proc.c: the policy table and the life of each process. */
@@ -157,6 +158,9 @@ void control_close(struct control *ctl);
 /* A process changed state: replies waiting for it may be due. ctl may be NULL. */
 void control_procs_changed(struct control *ctl);
 
+/* notifier_token.c: opens and checks the bot token file; the descriptor (close-on-exec) or -1
+ * with err filled. Only spawn.c hands it on, to the notifier, as NOTIFIER_TOKEN_FD. */
+int notifier_token_open(const char *path, uid_t daemon_uid, char *err, size_t len);
 /* privdrop.c */
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop);
 int privdrop_apply(uid_t uid, gid_t gid);

@@ -33,7 +33,6 @@ static void usage(FILE *out)
 
 /* The roles this binary hosts (ROLE_BIN_CORE); the others live in tradingd-net. */
 static const struct worker_ops *const local_ops[ROLE_WORKER_COUNT] = {
-	[ROLE_NOTIFIER] = &notifier_ops,
 	[ROLE_MAINTENANCE] = &maintenance_ops,
 	[ROLE_STRATEGY] = &strategy_ops,
 };

@@ -11,6 +11,7 @@
 static const struct worker_ops *const net_ops[ROLE_WORKER_COUNT] = {
 	[ROLE_MARKET_DATA] = &market_data_ops,
 	[ROLE_ORDER_EXECUTION] = &order_execution_ops,
+	[ROLE_NOTIFIER] = &notifier_ops,
 };
 
 int main(int argc, char **argv)

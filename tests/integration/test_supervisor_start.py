@@ -48,7 +48,7 @@ def test_every_process_running(daemon):
     assert sorted(descendants_of(daemon.proc.pid)) == sorted(pids_of(st).values())
 
 
-NET_ROLES = ("market-data", "order-execution")
+NET_ROLES = ("market-data", "order-execution", "notifier")
 
 
 def test_workers_are_reexecs_with_a_readable_ps_line(daemon):
