@@ -51,6 +51,9 @@ int control_select(struct supervisor *sup, json_t *args, struct proc **out, int 
  * caller's) when the reply must wait for the processes: see control_wait_settled. */
 json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control_wait **wait);
 
+/* control_alerts.c: tradectl alerts (the sinks, open and recent alerts; "send" queues one). */
+json_t *control_alerts(struct supervisor *sup, json_t *args);
+
 /* control_wait.c */
 /* Sends the events of cmd ("start", "stop", "restart") to the processes args names. Returns the
  * reply when it is known at once, else NULL with *wait set. */

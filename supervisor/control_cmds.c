@@ -169,6 +169,8 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = json_pack("{s:b, s:s}", "ok", 1, "result", "shutting down");
 	} else if (strcmp(cmd, "pid") == 0) {
 		reply = cmd_pid(sup, args);
+	} else if (strcmp(cmd, "alerts") == 0) {
+		reply = control_alerts(sup, args);
 	} else if (strcmp(cmd, "version") == 0) {
 		reply = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "version", TRADINGD_VERSION,
 				  "ipc_version", IPC_VERSION, "schema_version",

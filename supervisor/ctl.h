@@ -56,6 +56,7 @@ enum ctl_command {
 	CTL_CMD_PID,
 	CTL_CMD_VERSION,
 	CTL_CMD_HELP,
+	CTL_CMD_ALERTS,
 };
 
 struct ctl_command_info {
@@ -120,6 +121,9 @@ int64_t ctl_pending_wait_ms(const char *text, size_t len);
  * with "tradectl: ". where names the socket in messages. */
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err);
+
+/* ctl_alerts_format.c: the reply of `tradectl alerts` as text. */
+enum ctl_outcome ctl_render_alerts(const json_t *reply, FILE *out);
 
 /* One round trip: connect to path, send request plus "\n", read one line within timeout_ms and
  * at most max_bytes. A pending notice (ctl_pending_wait_ms) as the first line gives the next one

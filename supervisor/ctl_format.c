@@ -303,6 +303,15 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 			fprintf(out, "tradectl %s / tradingd %s\n", CTL_VERSION, clean);
 		}
 		return CTL_OK;
+	case CTL_CMD_ALERTS:
+		if (json_is_array(json_object_get(reply, "sinks"))) {
+			if (opt->json) {
+				print_json(reply, out);
+				return CTL_OK;
+			}
+			return ctl_render_alerts(reply, out);
+		}
+		break;
 	case CTL_CMD_RELOAD:
 	case CTL_CMD_SHUTDOWN:
 	case CTL_CMD_HELP:

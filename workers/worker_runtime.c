@@ -317,7 +317,13 @@ int worker_run(enum role role, const struct worker_ops *ops)
 		fatal("prctl(PR_SET_PDEATHSIG)");
 	if (getppid() == 1)
 		fatalx("the supervisor exited before this worker started");
-	close_range(IPC_WORKER_FD + 1, ~0U, 0);
+	/* Nothing inherited survives but the socket, and the bot token the notifier is handed. */
+	if (role == ROLE_NOTIFIER) {
+		close_range(IPC_WORKER_FD + 1, NOTIFIER_TOKEN_FD - 1, 0);
+		close_range(NOTIFIER_TOKEN_FD + 1, ~0U, 0);
+	} else {
+		close_range(IPC_WORKER_FD + 1, ~0U, 0);
+	}
 	if (clock_import_env() < 0)
 		fatalx("malformed %s in the environment", CLOCK_ENV);
 	if ((unsigned)role >= ROLE_WORKER_COUNT)
