@@ -426,14 +426,30 @@ static void notifier_status(struct worker *w, json_t *out)
 			    json_integer((json_int_t)n->ignored_chats));
 }
 
+static void timer_closed(uv_handle_t *h)
+{
+	struct notifier *n = h->data;
+
+	/* The last of the three frees the state: libuv runs close callbacks in no given order. */
+	if (--n->open_timers > 0)
+		return;
+	nob_close(n);
+	explicit_bzero(n->token, sizeof(n->token));
+	free(n);
+}
+
+/* The HTTP client first (its cancelled callbacks still see the state), then the timers. */
 static void http_closed(void *arg)
 {
 	struct notifier *n = arg;
 
-	nob_close(n);
-	curl_global_cleanup();
-	explicit_bzero(n->token, sizeof(n->token));
-	free(n);
+	if (n->http)
+		curl_global_cleanup();
+	n->http = NULL;
+	n->open_timers = 3;
+	uv_close((uv_handle_t *)&n->pump_timer, timer_closed);
+	uv_close((uv_handle_t *)&n->rescan_timer, timer_closed);
+	uv_close((uv_handle_t *)&n->poll_timer, timer_closed);
 }
 
 static void notifier_stop(struct worker *w)
@@ -444,17 +460,13 @@ static void notifier_stop(struct worker *w)
 		return;
 	w->state = NULL;
 	n->closing = 1;
-	uv_close((uv_handle_t *)&n->pump_timer, NULL);
-	uv_close((uv_handle_t *)&n->rescan_timer, NULL);
-	uv_close((uv_handle_t *)&n->poll_timer, NULL);
-	if (n->http) {
+	uv_timer_stop(&n->pump_timer);
+	uv_timer_stop(&n->rescan_timer);
+	uv_timer_stop(&n->poll_timer);
+	if (n->http)
 		http_client_close(n->http, http_closed, n);
-		return;
-	}
-	n->http = NULL;
-	nob_close(n);
-	explicit_bzero(n->token, sizeof(n->token));
-	free(n);
+	else
+		http_closed(n);
 }
 
 const struct worker_ops notifier_ops = {

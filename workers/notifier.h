@@ -106,7 +106,7 @@ struct notifier {
 	struct notifier_uid uids[NOTIFIER_UID_RING];
 	int uid_head;
 	uv_timer_t pump_timer, rescan_timer, poll_timer;
-	int pumping, pump_again;
+	int open_timers; /* while stopping */
 	/* getUpdates */
 	int polling, poll_disabled, conflict_alerted;
 	int64_t update_offset;
