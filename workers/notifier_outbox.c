@@ -234,7 +234,7 @@ static int write_summary(struct notifier *n, const struct storm_kind *k)
 		 (unsigned long long)k->folded, (long long)(n->storm.window_ms / 1000));
 	snprintf(text + strlen(text), sizeof(text) - strlen(text), " %s", last);
 	snprintf(uid, sizeof(uid), "storm:%lld:%llu", (long long)k->lead_id,
-		 (unsigned long long)k->folded + 1);
+		 (unsigned long long)k->folded);
 	if (db_exec(n->db, "BEGIN IMMEDIATE") < 0)
 		return -1;
 	id = outbox_add_uid(n->db, now, "notifier", severity_words[k->worst], k->kind, text, uid);
