@@ -172,7 +172,7 @@ const struct config_key config_schema[] = {
 	{"notifier.telegram.commands", CFG_BOOL, "true", 0, 0, NULL,
 	 "poll getUpdates for /status, /positions, /pnl, /pause, /resume, /help",
 	 F(notifier.telegram.commands), 0},
-	{"notifier.telegram.poll_timeout_s", CFG_INT, "25", 0, 50, NULL,
+	{"notifier.telegram.poll_timeout_s", CFG_INT, "25", 1, 50, NULL,
 	 "long-polling timeout of getUpdates", F(notifier.telegram.poll_timeout_s), 0},
 	{"notifier.telegram.chat_interval_ms", CFG_INT, "1000", 0, 60000, NULL,
 	 "least time between two messages to one chat", F(notifier.telegram.chat_interval_ms), 0},

@@ -19,8 +19,8 @@ const struct ctl_command_info ctl_commands[] = {
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
-	{"alerts", CTL_CMD_ALERTS, 0, -1, "alerts [send SEVERITY KIND TEXT...]",
-	 "delivery sinks, open and recent alerts; send: queue a test alert"},
+	{"alerts", CTL_CMD_ALERTS, 0, -1, "alerts [send ...]",
+	 "alert sinks, open and recent alerts; send SEVERITY KIND TEXT: a test alert"},
 	{"help", CTL_CMD_HELP, 0, -1, "help", "this text"},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
