@@ -119,8 +119,8 @@ void outbox_retry(struct outbox *ob)
 
 	while (ob->n > 0) {
 		struct outbox_pending *p = &ob->pending[ob->head];
-		int64_t id = outbox_add_uid(ob->db, p->created_ms, ob->source, p->severity,
-					    p->kind, p->text, p->uid);
+		int64_t id = outbox_add_uid(ob->db, p->created_ms, ob->source, p->severity, p->kind,
+					    p->text, p->uid);
 
 		if (id == -EBUSY || id == -ENOSPC) {
 			if (clock_mono_ms() - p->kept_mono_ms < OUTBOX_KEEP_MS)

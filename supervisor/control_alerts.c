@@ -28,14 +28,14 @@ static json_t *sinks_json(sqlite3 *db)
 		    -1, &st, NULL) != SQLITE_OK)
 		return sinks;
 	while (sqlite3_step(st) == SQLITE_ROW)
-		json_array_append_new(
-			sinks, json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "sink",
-					 (const char *)sqlite3_column_text(st, 0), "state",
-					 (const char *)sqlite3_column_text(st, 1), "error",
-					 (const char *)sqlite3_column_text(st, 2), "pending",
-					 (json_int_t)sqlite3_column_int64(st, 3), "sent",
-					 (json_int_t)sqlite3_column_int64(st, 4), "failed",
-					 (json_int_t)sqlite3_column_int64(st, 5)));
+		json_array_append_new(sinks,
+				      json_pack("{s:s, s:s, s:s, s:I, s:I, s:I}", "sink",
+						(const char *)sqlite3_column_text(st, 0), "state",
+						(const char *)sqlite3_column_text(st, 1), "error",
+						(const char *)sqlite3_column_text(st, 2), "pending",
+						(json_int_t)sqlite3_column_int64(st, 3), "sent",
+						(json_int_t)sqlite3_column_int64(st, 4), "failed",
+						(json_int_t)sqlite3_column_int64(st, 5)));
 	sqlite3_finalize(st);
 	return sinks;
 }
@@ -76,14 +76,13 @@ static json_t *alerts_json(sqlite3 *db, const char *where, int limit)
 		return out;
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		sqlite3_int64 id = sqlite3_column_int64(st, 0);
-		json_t *a = json_pack(
-			"{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)id, "created_ms",
-			(json_int_t)sqlite3_column_int64(st, 1), "severity",
-			(const char *)sqlite3_column_text(st, 2), "source",
-			(const char *)sqlite3_column_text(st, 3), "kind",
-			(const char *)sqlite3_column_text(st, 4), "text",
-			(const char *)sqlite3_column_text(st, 5), "deliveries",
-			deliveries_json(db, id));
+		json_t *a = json_pack("{s:I, s:I, s:s, s:s, s:s, s:s, s:o}", "id", (json_int_t)id,
+				      "created_ms", (json_int_t)sqlite3_column_int64(st, 1),
+				      "severity", (const char *)sqlite3_column_text(st, 2),
+				      "source", (const char *)sqlite3_column_text(st, 3), "kind",
+				      (const char *)sqlite3_column_text(st, 4), "text",
+				      (const char *)sqlite3_column_text(st, 5), "deliveries",
+				      deliveries_json(db, id));
 
 		json_object_set_new(a, "delivered_ms",
 				    sqlite3_column_type(st, 6) == SQLITE_NULL
@@ -110,8 +109,9 @@ static json_t *alerts_send(struct supervisor *sup, json_t *args)
 	if (strcmp(severity, OUTBOX_INFO) != 0 && strcmp(severity, OUTBOX_WARNING) != 0 &&
 	    strcmp(severity, OUTBOX_CRITICAL) != 0)
 		return control_fail("severity must be info, warning or critical, not %s", severity);
-	if (kind[0] == '\0' || strlen(kind) > 40 || strspn(kind, "abcdefghijklmnopqrstuvwxyz"
-								 "0123456789_-.") != strlen(kind))
+	if (kind[0] == '\0' || strlen(kind) > 40 ||
+	    strspn(kind, "abcdefghijklmnopqrstuvwxyz"
+			 "0123456789_-.") != strlen(kind))
 		return control_fail("kind must be 1 to 40 of a-z 0-9 _ - . , not %s", kind);
 	for (size_t i = 3; i < json_array_size(args); i++) {
 		const char *word = json_string_value(json_array_get(args, i));

@@ -436,8 +436,8 @@ static int setup(struct supervisor *sup, const char *config_path)
 		return -1;
 	/* Opened while still root: the token file may be readable by root only. */
 	if (sup->cfg.s.notifier.telegram.token_file[0] != '\0') {
-		sup->notifier_token_fd = notifier_token_open(sup->cfg.s.notifier.telegram.token_file,
-							     uid, err, sizeof(err));
+		sup->notifier_token_fd = notifier_token_open(
+			sup->cfg.s.notifier.telegram.token_file, uid, err, sizeof(err));
 		if (sup->notifier_token_fd < 0) {
 			log_errx("%s", err);
 			return -1;

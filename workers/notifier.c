@@ -308,8 +308,7 @@ static int read_token(struct notifier *n)
 	while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
 		buf[--len] = '\0';
 	k = strspn(buf, "0123456789:abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ_-");
-	if (len == 0 || (size_t)len >= sizeof(n->token) || k != (size_t)len ||
-	    !strchr(buf, ':')) {
+	if (len == 0 || (size_t)len >= sizeof(n->token) || k != (size_t)len || !strchr(buf, ':')) {
 		log_errx("%s: not a bot token (digits:letters on one line): Telegram off",
 			 n->cfg->telegram.token_file);
 		explicit_bzero(buf, sizeof(buf));
@@ -362,8 +361,7 @@ static int notifier_init(struct worker *w)
 	uv_timer_start(&n->rescan_timer, on_rescan, (uint64_t)n->cfg->rescan_interval_ms,
 		       (uint64_t)n->cfg->rescan_interval_ms);
 	tg_poll_start(n);
-	log_info("notifier: %d sinks, %s", n->nsinks,
-		 n->token[0] ? "Telegram on" : "Telegram off");
+	log_info("notifier: %d sinks, %s", n->nsinks, n->token[0] ? "Telegram on" : "Telegram off");
 	return 0;
 }
 
@@ -411,11 +409,14 @@ static void notifier_status(struct worker *w, json_t *out)
 	for (int i = 0; i < n->nsinks; i++) {
 		const struct sink *s = &n->sinks[i];
 
-		json_array_append_new(
-			sinks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "name", s->name, "state",
-					 s->disabled ? "failed" : s->busy ? "sending" : "ok", "sent",
-					 (json_int_t)s->sent, "retries", (json_int_t)s->retries,
-					 "dropped", (json_int_t)s->dropped, "error", s->error));
+		json_array_append_new(sinks, json_pack("{s:s, s:s, s:I, s:I, s:I, s:s}", "name",
+						       s->name, "state",
+						       s->disabled ? "failed"
+						       : s->busy   ? "sending"
+								   : "ok",
+						       "sent", (json_int_t)s->sent, "retries",
+						       (json_int_t)s->retries, "dropped",
+						       (json_int_t)s->dropped, "error", s->error));
 	}
 	json_object_set_new(out, "sinks", sinks);
 	json_object_set_new(out, "alerts_ingested", json_integer((json_int_t)n->rows_ingested));

@@ -135,10 +135,9 @@ void nob_storms(struct notifier *n);
 /* The oldest row still pending for s: 1 with *it filled, 0 when none, -1 on error. */
 int nob_head(struct notifier *n, struct sink *s, struct notifier_item *it);
 /* The sink is done with row id: state "sent", "failed" (or a retry noted). 0 or -1. */
-int nob_mark(struct notifier *n, struct sink *s, int64_t id, const char *state,
-	     const char *error);
-void nob_note_retry(struct notifier *n, struct sink *s, int64_t id, int attempts,
-		    int64_t next_ms, const char *error);
+int nob_mark(struct notifier *n, struct sink *s, int64_t id, const char *state, const char *error);
+void nob_note_retry(struct notifier *n, struct sink *s, int64_t id, int attempts, int64_t next_ms,
+		    const char *error);
 void nob_sink_state(struct notifier *n, const char *sink, const char *state, const char *error);
 int64_t nob_offset_get(struct notifier *n);
 void nob_offset_set(struct notifier *n, int64_t offset);
@@ -148,8 +147,8 @@ int notifier_sinks_build(struct notifier *n);
 /* Starts delivering it to s (s->cur); the result comes through notifier_sink_done. */
 void sink_send(struct sink *s);
 /* The HTTP answer of a webhook or Telegram request as an outcome. */
-enum sink_outcome sink_http_outcome(const struct http_response *r, long api_code,
-				    int64_t *wait_ms, char *error, size_t len);
+enum sink_outcome sink_http_outcome(const struct http_response *r, long api_code, int64_t *wait_ms,
+				    char *error, size_t len);
 
 /* notifier_telegram.c */
 int tg_send(struct sink *s, const char *text);

@@ -55,7 +55,8 @@ static void cmd_pause(struct notifier *n, const char *chat, int pause, char *out
 		snprintf(out, len, "%s", notifier_phrase(n->locale, PH_FAILED));
 	} else {
 		log_notice("trading %s by %s", pause ? "paused" : "resumed", by);
-		snprintf(out, len, "%s", notifier_phrase(n->locale, pause ? PH_PAUSED : PH_RESUMED));
+		snprintf(out, len, "%s",
+			 notifier_phrase(n->locale, pause ? PH_PAUSED : PH_RESUMED));
 	}
 	sqlite3_finalize(st);
 }
@@ -112,8 +113,7 @@ static void cmd_pnl(struct notifier *n, char *out, size_t len)
 	int64_t r = 0, f = 0, count = 0;
 
 	/* Upbit's day is Korea's: fills.day is the KST date. */
-	clock_civil_from_days(now >= 0 ? now / 86400000 : (now - 86399999) / 86400000, &y, &m,
-			      &d);
+	clock_civil_from_days(now >= 0 ? now / 86400000 : (now - 86399999) / 86400000, &y, &m, &d);
 	snprintf(day, sizeof(day), "%04lld-%02u-%02u", (long long)y, m, d);
 	if (sqlite3_prepare_v2(n->db,
 			       "SELECT COALESCE(SUM(realized_e8), 0), COALESCE(SUM(fee_e8), 0), "

@@ -41,8 +41,8 @@ static const char *const sql[NS_COUNT] = {
 			  "(?1, ?2, ?3, ?4) ON CONFLICT(sink) DO UPDATE SET state = "
 			  "excluded.state, error = excluded.error, changed_ms = "
 			  "excluded.changed_ms",
-	[NS_OFFSET_GET] = "SELECT update_offset FROM notifier_sinks WHERE sink = '" UPDATES_SINK
-			  "'",
+	[NS_OFFSET_GET] =
+		"SELECT update_offset FROM notifier_sinks WHERE sink = '" UPDATES_SINK "'",
 	[NS_OFFSET_SET] = "INSERT INTO notifier_sinks(sink, state, changed_ms, update_offset) "
 			  "VALUES ('" UPDATES_SINK "', 'polling', ?1, ?2) ON CONFLICT(sink) DO "
 			  "UPDATE SET update_offset = excluded.update_offset, changed_ms = "
@@ -286,8 +286,7 @@ int nob_head(struct notifier *n, struct sink *s, struct notifier_item *it)
 	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
 }
 
-int nob_mark(struct notifier *n, struct sink *s, int64_t id, const char *state,
-	     const char *error)
+int nob_mark(struct notifier *n, struct sink *s, int64_t id, const char *state, const char *error)
 {
 	sqlite3_stmt *st = n->st[NS_MARK];
 	int64_t now = clock_now_ms();
@@ -310,8 +309,8 @@ int nob_mark(struct notifier *n, struct sink *s, int64_t id, const char *state,
 	return 0;
 }
 
-void nob_note_retry(struct notifier *n, struct sink *s, int64_t id, int attempts,
-		    int64_t next_ms, const char *error)
+void nob_note_retry(struct notifier *n, struct sink *s, int64_t id, int attempts, int64_t next_ms,
+		    const char *error)
 {
 	sqlite3_stmt *st = n->st[NS_RETRY];
 

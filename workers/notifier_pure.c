@@ -104,8 +104,9 @@ void tg_rate_init(struct tg_rate *r, const char *chat_id, int64_t interval_ms, i
 	memset(r, 0, sizeof(*r));
 	r->group = chat_id[0] == '-';
 	r->interval_ms = interval_ms;
-	r->per_minute = per_minute < 1 ? 1 : per_minute > RATE_GROUP_MAX ? RATE_GROUP_MAX
-									  : per_minute;
+	r->per_minute = per_minute < 1		      ? 1
+			: per_minute > RATE_GROUP_MAX ? RATE_GROUP_MAX
+						      : per_minute;
 	r->last = INT64_MIN / 2;
 }
 
@@ -207,7 +208,8 @@ static const char *const phrases[2][PH_COUNT] = {
 			[PH_RESUMED] = "Trading resumed.",
 			[PH_ALREADY_PAUSED] = "Trading was already paused.",
 			[PH_NOT_PAUSED] = "Trading was not paused.",
-			[PH_STATUS] = "Mode %s, trading %s, %d open positions, %d alerts undelivered",
+			[PH_STATUS] =
+				"Mode %s, trading %s, %d open positions, %d alerts undelivered",
 			[PH_NO_POSITIONS] = "No open positions.",
 			[PH_POSITIONS] = "Open positions:",
 			[PH_PNL] = "%s: realised %s, fees %s, %d fills",

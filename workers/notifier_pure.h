@@ -21,11 +21,11 @@ int notifier_routed(const char *severity, int min_severity);
 #define STORM_KIND_LEN 48
 struct storm_kind {
 	char kind[STORM_KIND_LEN];
-	int64_t window_end;	   /* daemon time; 0: free slot */
-	int64_t lead_id;	   /* the row that was sent */
-	uint64_t folded;	   /* repeats since */
-	int64_t last_folded_id;	   /* the newest repeat */
-	int worst;		   /* SEVERITY_* of the worst repeat */
+	int64_t window_end;	/* daemon time; 0: free slot */
+	int64_t lead_id;	/* the row that was sent */
+	uint64_t folded;	/* repeats since */
+	int64_t last_folded_id; /* the newest repeat */
+	int worst;		/* SEVERITY_* of the worst repeat */
 };
 struct storm {
 	int64_t window_ms;
@@ -73,7 +73,7 @@ enum notifier_phrase {
 	PH_RESUMED,
 	PH_ALREADY_PAUSED,
 	PH_NOT_PAUSED,
-	PH_STATUS,    /* mode, trading state, positions, undelivered alerts */
+	PH_STATUS, /* mode, trading state, positions, undelivered alerts */
 	PH_NO_POSITIONS,
 	PH_POSITIONS, /* title */
 	PH_PNL,	      /* day, realised, fees, fills */

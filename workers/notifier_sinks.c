@@ -50,21 +50,21 @@ int notifier_sinks_build(struct notifier *n)
 static void log_sink(struct sink *s)
 {
 	const struct notifier_item *it = &s->cur;
-	int level = notifier_severity(it->severity) == SEVERITY_INFO ? LOG_LVL_NOTICE
-								      : LOG_LVL_WARN;
+	int level =
+		notifier_severity(it->severity) == SEVERITY_INFO ? LOG_LVL_NOTICE : LOG_LVL_WARN;
 
 	if (it->count > 1)
 		log_msg(level, "alert #%lld [%s] from %s (%s, %llu times): %s", (long long)it->id,
 			it->severity, it->source, it->kind, (unsigned long long)it->count,
 			it->text);
 	else
-		log_msg(level, "alert #%lld [%s] from %s (%s): %s", (long long)it->id,
-			it->severity, it->source, it->kind, it->text);
+		log_msg(level, "alert #%lld [%s] from %s (%s): %s", (long long)it->id, it->severity,
+			it->source, it->kind, it->text);
 	notifier_sink_done(s, SINK_SENT, 0, NULL);
 }
 
-enum sink_outcome sink_http_outcome(const struct http_response *r, long api_code,
-				    int64_t *wait_ms, char *error, size_t len)
+enum sink_outcome sink_http_outcome(const struct http_response *r, long api_code, int64_t *wait_ms,
+				    char *error, size_t len)
 {
 	long code = api_code ? api_code : r->status;
 

@@ -91,20 +91,18 @@ static void tg_send_done(const struct http_response *r, void *arg)
 		log_notice("telegram: 429 Too Many Requests: waiting %ld s as asked",
 			   a.retry_after_s);
 	}
-	if (o == SINK_DROP && (strstr(a.description, "chat not found") ||
-			       strstr(a.description, "chat_id is empty")))
+	if (o == SINK_DROP &&
+	    (strstr(a.description, "chat not found") || strstr(a.description, "chat_id is empty")))
 		o = SINK_DISABLE;
-	if (o == SINK_DISABLE && bad_token(r->err == HTTP_OK ? (a.api_code ? a.api_code
-									 : r->status)
-							 : 0)) {
+	if (o == SINK_DISABLE &&
+	    bad_token(r->err == HTTP_OK ? (a.api_code ? a.api_code : r->status) : 0)) {
 		for (int i = 0; i < n->nsinks; i++)
 			if (n->sinks[i].type == SINK_TELEGRAM && &n->sinks[i] != s &&
 			    !n->sinks[i].disabled) {
 				n->sinks[i].disabled = 1;
 				snprintf(n->sinks[i].error, sizeof(n->sinks[i].error),
 					 "bot token refused: %s", error);
-				nob_sink_state(n, n->sinks[i].name, "failed",
-					       n->sinks[i].error);
+				nob_sink_state(n, n->sinks[i].name, "failed", n->sinks[i].error);
 			}
 		n->poll_disabled = 1;
 	}
@@ -200,8 +198,9 @@ static void handle_update(struct notifier *n, json_t *u)
 	if (!chat_configured(n, chat_id)) {
 		n->ignored_chats++;
 		log_form(text, shown, sizeof(shown));
-		log_warnx("telegram: \"%s\" from chat %s ignored: not in notifier.telegram.chat_ids",
-			  shown, chat_id);
+		log_warnx(
+			"telegram: \"%s\" from chat %s ignored: not in notifier.telegram.chat_ids",
+			shown, chat_id);
 		return;
 	}
 	n->commands++;

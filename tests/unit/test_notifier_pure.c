@@ -39,8 +39,7 @@ static void test_storm_coalescing(void **state)
 	for (int64_t id = 3; id < 1003; id++)
 		assert_int_equal(storm_admit(&s, "crash_loop", SEVERITY_WARNING, id, 2000 + id),
 				 STORM_FOLD);
-	assert_int_equal(storm_admit(&s, "crash_loop", SEVERITY_CRITICAL, 1003, 60999),
-			 STORM_FOLD);
+	assert_int_equal(storm_admit(&s, "crash_loop", SEVERITY_CRITICAL, 1003, 60999), STORM_FOLD);
 	assert_int_equal(storm_next(&s), 61000);
 	assert_int_equal(storm_due(&s, 60999, &due), 0);
 	assert_int_equal(storm_due(&s, 61000, &due), 1);
