@@ -361,7 +361,7 @@ static int notifier_init(struct worker *w)
 	uv_timer_start(&n->rescan_timer, on_rescan, (uint64_t)n->cfg->rescan_interval_ms,
 		       (uint64_t)n->cfg->rescan_interval_ms);
 	tg_poll_start(n);
-	log_info("notifier: %d sinks, %s", n->nsinks, n->token[0] ? "Telegram on" : "Telegram off");
+	log_info("%d sinks, %s", n->nsinks, n->token[0] ? "Telegram on" : "Telegram off");
 	return 0;
 }
 
@@ -395,7 +395,7 @@ static void notifier_on_config(struct worker *w)
 			n->sinks[i].min_severity = n->cfg->webhook.min_severity;
 		else
 			n->sinks[i].min_severity = n->cfg->telegram.min_severity;
-	log_notice("notifier: severities, locale and storm window applied; a new webhook, chat "
+	log_notice("severities, locale and storm window applied; a new webhook, chat "
 		   "or token needs `tradectl restart notifier`");
 }
 
