@@ -33,10 +33,11 @@ static const char *const sql[NS_COUNT] = {
 	[NS_RETRY] = "UPDATE notification_deliveries SET attempts = ?3, next_attempt_ms = ?4, "
 		     "last_error = ?5 WHERE sink = ?1 AND notification_id = ?2",
 	[NS_ROW] = "SELECT text FROM notifications WHERE id = ?1",
-	[NS_SUMMARY_DONE] = "UPDATE notifications SET delivered_ms = ?2 WHERE folded_into = ?1 "
-			    "AND delivered_ms IS NULL",
-	[NS_UNFOLD] = "UPDATE notifications SET folded_into = NULL WHERE folded_into IS NOT NULL "
-		      "AND delivered_ms IS NULL",
+	[NS_ORPHAN_FOLDS] =
+		"SELECT folded_into, kind, COUNT(*), MAX(id), MAX(CASE severity WHEN 'critical' "
+		"THEN 2 WHEN 'info' THEN 0 ELSE 1 END) FROM notifications n WHERE folded_into IS "
+		"NOT NULL AND NOT EXISTS (SELECT 1 FROM notifications s WHERE s.uid LIKE 'storm:' "
+		"|| n.folded_into || ':%') GROUP BY folded_into, kind",
 	[NS_SINK_STATE] = "INSERT INTO notifier_sinks(sink, state, error, changed_ms) VALUES "
 			  "(?1, ?2, ?3, ?4) ON CONFLICT(sink) DO UPDATE SET state = "
 			  "excluded.state, error = excluded.error, changed_ms = "
@@ -51,6 +52,8 @@ static const char *const sql[NS_COUNT] = {
 
 static const char *const severity_words[] = {"info", "warning", "critical"};
 
+static void orphan_storms(struct notifier *n);
+
 int nob_open(struct notifier *n)
 {
 	const struct config *cfg = &n->w->cfg;
@@ -58,10 +61,7 @@ int nob_open(struct notifier *n)
 	n->db = db_open_worker(cfg->s.data_dir, db_busy_ms(cfg->s.supervisor.heartbeat_timeout_ms));
 	if (!n->db || db_prepare_all(n->db, sql, n->st, NS_COUNT) < 0)
 		return -1;
-	/* Repeats folded into a storm whose summary was never written (a crash): they go through
-	 * the storm filter again, so their count is not lost. */
-	if (db_step_reset(n->st[NS_UNFOLD]) != SQLITE_DONE)
-		log_warnx("outbox: cannot unfold: %s", sqlite3_errmsg(n->db));
+	orphan_storms(n);
 	return 0;
 }
 
@@ -97,11 +97,15 @@ static void read_item(sqlite3_stmt *st, struct notifier_item *it)
 
 		if (c && sscanf(c + 1, "%llu", &count) == 1 && count > 1)
 			it->count = count;
+		/* Its kind is storm:KIND, so that counting KIND's rows stays true; shown as KIND. */
+		if (strncmp(it->kind, "storm:", 6) == 0)
+			memmove(it->kind, it->kind + 6, strlen(it->kind + 6) + 1);
 	}
 }
 
-/* The sinks that already delivered the alert of this uid from memory (IPC_ALERT_TEXT). */
-static unsigned delivered_from_memory(struct notifier *n, const char *uid)
+/* The sinks that already delivered the alert of this uid from memory (IPC_ALERT_TEXT). A sink
+ * still sending the copy now sends row id: its answer marks the row. */
+static unsigned delivered_from_memory(struct notifier *n, const char *uid, int64_t id)
 {
 	if (!uid[0])
 		return 0;
@@ -116,13 +120,18 @@ static unsigned delivered_from_memory(struct notifier *n, const char *uid)
 			memmove(&n->mem[i], &n->mem[i + 1],
 				(size_t)(n->nmem - i - 1) * sizeof(n->mem[0]));
 			n->nmem--;
-			for (int s = 0; s < n->nsinks; s++)
-				if (n->sinks[s].busy && n->sinks[s].cur.id == 0) {
-					if (n->sinks[s].cur.mem == i)
-						n->sinks[s].cur.mem = -1;
-					else if (n->sinks[s].cur.mem > i)
-						n->sinks[s].cur.mem--;
+			for (int s = 0; s < n->nsinks; s++) {
+				struct sink *k = &n->sinks[s];
+
+				if (!k->busy || k->cur.id != 0)
+					continue;
+				if (k->cur.mem == i) {
+					k->cur.id = id;
+					k->cur.mem = -1;
+				} else if (k->cur.mem > i) {
+					k->cur.mem--;
 				}
+			}
 			return done;
 		}
 	return 0;
@@ -148,15 +157,19 @@ static int row_done(struct notifier *n, int64_t id, int64_t now)
 	return db_step_reset(n->st[NS_ROW_DONE]) == SQLITE_DONE ? 0 : -1;
 }
 
-/* One new row: folded into a storm, or given its delivery rows (pending where it is routed,
- * sent where the copy in memory already went). */
+/* One new row: its delivery rows (pending where it is routed, sent where the copy in memory
+ * already went). A repeat in a storm goes to the log only, the complete record; the chat and
+ * the webhook get the storm's summary instead, which the log skips. */
 static int classify(struct notifier *n, const struct notifier_item *it, int64_t now)
 {
-	unsigned done = delivered_from_memory(n, it->uid);
-	int severity = notifier_severity(it->severity);
+	unsigned done = delivered_from_memory(n, it->uid, it->id);
+	int summary = strncmp(it->uid, "storm:", 6) == 0;
+	enum storm_verdict v = STORM_LEAD;
 
-	if (!done && strncmp(it->uid, "storm:", 6) != 0 &&
-	    storm_admit(&n->storm, it->kind, severity, it->id, it->created_ms) == STORM_FOLD) {
+	if (!done && !summary)
+		v = storm_admit(&n->storm, it->kind, notifier_severity(it->severity), it->id,
+				it->created_ms);
+	if (v == STORM_FOLD) {
 		int64_t lead = 0;
 
 		for (int i = 0; i < STORM_KINDS; i++)
@@ -165,14 +178,20 @@ static int classify(struct notifier *n, const struct notifier_item *it, int64_t 
 		sqlite3_bind_int64(n->st[NS_FOLD], 1, it->id);
 		sqlite3_bind_int64(n->st[NS_FOLD], 2, lead);
 		n->folded++;
-		return db_step_reset(n->st[NS_FOLD]) == SQLITE_DONE ? 0 : -1;
+		if (db_step_reset(n->st[NS_FOLD]) != SQLITE_DONE)
+			return -1;
 	}
 	for (int i = 0; i < n->nsinks; i++) {
 		struct sink *s = &n->sinks[i];
-		const char *state = !notifier_routed(it->severity, s->min_severity) ? "skipped"
-				    : (done & (1u << i))			    ? "sent"
-										    : "pending";
+		int to_log = s->type == SINK_LOG;
+		const char *state = "pending";
 
+		if (!notifier_routed(it->severity, s->min_severity))
+			state = "skipped";
+		else if (done & (1u << i))
+			state = "sent";
+		else if ((v == STORM_FOLD && !to_log) || (summary && to_log))
+			state = "skipped";
 		if (add_delivery(n, it->id, s, state, now) < 0)
 			return -1;
 	}
@@ -219,10 +238,10 @@ int nob_ingest(struct notifier *n)
 	return 0;
 }
 
-/* A storm whose window ended: one summary row, and its repeats marked delivered by it. */
+/* A storm whose window ended: one summary row, for the sinks that did not get the repeats. */
 static int write_summary(struct notifier *n, const struct storm_kind *k)
 {
-	char text[512], last[400] = "", uid[64], err[256];
+	char text[512], last[400] = "", uid[64], kind[STORM_KIND_LEN + 8];
 	int64_t now = clock_now_ms(), id;
 
 	sqlite3_bind_int64(n->st[NS_ROW], 1, k->last_folded_id);
@@ -235,16 +254,11 @@ static int write_summary(struct notifier *n, const struct storm_kind *k)
 	snprintf(text + strlen(text), sizeof(text) - strlen(text), " %s", last);
 	snprintf(uid, sizeof(uid), "storm:%lld:%llu", (long long)k->lead_id,
 		 (unsigned long long)k->folded);
-	if (db_exec(n->db, "BEGIN IMMEDIATE") < 0)
-		return -1;
-	id = outbox_add_uid(n->db, now, "notifier", severity_words[k->worst], k->kind, text, uid);
-	sqlite3_bind_int64(n->st[NS_SUMMARY_DONE], 1, k->lead_id);
-	sqlite3_bind_int64(n->st[NS_SUMMARY_DONE], 2, now);
-	if (id < 0 || db_step_reset(n->st[NS_SUMMARY_DONE]) != SQLITE_DONE ||
-	    db_exec(n->db, "COMMIT") < 0) {
-		db_rollback_keep_error(n->db, err, sizeof(err));
+	snprintf(kind, sizeof(kind), "storm:%s", k->kind);
+	id = outbox_add_uid(n->db, now, "notifier", severity_words[k->worst], kind, text, uid);
+	if (id < 0) {
 		log_warnx("outbox: cannot store the summary of %llu repeats of %s: %s",
-			  (unsigned long long)k->folded, k->kind, err);
+			  (unsigned long long)k->folded, k->kind, sqlite3_errmsg(n->db));
 		return -1;
 	}
 	log_notice("storm: %llu repeats of %s folded into alert #%lld",
@@ -266,6 +280,27 @@ void nob_storms(struct notifier *n)
 	}
 	if (wrote)
 		nob_ingest(n);
+}
+
+/* Repeats folded by a notifier that died before their window ended: their summary now. */
+static void orphan_storms(struct notifier *n)
+{
+	sqlite3_stmt *st = n->st[NS_ORPHAN_FOLDS];
+	struct storm_kind k[16];
+	int found = 0;
+
+	while (found < 16 && sqlite3_step(st) == SQLITE_ROW) {
+		memset(&k[found], 0, sizeof(k[found]));
+		k[found].lead_id = sqlite3_column_int64(st, 0);
+		snprintf(k[found].kind, sizeof(k[found].kind), "%s", col(st, 1));
+		k[found].folded = (uint64_t)sqlite3_column_int64(st, 2);
+		k[found].last_folded_id = sqlite3_column_int64(st, 3);
+		k[found].worst = sqlite3_column_int(st, 4);
+		found++;
+	}
+	sqlite3_reset(st);
+	for (int i = 0; i < found; i++)
+		write_summary(n, &k[i]);
 }
 
 int nob_head(struct notifier *n, struct sink *s, struct notifier_item *it)
