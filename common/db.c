@@ -105,6 +105,7 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (sink, notification_id)) STRICT;"
 	"CREATE INDEX notification_deliveries_pending ON notification_deliveries(sink,"
 	"  notification_id) WHERE state = 'pending';"
+	"CREATE INDEX notification_deliveries_row ON notification_deliveries(notification_id);"
 	"CREATE TABLE notifier_sinks ("
 	"  sink TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',"
 	"  changed_ms INTEGER NOT NULL, update_offset INTEGER NOT NULL DEFAULT 0) STRICT;",

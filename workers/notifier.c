@@ -372,9 +372,11 @@ static void notifier_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 	if (hdr->type == IPC_ALERT) {
 		notifier_schedule(n, clock_mono_ms());
 	} else if (hdr->type == IPC_ALERT_TEXT) {
-		const struct ipc_alert_text *h = payload;
+		struct ipc_alert_text h;
 
-		mem_add(n, h, (const char *)payload + sizeof(*h), hdr->len - sizeof(*h));
+		/* The payload need not be aligned for the struct's int64. */
+		memcpy(&h, payload, sizeof(h));
+		mem_add(n, &h, (const char *)payload + sizeof(h), hdr->len - sizeof(h));
 		notifier_schedule(n, clock_mono_ms());
 	} else {
 		log_warnx("unexpected %s", ipc_type_name(hdr->type));
