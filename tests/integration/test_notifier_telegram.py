@@ -3,6 +3,8 @@ their text, routed by severity, also as webhook JSON; commands from the configur
 resume trading, a foreign chat is ignored; 429 retry_after is honoured, a bad token is reported
 once and not retried, a second poller (409) is alerted; the token is only in the notifier."""
 import os
+import sqlite3
+import time
 
 from conftest import wait_for
 from fake_telegram import FakeTelegram
@@ -131,3 +133,28 @@ def test_a_readable_token_file_is_refused(daemon_factory):
         assert d.proc.wait(20) != 0
         assert "lets group or others read the token" in d.log_text()
         assert tg.token not in d.log_text()
+
+
+def test_korean_replies_read_positions_and_pnl(daemon_factory):
+    with FakeTelegram() as tg:
+        d = start(notifier_daemon(daemon_factory, tg, {"locale": "ko"}))
+        kst_day = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600))
+        conn = sqlite3.connect(f"{d.dir}/data/tradingd.db")
+        with conn:
+            conn.execute("INSERT INTO positions VALUES ('KRW-BTC', 1234500000, "
+                         "123456789000000, 0, 0, 0)")
+            conn.execute("INSERT INTO fills VALUES ('t1', 'o1', 'KRW-BTC', 'ask', 1, 1, 1, "
+                         "61728350000, 123456789000000, 0, ?, 0)", (kst_day,))
+        conn.close()
+        tg.command(CHAT, "/positions")
+        tg.command(CHAT, "/pnl@tradingd_bot")
+        tg.command(CHAT, "/pause")
+        msgs = wait_texts(tg, lambda t: len(t) >= 3)
+        # Replies go out side by side: their order is the network's.
+        assert sorted(msgs) == sorted(["보유 포지션:\nKRW-BTC 12.345 (1,234,568원)",
+                                       f"{kst_day}: 실현 손익 1,234,568원, 수수료 617원, "
+                                       "체결 1건", "거래를 일시 중지했습니다."]), msgs
+        send(d, "critical", "ko_alert", "text")
+        msgs = wait_texts(tg, lambda t: len(t) >= 4)
+        assert msgs[3] == "[심각] ko_alert\ntext", msgs
+        d.stop()
