@@ -116,6 +116,70 @@ static void test_full_database_keeps_the_alert(void **state)
 	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM notifications"), before + 1);
 }
 
+struct kept_log {
+	char kinds[8][48], uids[8][64];
+	int n;
+};
+
+static void on_kept(void *arg, const char *source, const struct outbox_pending *p)
+{
+	struct kept_log *k = arg;
+
+	assert_string_equal(source, "test");
+	if (k->n < 8) {
+		snprintf(k->kinds[k->n], sizeof(k->kinds[0]), "%s", p->kind);
+		snprintf(k->uids[k->n], sizeof(k->uids[0]), "%s", p->uid);
+		k->n++;
+	}
+}
+
+static void kept_stored(void *arg, int64_t id)
+{
+	(void)arg;
+	(void)id;
+}
+
+/* Each kept alert is handed to the hook (to travel to the notifier as text) with a uid its row
+ * keeps once stored; a full disk raises one disk_full alert first, once per episode. */
+static void test_kept_alerts_go_out_as_text_with_their_uid(void **state)
+{
+	sqlite3 *db = *state;
+	struct outbox ob;
+	struct kept_log k = {0};
+	char text[400], sql[256];
+
+	outbox_init(&ob, db, "test", kept_stored, &k);
+	outbox_on_kept(&ob, on_kept);
+	ob.arg = &k;
+	memset(text, 'x', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=8"), 0);
+	for (int i = 0; i < 100 && k.n == 0; i++)
+		assert_int_equal(outbox_post(&ob, OUTBOX_WARNING, "fill", text), 0);
+	assert_int_equal(k.n, 2);
+	assert_string_equal(k.kinds[0], "disk_full");
+	assert_string_equal(k.kinds[1], "fill");
+	assert_string_not_equal(k.uids[0], k.uids[1]);
+	assert_int_equal(outbox_post(&ob, OUTBOX_CRITICAL, "second", "still full"), 0);
+	assert_int_equal(k.n, 3); /* behind the older ones: no second disk_full */
+	assert_string_equal(k.kinds[2], "second");
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=1073741823"), 0);
+	outbox_retry(&ob);
+	assert_int_equal(ob.n, 0);
+	for (int i = 0; i < 3; i++) {
+		snprintf(sql, sizeof(sql), "SELECT count(*) FROM notifications WHERE uid = '%s'",
+			 k.uids[i]);
+		assert_int_equal(tmp_db_count(db, sql), 1);
+	}
+	/* A new episode raises it again. */
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=8"), 0); /* clamped to the size */
+	for (int i = 0; i < 100 && k.n == 3; i++)
+		assert_int_equal(outbox_post(&ob, OUTBOX_WARNING, "fill", text), 0);
+	assert_int_equal(k.n, 5);
+	assert_string_equal(k.kinds[3], "disk_full");
+	assert_int_equal(db_exec(db, "PRAGMA max_page_count=1073741823"), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -123,6 +187,8 @@ int main(void)
 						tmp_db_teardown),
 		cmocka_unit_test_setup_teardown(test_full_database_keeps_the_alert, setup,
 						tmp_db_teardown),
+		cmocka_unit_test_setup_teardown(test_kept_alerts_go_out_as_text_with_their_uid,
+						setup, tmp_db_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
