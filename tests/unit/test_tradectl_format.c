@@ -345,9 +345,39 @@ static void test_exit_codes(void **state)
 	assert_int_equal(ctl_exit_code(CTL_CONNECT_FAILED), 3);
 }
 
+/* tradectl alerts: a sink table, then the open and recent alerts with their state per sink;
+ * control characters from the daemon never reach the terminal. */
+static void test_alerts(void **state)
+{
+	(void)state;
+	expect_render(
+		"alerts", 0,
+		"{\"ok\":true,\"sinks\":[{\"sink\":\"log\",\"state\":\"ok\",\"error\":\"\","
+		"\"pending\":0,\"sent\":2,\"failed\":0},{\"sink\":\"telegram:1\",\"state\":"
+		"\"failed\",\"error\":\"HTTP 401\\nUnauthorized\",\"pending\":2,\"sent\":0,"
+		"\"failed\":0}],\"open\":[],\"recent\":[{\"id\":7,\"created_ms\":0,"
+		"\"severity\":\"critical\",\"source\":\"tradingd\",\"kind\":\"crash_loop\","
+		"\"text\":\"strategy\\ncrashed\",\"delivered_ms\":null,\"deliveries\":{\"log\":"
+		"{\"state\":\"sent\",\"attempts\":1,\"error\":\"\"}}}]}",
+		CTL_OK,
+		"SINK                     STATE     PENDING     SENT   FAILED  ERROR\n"
+		"log                      ok              0        2        0  \n"
+		"telegram:1               failed          2        0        0  HTTP 401 "
+		"Unauthorized\n"
+		"\nOpen (not delivered everywhere yet): 0\n"
+		"\nRecent:\n"
+		"  #7 1970-01-01 00:00:00Z critical crash_loop (tradingd): strategy crashed\n"
+		"      log                      sent     attempts 1\n",
+		"");
+	/* `alerts send` answers with a result line. */
+	expect_render("alerts", 0, "{\"ok\":true,\"result\":\"alert queued\"}", CTL_OK,
+		      "alert queued\n", "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_alerts),
 		cmocka_unit_test(test_uptime),
 		cmocka_unit_test(test_status_columns),
 		cmocka_unit_test(test_status_descriptions),
