@@ -42,6 +42,8 @@ enum ipc_type {
 	IPC_FILL,	  /* order-execution → supervisor → strategy: struct ipc_fill */
 	IPC_ALERT_TEXT,	  /* any → notifier: struct ipc_alert_text, then the text: an alert
 			   * the database refused for now, delivered from memory */
+	IPC_PROCS_REQ,	  /* notifier → supervisor: uint64_t request id (Telegram /status) */
+	IPC_PROCS,	  /* supervisor → notifier: uint64_t id, then one line per process */
 	IPC_TYPE_END,
 };
 
@@ -121,6 +123,8 @@ enum ipc_job_result {
  * struct, up to IPC_ALERT_TEXT_MAX bytes of text. */
 #define IPC_ALERT_UID_LEN 64
 #define IPC_ALERT_TEXT_MAX 1024
+/* The text after IPC_PROCS's id: "name STATE[, N restarts]" lines. */
+#define IPC_PROCS_TEXT_MAX 2048
 struct ipc_alert_text {
 	char uid[IPC_ALERT_UID_LEN];
 	int64_t created_ms;

@@ -2,6 +2,7 @@
  * table, and the heartbeat that finds hung workers. Nothing is routed to a worker before it
  * said READY; what a worker may not send is a bug in it, and it is restarted. */
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,7 @@ static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payl
 static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_procs_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 
 /* Adding a message type: a row in ipc/ipc_types.c and a row here. */
 static const struct route routes[IPC_TYPE_END] = {
@@ -54,6 +56,9 @@ static const struct route routes[IPC_TYPE_END] = {
 	[IPC_FILL] = {ROLE_BIT(ROLE_ORDER_EXECUTION), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
 	/* The writer keeps the alert and stores it later: a copy lost here is only late. */
 	[IPC_ALERT_TEXT] = {ANY_WORKER, ROLE_NOTIFIER, KEY_NONE, OFFLINE_DROP, NULL},
+	/* Telegram's /status: the process table as text, so that no HTTP enters here. */
+	[IPC_PROCS_REQ] = {ROLE_BIT(ROLE_NOTIFIER), TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP,
+			   on_procs_req},
 	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
 	 * no row. */
 };
@@ -148,6 +153,37 @@ static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *pay
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
 {
 	job_dispatch_done(p, payload, hdr->len);
+}
+
+static void on_procs_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	struct {
+		uint64_t id;
+		char text[IPC_PROCS_TEXT_MAX];
+	} m;
+	size_t used = 0;
+
+	(void)hdr;
+	memcpy(&m.id, payload, sizeof(m.id));
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		const struct proc *q = &p->sup->procs[role_start_order()[i]];
+		int w;
+
+		if (!proc_enabled(q) && q->pid == 0)
+			continue;
+		w = snprintf(m.text + used, sizeof(m.text) - used, "%s%s %s", used ? "\n" : "",
+			     role_name(q->role), proc_state_name(q->state));
+		if (w > 0 && (size_t)w < sizeof(m.text) - used)
+			used += (size_t)w;
+		if (q->restarts) {
+			w = snprintf(m.text + used, sizeof(m.text) - used, ", %llu restarts",
+				     (unsigned long long)q->restarts);
+			if (w > 0 && (size_t)w < sizeof(m.text) - used)
+				used += (size_t)w;
+		}
+	}
+	if (p->peer)
+		ipc_send(p->peer, IPC_PROCS, &m, (uint32_t)(sizeof(m.id) + used));
 }
 
 static void key_of(const struct route *r, const void *payload, char *key, size_t len)

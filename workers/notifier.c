@@ -378,6 +378,8 @@ static void notifier_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		memcpy(&h, payload, sizeof(h));
 		mem_add(n, &h, (const char *)payload + sizeof(h), hdr->len - sizeof(h));
 		notifier_schedule(n, clock_mono_ms());
+	} else if (hdr->type == IPC_PROCS) {
+		notifier_procs(n, payload, hdr->len);
 	} else {
 		log_warnx("unexpected %s", ipc_type_name(hdr->type));
 	}

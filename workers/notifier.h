@@ -111,6 +111,13 @@ struct notifier {
 	int64_t update_offset;
 	int poll_failures;
 	uint64_t commands, ignored_chats, rows_ingested, folded;
+	/* /status replies waiting for the supervisor's process table (IPC_PROCS). */
+	struct {
+		uint64_t id;
+		char chat_id[32];
+		char text[512];
+	} asks[8];
+	uint64_t ask_seq;
 };
 
 /* notifier.c */
@@ -155,8 +162,11 @@ int tg_send(struct sink *s, const char *text);
 void tg_reply(struct notifier *n, const char *chat_id, const char *text);
 void tg_poll_start(struct notifier *n);
 
-/* notifier_commands.c: the reply to one command text from a configured chat, in out. */
+/* notifier_commands.c: the reply to one command text from a configured chat, in out; "" when
+ * it follows later (/status waits for the supervisor's process table). */
 void notifier_command(struct notifier *n, const char *chat_id, const char *text, char *out,
 		      size_t len);
+/* The supervisor's answer (IPC_PROCS): completes the /status it belongs to. */
+void notifier_procs(struct notifier *n, const void *payload, uint32_t len);
 
 #endif

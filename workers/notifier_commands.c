@@ -134,6 +134,42 @@ static void cmd_pnl(struct notifier *n, char *out, size_t len)
 	snprintf(out, len, notifier_phrase(n->locale, PH_PNL), day, realized, fees, (int)count);
 }
 
+/* /status goes on with the supervisor's process table; without a free slot or a link to it,
+ * the SQLite part is the answer. */
+static void ask_supervisor(struct notifier *n, const char *chat_id, char *out)
+{
+	for (size_t i = 0; i < sizeof(n->asks) / sizeof(n->asks[0]); i++) {
+		if (n->asks[i].id)
+			continue;
+		n->asks[i].id = ++n->ask_seq;
+		snprintf(n->asks[i].chat_id, sizeof(n->asks[i].chat_id), "%s", chat_id);
+		snprintf(n->asks[i].text, sizeof(n->asks[i].text), "%s", out);
+		if (worker_send(n->w, IPC_PROCS_REQ, &n->asks[i].id, sizeof(uint64_t)) < 0) {
+			n->asks[i].id = 0;
+			return;
+		}
+		out[0] = '\0';
+		return;
+	}
+}
+
+void notifier_procs(struct notifier *n, const void *payload, uint32_t len)
+{
+	char reply[IPC_PROCS_TEXT_MAX + 600];
+	uint64_t id;
+
+	memcpy(&id, payload, sizeof(id));
+	for (size_t i = 0; i < sizeof(n->asks) / sizeof(n->asks[0]); i++) {
+		if (n->asks[i].id != id)
+			continue;
+		snprintf(reply, sizeof(reply), "%s\n%.*s", n->asks[i].text, (int)(len - sizeof(id)),
+			 (const char *)payload + sizeof(id));
+		tg_reply(n, n->asks[i].chat_id, reply);
+		n->asks[i].id = 0;
+		return;
+	}
+}
+
 void notifier_command(struct notifier *n, const char *chat_id, const char *text, char *out,
 		      size_t len)
 {
@@ -154,9 +190,10 @@ void notifier_command(struct notifier *n, const char *chat_id, const char *text,
 		cmd_pause(n, chat_id, 1, out, len);
 	else if (strcmp(word, "/resume") == 0)
 		cmd_pause(n, chat_id, 0, out, len);
-	else if (strcmp(word, "/status") == 0)
+	else if (strcmp(word, "/status") == 0) {
 		cmd_status(n, out, len);
-	else if (strcmp(word, "/positions") == 0)
+		ask_supervisor(n, chat_id, out);
+	} else if (strcmp(word, "/positions") == 0)
 		cmd_positions(n, out, len);
 	else if (strcmp(word, "/pnl") == 0)
 		cmd_pnl(n, out, len);

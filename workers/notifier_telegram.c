@@ -205,7 +205,8 @@ static void handle_update(struct notifier *n, json_t *u)
 	}
 	n->commands++;
 	notifier_command(n, chat_id, text, reply, sizeof(reply));
-	tg_reply(n, chat_id, reply);
+	if (reply[0])
+		tg_reply(n, chat_id, reply);
 }
 
 static void on_poll_timer(uv_timer_t *t)

@@ -59,6 +59,10 @@ def test_alerts_commands_routing_and_the_token_stays_in_the_notifier(daemon_fact
             tg.command(CHAT, "/nonsense")
             wait_texts(tg, lambda t: any(m.startswith("Mode sim, trading running") for m in t)
                        and any(m.startswith("Commands: /status") for m in t))
+            status = [m for m in tg.texts() if m.startswith("Mode sim")][0]
+            # The process table comes from the supervisor (IPC_PROCS).
+            assert "\nnotifier RUNNING" in status and "\nmaintenance " in status, status
+            assert "restarts" in status, status
             assert not any(m for m in tg.texts("4242")), "a foreign chat got an answer"
 
             # The token: only the notifier holds it; never in a log or a stored config.
