@@ -457,6 +457,37 @@ static void check_group(struct validation *v)
 }
 
 /* Rules that tie keys together; each is reported at the key a reader would change. */
+static int http_url(const char *url)
+{
+	return strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0;
+}
+
+/* Telegram chat ids are numbers (a group's negative) or a channel's @name. */
+static void check_notifier(struct validation *v)
+{
+	const struct config_notifier *n = &v->cfg->s.notifier;
+	char path[64];
+
+	if (n->telegram.token_file[0] && n->telegram.chat_ids.n == 0)
+		add_error(v, "notifier.telegram.chat_ids",
+			  "a bot token needs at least one chat id");
+	if (!http_url(n->telegram.base_url))
+		add_error(v, "notifier.telegram.base_url", "must start with http:// or https://");
+	if (n->webhook.url[0] && !http_url(n->webhook.url))
+		add_error(v, "notifier.webhook.url", "must start with http:// or https://");
+	for (size_t i = 0; i < n->telegram.chat_ids.n; i++) {
+		const char *id = n->telegram.chat_ids.v[i];
+		size_t digits = strspn(id + (id[0] == '-'), "0123456789");
+		int ok = (id[0] == '@' && strlen(id) > 1) ||
+			 (digits > 0 && digits < 20 && id[(id[0] == '-') + digits] == '\0');
+
+		snprintf(path, sizeof(path), "notifier.telegram.chat_ids[%zu]", i);
+		if (!ok)
+			add_error(v, path, "\"%.40s\" is no chat id (digits, -digits or @name)",
+				  id);
+	}
+}
+
 static void validate_relations(struct validation *v)
 {
 	const struct config_settings *s = &v->cfg->s;
@@ -476,6 +507,7 @@ static void validate_relations(struct validation *v)
 	check_accounts(v);
 	check_user(v);
 	check_group(v);
+	check_notifier(v);
 }
 
 static void set_error(struct config *cfg, int line, int column, const char *key, const char *msg)

@@ -4,9 +4,10 @@ resume trading, a foreign chat is ignored; 429 retry_after is honoured, a bad to
 once and not retried, a second poller (409) is alerted; the token is only in the notifier."""
 import os
 import sqlite3
+import subprocess
 import time
 
-from conftest import wait_for
+from conftest import binary, wait_for
 from fake_telegram import FakeTelegram
 from notifier_rig import (CHAT, Webhook, alerts_json, notifier_daemon, rows, send, start,
                           wait_texts)
@@ -162,3 +163,19 @@ def test_korean_replies_read_positions_and_pnl(daemon_factory):
         msgs = wait_texts(tg, lambda t: len(t) >= 4)
         assert msgs[3] == "[심각] ko_alert\ntext", msgs
         d.stop()
+
+
+def test_bad_notifier_settings_are_named_with_their_place(tmp_path):
+    cfg = tmp_path / "bad.json"
+    cfg.write_text('{\n  "notifier": {"telegram": {"token_file": "/t", "chat_ids": ["12a"],\n'
+                   '    "base_url": "ftp://x"}, "webhook": {"url": "nope"}}\n}\n')
+    res = subprocess.run([binary("tradingd"), "-c", str(cfg), "--check-config"],
+                         capture_output=True, text=True)
+    assert res.returncode == 78, res
+    assert f"{cfg}:2:62: notifier.telegram.chat_ids[0]: \"12a\" is no chat id" in res.stderr
+    assert f"{cfg}:3:5: notifier.telegram.base_url: must start with" in res.stderr
+    assert f"{cfg}:3:41: notifier.webhook.url: must start with" in res.stderr
+    cfg.write_text('{"notifier": {"telegram": {"token_file": "/t"}}}')
+    res = subprocess.run([binary("tradingd"), "-c", str(cfg), "--check-config"],
+                         capture_output=True, text=True)
+    assert "notifier.telegram.chat_ids: a bot token needs at least one chat id" in res.stderr
