@@ -195,6 +195,49 @@ void notifier_format_volume(dec8 v, char *buf, size_t len)
 	snprintf(buf, len, "%s%s%s", v < 0 ? "-" : "", whole, frac);
 }
 
+/* Length of the valid UTF-8 sequence at s, 0 when there is none (overlong forms, surrogates
+ * and code points past U+10FFFF are invalid too). */
+static int utf8_len(const unsigned char *s)
+{
+	int n;
+	uint32_t cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xE0) == 0xC0)
+		n = 2, cp = s[0] & 0x1F;
+	else if ((s[0] & 0xF0) == 0xE0)
+		n = 3, cp = s[0] & 0x0F;
+	else if ((s[0] & 0xF8) == 0xF0)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (int i = 1; i < n; i++) {
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 2 && cp < 0x80) || (n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+	    cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+		return 0;
+	return n;
+}
+
+void notifier_utf8_clean(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (*p) {
+		int n = utf8_len(p);
+
+		if (n == 0) {
+			*p++ = '?';
+			continue;
+		}
+		p += n;
+	}
+}
+
 static const char *const severity_words[2][3] = {
 	[LOCALE_EN] = {"INFO", "WARNING", "CRITICAL"},
 	[LOCALE_KO] = {"정보", "경고", "심각"},

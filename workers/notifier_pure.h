@@ -66,6 +66,10 @@ void notifier_format_volume(dec8 v, char *buf, size_t len);
 /* One alert as a message: "[CRITICAL] crash_loop\ntext", the count appended when > 1. */
 void notifier_format_alert(int locale, const char *severity, const char *kind, const char *text,
 			   uint64_t count, char *buf, size_t len);
+/* Replaces in place each byte that is not part of valid UTF-8 with '?': a JSON body (Telegram,
+ * the webhook) must be UTF-8, and one bad alert must not block a sink forever. */
+void notifier_utf8_clean(char *s);
+
 /* The notifier's own sentences, by locale. */
 enum notifier_phrase {
 	PH_HELP,

@@ -102,7 +102,7 @@ static void webhook_done(const struct http_response *r, void *arg)
 static void webhook_sink(struct sink *s)
 {
 	struct notifier *n = s->n;
-	const struct notifier_item *it = &s->cur;
+	struct notifier_item *it = &s->cur;
 	static const char *const headers[] = {"Content-Type: application/json", NULL};
 	char message[NOTIFIER_TEXT_MAX + 128];
 	json_t *o;
@@ -111,6 +111,11 @@ static void webhook_sink(struct sink *s)
 
 	notifier_format_alert(n->locale, it->severity, it->kind, it->text, it->count, message,
 			      sizeof(message));
+	notifier_utf8_clean(message);
+	notifier_utf8_clean(it->text);
+	notifier_utf8_clean(it->kind);
+	notifier_utf8_clean(it->source);
+	notifier_utf8_clean(it->uid);
 	o = json_pack("{s:I, s:s, s:I, s:s, s:s, s:s, s:s, s:I, s:s}", "id", (json_int_t)it->id,
 		      "uid", it->uid, "created_ms", (json_int_t)it->created_ms, "severity",
 		      it->severity, "source", it->source, "kind", it->kind, "text", it->text,
@@ -152,6 +157,7 @@ void sink_send(struct sink *s)
 	case SINK_TELEGRAM:
 		notifier_format_alert(s->n->locale, s->cur.severity, s->cur.kind, s->cur.text,
 				      s->cur.count, message, sizeof(message));
+		notifier_utf8_clean(message);
 		if (tg_send(s, message) < 0)
 			notifier_sink_done(s, SINK_RETRY, 0, "cannot start the request");
 		break;

@@ -118,9 +118,18 @@ static int post_message(struct notifier *n, const char *chat_id, const char *tex
 	char *body;
 	int rc;
 
+	char clean[TG_MESSAGE_MAX + 1];
+	size_t len;
+
+	/* Telegram takes UTF-8 and at most 4096 characters: cut before a continuation byte. */
+	snprintf(clean, sizeof(clean), "%s", text);
+	len = strlen(clean);
+	while (len > 0 && ((unsigned char)clean[len - 1] & 0xC0) == 0x80 && len == TG_MESSAGE_MAX)
+		clean[--len] = '\0';
+	notifier_utf8_clean(clean);
 	method_url(n, "sendMessage", url, sizeof(url));
-	o = json_pack("{s:s, s:s%, s:b}", "chat_id", chat_id, "text", text,
-		      strnlen(text, TG_MESSAGE_MAX), "disable_web_page_preview", 1);
+	o = json_pack("{s:s, s:s, s:b}", "chat_id", chat_id, "text", clean,
+		      "disable_web_page_preview", 1);
 	body = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
 	if (!body)

@@ -74,6 +74,13 @@ def test_alerts_commands_routing_and_the_token_stays_in_the_notifier(daemon_fact
                                      if n != "notifier" and w["pid"] > 0]
             for pid in others:
                 assert not memory_holds(pid, token), f"pid {pid} holds the bot token"
+            # Only the supervisor keeps the file open (for the next start); the notifier read
+            # it and closed it; no other process ever had it.
+            token_path = d.config["notifier"]["telegram"]["token_file"]
+            for pid in [st["notifier"]["pid"]] + others:
+                links = [os.readlink(f"/proc/{pid}/fd/{fd}")
+                         for fd in os.listdir(f"/proc/{pid}/fd")]
+                assert (token_path in links) == (pid == d.proc.pid), (pid, links)
             assert tg.token not in d.log_text()
             for (text,) in rows(d, "SELECT text FROM config_versions"):
                 assert tg.token not in text

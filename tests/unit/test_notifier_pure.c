@@ -152,6 +152,18 @@ static void test_alert_text(void **state)
 	assert_string_equal(notifier_phrase(7, PH_PAUSED), "Trading paused.");
 }
 
+static void test_utf8_clean(void **state)
+{
+	char ok[] = "거래 ok ×3 é", bad[] = "a\xff b\xc3 c\xe2\x82 d\xed\xa0\x80 e\xc0\xaf f";
+
+	(void)state;
+	notifier_utf8_clean(ok);
+	assert_string_equal(ok, "거래 ok ×3 é");
+	/* A stray byte, a cut sequence, a surrogate, an overlong form: each byte a '?'. */
+	notifier_utf8_clean(bad);
+	assert_string_equal(bad, "a? b? c?? d??? e?? f");
+}
+
 static void test_rate_private_chat(void **state)
 {
 	struct tg_rate r;
@@ -211,6 +223,7 @@ int main(void)
 		cmocka_unit_test(test_krw_both_locales),
 		cmocka_unit_test(test_volume),
 		cmocka_unit_test(test_alert_text),
+		cmocka_unit_test(test_utf8_clean),
 		cmocka_unit_test(test_rate_private_chat),
 		cmocka_unit_test(test_rate_group_chat),
 		cmocka_unit_test(test_backoff),
