@@ -89,7 +89,8 @@ static int keep(struct outbox *ob, int64_t created_ms, const char *severity, con
 	ob->deferred++;
 	log_warnx("outbox: %s: alert kept in memory and retried (%zu waiting): %s", why, ob->n,
 		  text);
-	if (ob->kept)
+	/* A full disk lasts: the notifier gets the text now. A lock passes within a retry. */
+	if (ob->kept && ob->disk_full)
 		ob->kept(ob->arg, ob->source, p);
 	return 0;
 }
@@ -130,7 +131,6 @@ void outbox_retry(struct outbox *ob)
 				 OUTBOX_KEEP_MS / 1000, p->text);
 		} else if (id > 0) {
 			stored++;
-			ob->disk_full = 0;
 			ob->stored(ob->arg, id);
 		} else {
 			ob->lost++; /* outbox_add said why */
@@ -138,6 +138,9 @@ void outbox_retry(struct outbox *ob)
 		ob->head = (ob->head + 1) % OUTBOX_PENDING_MAX;
 		ob->n--;
 	}
+	/* The episode ends when everything kept is stored. */
+	if (ob->n == 0)
+		ob->disk_full = 0;
 	if (stored)
 		log_notice("outbox: %zu kept alerts stored (%zu still waiting)", stored, ob->n);
 }

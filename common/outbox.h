@@ -42,15 +42,17 @@ struct outbox {
 	struct outbox_pending pending[OUTBOX_PENDING_MAX];
 	size_t head, n;
 	uint64_t deferred, lost;
-	/* Optional: told of each alert as it is kept, to send it to the notifier as text. */
+	/* Optional: told of each alert kept while the disk is full, to send it to the notifier as
+	 * text (a locked database passes within a retry: no copy then). */
 	void (*kept)(void *arg, const char *source, const struct outbox_pending *p);
 	uint64_t seq;
-	int disk_full; /* a "disk_full" alert was raised and the outbox has not stored since */
+	int disk_full; /* a "disk_full" alert was raised and alerts still wait */
 };
 
 void outbox_init(struct outbox *ob, sqlite3 *db, const char *source,
 		 void (*stored)(void *arg, int64_t id), void *arg);
-/* Sets ob->kept. A full disk then also raises one "disk_full" alert, kept like the others. */
+/* Sets ob->kept. A full disk then also raises one "disk_full" alert, kept like the others;
+ * every alert kept until the outbox stores again goes to the hook. */
 void outbox_on_kept(struct outbox *ob,
 		    void (*kept)(void *arg, const char *source, const struct outbox_pending *p));
 /* Stores an alert after the ones still waiting, or keeps it when the database is busy or

@@ -13,6 +13,14 @@
 #include "workers/market_data.h"
 
 /* The row first, then the nudge: the alert survives any crash after the commit. */
+/* Refused by the database for now: the notifier delivers it from its text. */
+static void alert_kept(void *arg, const char *source, const struct outbox_pending *p)
+{
+	struct market_data *md = arg;
+
+	worker_send_alert_text(md->w, source, p);
+}
+
 static void alert_stored(void *arg, int64_t id)
 {
 	struct market_data *md = arg;
@@ -172,6 +180,7 @@ static int md_init(struct worker *w)
 	if (!md->db)
 		return -1;
 	outbox_init(&md->outbox, md->db, role_name(w->role), alert_stored, md);
+	outbox_on_kept(&md->outbox, alert_kept);
 	if (candle_store_open(&md->store, md->db) < 0)
 		return -1;
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)

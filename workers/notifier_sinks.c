@@ -53,7 +53,10 @@ static void log_sink(struct sink *s)
 	int level =
 		notifier_severity(it->severity) == SEVERITY_INFO ? LOG_LVL_NOTICE : LOG_LVL_WARN;
 
-	if (it->count > 1)
+	if (it->id == 0)
+		log_msg(level, "alert %s [%s] from %s (%s, not stored yet): %s", it->uid,
+			it->severity, it->source, it->kind, it->text);
+	else if (it->count > 1)
 		log_msg(level, "alert #%lld [%s] from %s (%s, %llu times): %s", (long long)it->id,
 			it->severity, it->source, it->kind, (unsigned long long)it->count,
 			it->text);

@@ -70,6 +70,10 @@ int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const
 /* Ends a job run: result, and a message (the error, or a one-line summary; may be NULL). */
 void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result result, const char *fmt,
 		     ...) __attribute__((format(printf, 4, 5)));
+struct outbox_pending;
+/* An alert the database refused for now (an outbox's kept hook): its text to the notifier, so
+ * that it is delivered anyway (IPC_ALERT_TEXT). */
+void worker_send_alert_text(struct worker *w, const char *source, const struct outbox_pending *p);
 /* Says READY to the supervisor once (after init, or after start-up work). */
 void worker_ready(struct worker *w);
 /* Begins a clean exit: stop the worker's handles, then the runtime's. */

@@ -12,6 +12,7 @@
 #include "common/clock.h"
 #include "common/harden.h"
 #include "common/log.h"
+#include "common/outbox.h"
 #include "workers/worker.h"
 
 /* Test-only fault points, TRADINGD_FAULT=ROLE:FAULT[:ARG], so that the supervisor's handling
@@ -43,6 +44,24 @@ static const char *fault_requested(enum role role, const char *fault)
 		return NULL;
 	spec += n + 1 + f;
 	return *spec == ':' ? spec + 1 : *spec == '\0' ? spec : NULL;
+}
+
+void worker_send_alert_text(struct worker *w, const char *source, const struct outbox_pending *p)
+{
+	struct {
+		struct ipc_alert_text h;
+		char text[sizeof(p->text)];
+	} m;
+	size_t len = strlen(p->text);
+
+	memset(&m.h, 0, sizeof(m.h));
+	snprintf(m.h.uid, sizeof(m.h.uid), "%s", p->uid);
+	m.h.created_ms = p->created_ms;
+	snprintf(m.h.severity, sizeof(m.h.severity), "%s", p->severity);
+	snprintf(m.h.source, sizeof(m.h.source), "%s", source);
+	snprintf(m.h.kind, sizeof(m.h.kind), "%s", p->kind);
+	memcpy(m.text, p->text, len);
+	worker_send(w, IPC_ALERT_TEXT, &m, (uint32_t)(sizeof(m.h) + len));
 }
 
 void worker_ready(struct worker *w)
