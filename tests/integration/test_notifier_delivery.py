@@ -71,9 +71,20 @@ def test_a_storm_becomes_a_handful_of_messages(daemon_factory):
                              [(now, f"storm {i}") for i in range(1000)])
         conn.close()
         send(d, "warning", "storm", "storm last")
+
+        def storm_messages():
+            return [m for m in tg.texts() if "storm" in m.split("\n", 1)[0]]
+        # The summary follows once the window (2 s) is over.
+        wait_for(lambda: sum(count_of(m.split("\n", 1)[0]) for m in storm_messages()) >= 1001,
+                 20, what="the storm's summary")
         wait_for(lambda: undelivered(d) == 0, 20, what="the storm delivered")
-        msgs = [m for m in tg.texts() if "storm" in m.split("\n", 1)[0]]
+        time.sleep(0.5)  # nothing more may follow
+        msgs = storm_messages()
         assert 1 <= len(msgs) <= 5, msgs
         assert sum(count_of(m.split("\n", 1)[0]) for m in msgs) == 1001, msgs
         assert any("×" in m for m in msgs), msgs
+        # The log, the complete record, has every one of them.
+        assert rows(d, "SELECT COUNT(*) FROM notification_deliveries d JOIN notifications n "
+                       "ON n.id = d.notification_id WHERE d.sink = 'log' AND d.state = 'sent' "
+                       "AND n.kind = 'storm'")[0][0] == 1001
         d.stop()
