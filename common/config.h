@@ -77,6 +77,15 @@ struct config_settings {
 		int64_t seed;
 		struct config_list accounts;
 	} sim;
+	struct {
+		const char *backup_dir, *copy_dir;
+		int64_t keep_daily, keep_weekly, backup_pages_per_step, prune_batch,
+			candle_retention_days, notification_retention_days, job_run_retention_days;
+	} maintenance;
+	struct {
+		int enabled;
+		int64_t settle_ms, rollback_window_s;
+	} config_watch;
 };
 
 struct config_key {

@@ -90,6 +90,18 @@ static const char *const migrations[] = {
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",
+	/* 4: issue 10 (maintenance): the database says it is ours (application_id, which every
+	 * backup copies with page 1), the record of each backup, and config versions with
+	 * who, a hash (an unchanged reload adds none) and why. */
+	"PRAGMA application_id=" DB_APPLICATION_ID_SQL ";"
+	"CREATE TABLE backups ("
+	"  id INTEGER PRIMARY KEY, file TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL, verified INTEGER NOT NULL DEFAULT 0,"
+	"  orders INTEGER, fills INTEGER, intents INTEGER, copy_file TEXT,"
+	"  error TEXT NOT NULL DEFAULT '', removed_ms INTEGER) STRICT;"
+	"ALTER TABLE config_versions ADD COLUMN uid INTEGER;"
+	"ALTER TABLE config_versions ADD COLUMN hash TEXT;"
+	"ALTER TABLE config_versions ADD COLUMN reason TEXT NOT NULL DEFAULT '';",
 };
 
 int db_schema_version(void)

@@ -1,14 +1,32 @@
-/* The maintenance worker: database upkeep the scheduler runs as jobs. */
+/* The maintenance worker: database upkeep the scheduler runs as jobs (checkpoint here; backup
+ * in maint_backup.c; prune and the daily summary in maint_prune.c). */
 #include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "common/db.h"
 #include "common/log.h"
-#include "workers/worker.h"
+#include "workers/maintenance.h"
 
-struct maintenance {
-	sqlite3 *db;
-};
+static void alert_stored(void *arg, int64_t id)
+{
+	struct maintenance *m = arg;
+
+	worker_send(m->w, IPC_ALERT, &id, sizeof(id));
+}
+
+void maint_alert(struct maintenance *m, const char *severity, const char *kind, const char *fmt,
+		 ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	outbox_post(&m->outbox, severity, kind, text);
+}
 
 static int maintenance_init(struct worker *w)
 {
@@ -22,6 +40,8 @@ static int maintenance_init(struct worker *w)
 		free(m);
 		return -1;
 	}
+	m->w = w;
+	outbox_init(&m->outbox, m->db, role_name(w->role), alert_stored, m);
 	w->state = m;
 	return 0;
 }
@@ -51,6 +71,9 @@ static void run_checkpoint(struct worker *w, uint64_t run_id, const char *args)
 
 static const struct worker_action maintenance_actions[] = {
 	{"checkpoint", run_checkpoint},
+	{"backup", maint_run_backup},
+	{"prune", maint_run_prune},
+	{"daily_summary", maint_run_daily_summary},
 	{NULL, NULL},
 };
 
@@ -60,6 +83,8 @@ static void maintenance_stop(struct worker *w)
 
 	if (!m)
 		return;
+	maint_backup_abort(m);
+	maint_prune_abort(m);
 	sqlite3_close(m->db);
 	free(m);
 	w->state = NULL;
