@@ -6,7 +6,9 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "supervisor/config_versions.h"
 #include "supervisor/control.h"
+#include "supervisor/maint_ops.h"
 
 void control_quote(const char *arg, char *out, size_t len)
 {
@@ -173,6 +175,15 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "version", TRADINGD_VERSION,
 				  "ipc_version", IPC_VERSION, "schema_version",
 				  db_schema_version());
+	} else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "cleanup") == 0) {
+		reply = json_array_size(args) ? control_fail("%s takes no arguments", cmd)
+					      : maint_cmd_chain(sup, cmd, wait);
+	} else if (strcmp(cmd, "backups") == 0) {
+		reply = maint_cmd_backups(sup);
+	} else if (strcmp(cmd, "restore") == 0) {
+		reply = maint_cmd_restore(sup, args, wait);
+	} else if (strcmp(cmd, "config") == 0) {
+		reply = config_versions_cmd(sup, args);
 	} else {
 		reply = control_fail("unknown command: %s", cmd);
 	}

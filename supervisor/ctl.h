@@ -56,6 +56,11 @@ enum ctl_command {
 	CTL_CMD_PID,
 	CTL_CMD_VERSION,
 	CTL_CMD_HELP,
+	CTL_CMD_BACKUP,
+	CTL_CMD_CLEANUP,
+	CTL_CMD_BACKUPS,
+	CTL_CMD_RESTORE,
+	CTL_CMD_CONFIG,
 };
 
 struct ctl_command_info {
@@ -120,6 +125,10 @@ int64_t ctl_pending_wait_ms(const char *text, size_t len);
  * with "tradectl: ". where names the socket in messages. */
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err);
+
+/* ctl_format_maint.c: backup, cleanup, backups, restore and config (their refusals too). */
+enum ctl_outcome ctl_render_maint(const struct ctl_options *opt, json_t *reply, FILE *out,
+				  FILE *err);
 
 /* One round trip: connect to path, send request plus "\n", read one line within timeout_ms and
  * at most max_bytes. A pending notice (ctl_pending_wait_ms) as the first line gives the next one

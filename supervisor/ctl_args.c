@@ -19,6 +19,15 @@ const struct ctl_command_info ctl_commands[] = {
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
+	{"backup", CTL_CMD_BACKUP, 0, 0, "backup",
+	 "make a verified backup of the database now (then rotate); answers when done"},
+	{"cleanup", CTL_CMD_CLEANUP, 0, 0, "cleanup",
+	 "the midnight chain now: backup, prune, checkpoint, daily summary"},
+	{"backups", CTL_CMD_BACKUPS, 0, 0, "backups", "the backups kept: time, size, verified"},
+	{"restore", CTL_CMD_RESTORE, 1, 1, "restore FILE",
+	 "replace the database by a verified backup (workers stopped, then started)"},
+	{"config", CTL_CMD_CONFIG, 1, 3, "config show [V]|history|diff V1 V2|rollback [V]",
+	 "config versions: the text, the list, what changed, apply an earlier one"},
 	{"help", CTL_CMD_HELP, 0, -1, "help", "this text"},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
@@ -85,6 +94,11 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 			return -1;
 		}
 	}
+	if (opt->nargs < c->min_args && (c->command == CTL_CMD_CONFIG ||
+					  c->command == CTL_CMD_RESTORE)) {
+		snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
+		return -1;
+	}
 	if (opt->nargs < c->min_args) {
 		snprintf(err, errlen, "%s needs a NAME, or 'all'", c->name);
 		return -1;
@@ -92,6 +106,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 	if (c->max_args >= 0 && opt->nargs > c->max_args) {
 		if (c->max_args == 0)
 			snprintf(err, errlen, "%s takes no arguments", c->name);
+		else if (c->command == CTL_CMD_CONFIG || c->command == CTL_CMD_RESTORE)
+			snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
 		else
 			snprintf(err, errlen, "%s takes at most one NAME", c->name);
 		return -1;
@@ -229,8 +245,12 @@ void ctl_usage(FILE *out)
 		     "Controls a running tradingd through its control socket.\n"
 		     "\n"
 		     "Commands:\n");
-	for (const struct ctl_command_info *c = ctl_commands; c->name; c++)
-		fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+	for (const struct ctl_command_info *c = ctl_commands; c->name; c++) {
+		if (strlen(c->synopsis) > 21)
+			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
+		else
+			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+	}
 	fprintf(out,
 		"\n"
 		"Options:\n"

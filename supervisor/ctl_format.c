@@ -275,6 +275,8 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 	const char *s;
 	char clean[512];
 
+	if (opt->command->command >= CTL_CMD_BACKUP)
+		return ctl_render_maint(opt, reply, out, err);
 	if (!json_is_true(json_object_get(reply, "ok")))
 		return render_refusal(opt, reply, out, err);
 	switch (opt->command->command) {
@@ -306,6 +308,7 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 	case CTL_CMD_RELOAD:
 	case CTL_CMD_SHUTDOWN:
 	case CTL_CMD_HELP:
+	default:
 		break;
 	}
 	if (opt->json) {

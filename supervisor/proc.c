@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "supervisor/config_versions.h"
 #include "supervisor/supervisor.h"
 
 static const char *const state_names[PROC_STATE_COUNT] = {
@@ -177,6 +178,7 @@ static void act_fatal(struct proc *p)
 			 pol->fatal_action == FATAL_EXIT
 				 ? "tradingd exits for systemd to restart it"
 				 : "it is tried again after a cool-down");
+	config_versions_crash_loop(p->sup, p);
 	if (pol->fatal_action == FATAL_EXIT) {
 		snprintf(p->description, sizeof(p->description), "crash loop (last: %s)",
 			 p->last_exit);
@@ -288,6 +290,10 @@ int proc_enabled(const struct proc *p)
 {
 	if (p->role == ROLE_SIM)
 		return p->sup->cfg.s.mode == MODE_SIM;
+	/* A database that failed its check at start is not traded on until a restore. */
+	if (p->sup->db_damaged && (p->role == ROLE_MARKET_DATA || p->role == ROLE_STRATEGY ||
+				   p->role == ROLE_ORDER_EXECUTION))
+		return 0;
 	return p->sup->cfg.s.workers[p->role].enabled;
 }
 

@@ -3,6 +3,7 @@
 #ifndef TD_SUPERVISOR_H
 #define TD_SUPERVISOR_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -86,6 +87,7 @@ struct proc {
 
 struct control;
 struct job_inflight;
+struct maint_op;
 
 struct supervisor {
 	uv_loop_t *loop;
@@ -111,6 +113,20 @@ struct supervisor {
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
 	uint64_t job_adhoc_seq;
+	/* maint_ops.c: the backup, cleanup or restore in progress, and the last one's reply. */
+	struct maint_op *maint_op;
+	uint64_t maint_seq, maint_done_id;
+	json_t *maint_reply;
+	/* The database failed its check at start: the trading workers are not started. */
+	int db_damaged;
+	/* config_versions.c: the version in force and when the last reload applied one. */
+	int64_t config_version;
+	int64_t reload_mono;
+	int request_uid;	   /* uid of the control request being answered; -1: none */
+	const char *reload_reason; /* why the reload in progress happens; NULL: "reload" */
+	uv_fs_event_t config_watch;
+	uv_timer_t config_settle, config_rollback;
+	int config_watching;
 };
 
 /* proc.c: the policy table and the life of each process. */

@@ -1,9 +1,13 @@
 /* The maintenance worker: database upkeep the scheduler runs as jobs (checkpoint here; backup
  * in maint_backup.c; prune and the daily summary in maint_prune.c). */
+#include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/db.h"
 #include "common/log.h"
@@ -28,10 +32,31 @@ void maint_alert(struct maintenance *m, const char *severity, const char *kind, 
 	outbox_post(&m->outbox, severity, kind, text);
 }
 
+/* A backup directory that cannot be made or written is a broken config, not a surprise at
+ * midnight: the worker refuses to start (a crash loop the supervisor reports, and rolls back
+ * when it follows a reload). */
+static int check_backup_dir(const struct config_settings *s)
+{
+	char dir[PATH_MAX];
+
+	if (s->maintenance.backup_dir[0])
+		snprintf(dir, sizeof(dir), "%s", s->maintenance.backup_dir);
+	else if ((size_t)snprintf(dir, sizeof(dir), "%s/backups", s->data_dir) >= sizeof(dir))
+		return -1;
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || access(dir, W_OK | X_OK) < 0) {
+		log_err("maintenance.backup_dir %s cannot be used", dir);
+		return -1;
+	}
+	return 0;
+}
+
 static int maintenance_init(struct worker *w)
 {
-	struct maintenance *m = calloc(1, sizeof(*m));
+	struct maintenance *m;
 
+	if (check_backup_dir(&w->cfg.s) < 0)
+		return -1;
+	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -1;
 	m->db = db_open_worker(w->cfg.s.data_dir,
