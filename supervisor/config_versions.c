@@ -405,7 +405,7 @@ static void rollback_tick(uv_timer_t *timer)
 
 	if (sup->shutting_down || !to)
 		return;
-	lines = config_versions_diff(sup, from, to, err, sizeof(err));
+	lines = config_versions_diff(sup, to, from, err, sizeof(err));
 	for (size_t i = 0; lines && i < json_array_size(lines); i++) {
 		int n = snprintf(diff + used, sizeof(diff) - used, "%s%s", i ? "; " : "",
 				 json_string_value(json_array_get(lines, i)));

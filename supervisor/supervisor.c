@@ -201,7 +201,7 @@ static const struct reload_rule {
 	{"clock", RELOAD_NEXT_START},	     {"sim", RELOAD_NEXT_START},
 	{"exchange", RELOAD_RESTART_ROLES},   {"log_level", RELOAD_LIVE},
 	{"supervisor", RELOAD_LIVE},	     {"workers", RELOAD_LIVE},
-	{"market_data", RELOAD_LIVE},	     {"maintenance", RELOAD_LIVE},
+	{"market_data", RELOAD_LIVE},	     {"maintenance", RELOAD_RESTART_ROLES},
 	{"config_watch", RELOAD_LIVE},
 };
 
