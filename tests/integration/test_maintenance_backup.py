@@ -263,3 +263,40 @@ def test_cleanup_prunes_but_never_orders(daemon_factory):
                          ).fetchone()
     assert summary and "2026-02-28" in summary[0] and "trades" in summary[0], summary
     db.close()
+
+
+def test_damaged_database_is_not_traded_on_until_restored(daemon_factory):
+    d = daemon_factory().start()
+    db = connect(d)
+    fill_candles(db, 4000)
+    db.close()
+    res, _ = backup(d)
+    assert res.returncode == 0, res.stderr
+    path = backup_rows(d)[0]["file"]
+    assert d.stop() == 0
+    # The last page holds candles: its b-tree page type becomes nonsense.
+    size = os.path.getsize(db_path(d))
+    page = sqlite3.connect(db_path(d)).execute("PRAGMA page_size").fetchone()[0]
+    with open(db_path(d), "r+b") as f:
+        f.seek(size - page)
+        f.write(b"\xff" * 16)
+    d.start(wait_running=False)
+    wait_for(lambda: d.state("maintenance") == "RUNNING", 15, what="maintenance RUNNING")
+    st = d.status()
+    for name in ("market-data", "order-execution", "strategy"):
+        assert st[name]["state"] == "STOPPED", st[name]
+    assert st["notifier"]["state"] == "RUNNING"
+    assert "fails quick_check" in d.log_text() and "tradectl restore" in d.log_text()
+    res = d.ctl("start", "strategy")
+    assert res.returncode == 1 and "integrity check" in res.stderr, res.stderr
+    assert d.state("strategy") == "STOPPED"
+    db = connect(d)
+    assert db.execute("SELECT count(*) FROM notifications WHERE kind = 'db_integrity'"
+                      ).fetchone()[0] == 1
+    db.close()
+    res = d.ctl("restore", path)
+    assert res.returncode == 0, (res.stdout, res.stderr, d.log_text()[-3000:])
+    d.wait_all_running(20)
+    db = connect(d)
+    assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
+    db.close()
