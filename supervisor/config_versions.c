@@ -71,10 +71,11 @@ int config_version_record(struct supervisor *sup, const struct config *cfg,
 		free(text);
 		return 0;
 	}
-	if (sqlite3_prepare_v2(sup->db,
-			       "INSERT INTO config_versions(applied_ms, path, text, uid, hash, reason)"
-			       " VALUES(?,?,?,?,?,?)",
-			       -1, &st, NULL) == SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    sup->db,
+		    "INSERT INTO config_versions(applied_ms, path, text, uid, hash, reason)"
+		    " VALUES(?,?,?,?,?,?)",
+		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, clock_now_ms());
 		sqlite3_bind_text(st, 2, cfg->path, -1, SQLITE_STATIC);
 		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
@@ -160,8 +161,7 @@ static void diff_value(json_t *lines, const char *path, json_t *a, json_t *b)
 	free(tb);
 }
 
-json_t *config_versions_diff(struct supervisor *sup, int64_t v1, int64_t v2, char *err,
-			     size_t len)
+json_t *config_versions_diff(struct supervisor *sup, int64_t v1, int64_t v2, char *err, size_t len)
 {
 	int64_t g1 = 0, g2 = 0;
 	char *t1 = version_text(sup, v1, &g1), *t2 = version_text(sup, v2, &g2);
@@ -208,15 +208,15 @@ static json_t *cmd_history(struct supervisor *sup)
 	while (sqlite3_step(st) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 
-		json_array_append_new(
-			list, json_pack("{s:I, s:I, s:i, s:s, s:s, s:s, s:b}", "version",
-					(json_int_t)id, "applied_ms",
-					(json_int_t)sqlite3_column_int64(st, 1), "uid",
-					sqlite3_column_int(st, 2), "hash",
-					(const char *)sqlite3_column_text(st, 3), "reason",
-					(const char *)sqlite3_column_text(st, 4), "path",
-					(const char *)sqlite3_column_text(st, 5), "in_force",
-					id == sup->config_version));
+		json_array_append_new(list,
+				      json_pack("{s:I, s:I, s:i, s:s, s:s, s:s, s:b}", "version",
+						(json_int_t)id, "applied_ms",
+						(json_int_t)sqlite3_column_int64(st, 1), "uid",
+						sqlite3_column_int(st, 2), "hash",
+						(const char *)sqlite3_column_text(st, 3), "reason",
+						(const char *)sqlite3_column_text(st, 4), "path",
+						(const char *)sqlite3_column_text(st, 5),
+						"in_force", id == sup->config_version));
 	}
 	sqlite3_finalize(st);
 	return json_pack("{s:b, s:o}", "ok", 1, "versions", list);
@@ -224,8 +224,7 @@ static json_t *cmd_history(struct supervisor *sup)
 
 /* The version's text with the secrets of the file in force put back where it says
  * "(secret)". -1 with err when the version has a secret the file in force lacks. */
-static char *with_current_secrets(struct supervisor *sup, const char *stored, char *err,
-				  size_t len)
+static char *with_current_secrets(struct supervisor *sup, const char *stored, char *err, size_t len)
 {
 	json_t *tree = json_loads(stored, 0, NULL);
 	char *text = NULL;
@@ -282,8 +281,9 @@ static int write_config_file(const char *path, const char *text, char *err, size
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		  stat(path, &sb) == 0 ? sb.st_mode & 0777 : 0640);
 	if (fd < 0) {
-		snprintf(err, len, "cannot write %.200s (is the config directory writable by the "
-				   "daemon's user?): %s",
+		snprintf(err, len,
+			 "cannot write %.200s (is the config directory writable by the "
+			 "daemon's user?): %s",
 			 tmp, strerror(errno));
 		return -1;
 	}
@@ -321,8 +321,8 @@ static int64_t previous_version(struct supervisor *sup)
 	return id;
 }
 
-int config_versions_rollback(struct supervisor *sup, int64_t target, const char *reason,
-			     char *err, size_t len)
+int config_versions_rollback(struct supervisor *sup, int64_t target, const char *reason, char *err,
+			     size_t len)
 {
 	int64_t got = 0;
 	char *stored, *text;

@@ -68,10 +68,11 @@ json_t *control_lifecycle(struct supervisor *sup, json_t *args, const char *cmd,
 	/* A damaged database is not traded on: no start by hand either, until a restore. */
 	for (int i = 0; sup->db_damaged && strcmp(cmd, "stop") != 0 && i < n; i++)
 		if (sel[i]->role != ROLE_SIM && !proc_enabled(sel[i]))
-			return control_fail("%s refused: the database failed its integrity check at "
-					    "start; restore a verified backup first (tradectl "
-					    "backups, tradectl restore FILE)",
-					    role_name(sel[i]->role));
+			return control_fail(
+				"%s refused: the database failed its integrity check at "
+				"start; restore a verified backup first (tradectl "
+				"backups, tradectl restore FILE)",
+				role_name(sel[i]->role));
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return control_fail("%s", "out of memory");

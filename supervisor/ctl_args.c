@@ -94,8 +94,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 			return -1;
 		}
 	}
-	if (opt->nargs < c->min_args && (c->command == CTL_CMD_CONFIG ||
-					  c->command == CTL_CMD_RESTORE)) {
+	if (opt->nargs < c->min_args &&
+	    (c->command == CTL_CMD_CONFIG || c->command == CTL_CMD_RESTORE)) {
 		snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
 		return -1;
 	}

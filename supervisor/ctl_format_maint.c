@@ -81,7 +81,8 @@ static void print_config(const json_t *reply, FILE *out)
 			"REASON");
 		json_array_foreach(json_object_get(reply, "versions"), i, v)
 		{
-			utc(json_integer_value(json_object_get(v, "applied_ms")), when, sizeof(when));
+			utc(json_integer_value(json_object_get(v, "applied_ms")), when,
+			    sizeof(when));
 			printable(text, sizeof(text), str(v, "reason"));
 			fprintf(out, "%-7lld %-21s %-6lld %-16s %s%s\n",
 				(long long)json_integer_value(json_object_get(v, "version")), when,

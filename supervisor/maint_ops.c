@@ -78,8 +78,8 @@ static void step_done(struct supervisor *sup, uint64_t run_id, enum ipc_job_resu
 	(void)run_id;
 	json_array_append_new(op->results,
 			      json_pack("{s:s, s:s, s:s, s:I}", "action", op->chain[op->step],
-					"result", result_name(result), "message", msg, "duration_ms",
-					(json_int_t)duration_ms));
+					"result", result_name(result), "message", msg,
+					"duration_ms", (json_int_t)duration_ms));
 	if (result != JOB_OK)
 		op->failed = 1;
 	op->step++;
@@ -184,11 +184,12 @@ json_t *maint_cmd_backups(struct supervisor *sup)
 	sqlite3_stmt *st;
 	json_t *list = json_array();
 
-	if (sqlite3_prepare_v2(sup->db,
-			       "SELECT id, file, size, created_ms, verified, orders, fills, intents,"
-			       " coalesce(copy_file, ''), error FROM backups WHERE removed_ms IS NULL"
-			       " ORDER BY created_ms, id",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    sup->db,
+		    "SELECT id, file, size, created_ms, verified, orders, fills, intents,"
+		    " coalesce(copy_file, ''), error FROM backups WHERE removed_ms IS NULL"
+		    " ORDER BY created_ms, id",
+		    -1, &st, NULL) != SQLITE_OK) {
 		json_decref(list);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", sqlite3_errmsg(sup->db));
 	}
@@ -236,8 +237,8 @@ static int check_restorable(struct supervisor *sup, const char *file, char *err,
 	sqlite3_finalize(st);
 	st = NULL;
 	if (verified < 0) {
-		snprintf(err, len, "refused: %.200s is not one of our backups (see tradectl backups)",
-			 file);
+		snprintf(err, len,
+			 "refused: %.200s is not one of our backups (see tradectl backups)", file);
 		return -1;
 	}
 	if (!verified) {
@@ -245,7 +246,8 @@ static int check_restorable(struct supervisor *sup, const char *file, char *err,
 		return -1;
 	}
 	if (stat(file, &sb) < 0 || (int64_t)sb.st_size != size) {
-		snprintf(err, len, "refused: %.200s is missing or changed since it was verified", file);
+		snprintf(err, len, "refused: %.200s is missing or changed since it was verified",
+			 file);
 		return -1;
 	}
 	if (sqlite3_open_v2(file, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
@@ -262,8 +264,8 @@ static int check_restorable(struct supervisor *sup, const char *file, char *err,
 	if (sqlite3_column_int(st, 0) != DB_APPLICATION_ID)
 		snprintf(err, len, "refused: %.200s is not a tradingd database", file);
 	else if (sqlite3_column_int(st, 1) > db_schema_version())
-		snprintf(err, len, "refused: %.200s has schema %d, newer than this build's %d", file,
-			 sqlite3_column_int(st, 1), db_schema_version());
+		snprintf(err, len, "refused: %.200s has schema %d, newer than this build's %d",
+			 file, sqlite3_column_int(st, 1), db_schema_version());
 	else if (strcmp((const char *)sqlite3_column_text(st, 2), "ok") != 0)
 		snprintf(err, len, "refused: %.200s fails quick_check: %.100s", file,
 			 (const char *)sqlite3_column_text(st, 2));
@@ -392,8 +394,8 @@ static void restore_reply(struct maint_op *op, int ok, const char *msg)
 	for (int r = 0; r < ROLE_COUNT; r++)
 		if (op->restart_mask & ROLE_BIT(r))
 			json_array_append_new(results,
-					      json_pack("{s:s, s:s}", "name", role_name((enum role)r),
-							"state",
+					      json_pack("{s:s, s:s}", "name",
+							role_name((enum role)r), "state",
 							proc_state_name(op->sup->procs[r].state)));
 	finish(op, json_pack("{s:b, s:s, s:s, s:s, s:o}", "ok", ok, ok ? "result" : "error", msg,
 			     "file", op->file, "aside", op->aside, "workers", results));
@@ -435,10 +437,11 @@ static void restore_tick(uv_timer_t *timer)
 			log_notice("restore: database replaced by %s; the previous one is %s",
 				   op->file, op->aside);
 			sup->db_damaged = 0;
-			supervisor_alert(sup, OUTBOX_WARNING, "restore",
-					 "database restored from %s; the previous one is kept as %s; "
-					 "order-execution reconciles with the exchange at its start",
-					 op->file, op->aside);
+			supervisor_alert(
+				sup, OUTBOX_WARNING, "restore",
+				"database restored from %s; the previous one is kept as %s; "
+				"order-execution reconciles with the exchange at its start",
+				op->file, op->aside);
 		}
 		op->phase = RESTORE_STARTING;
 		for (int r = 0; r < ROLE_COUNT; r++)
@@ -456,9 +459,10 @@ static void restore_tick(uv_timer_t *timer)
 	for (int r = 0; r < ROLE_COUNT; r++)
 		if ((op->restart_mask & ROLE_BIT(r)) && proc_enabled(&sup->procs[r]))
 			running &= sup->procs[r].state == PROC_RUNNING;
-	restore_reply(op, running,
-		      running ? "restored; the workers are running again"
-			      : "restored, but not every worker is running again (tradectl status)");
+	restore_reply(
+		op, running,
+		running ? "restored; the workers are running again"
+			: "restored, but not every worker is running again (tradectl status)");
 }
 
 void maint_ops_state_changed(struct supervisor *sup)
@@ -481,7 +485,8 @@ json_t *maint_cmd_restore(struct supervisor *sup, json_t *args, struct control_w
 	if (sup->shutting_down)
 		return control_fail("%s", "restore refused: the daemon is shutting down");
 	if (sup->maint_op)
-		return control_fail("%s", "restore refused: a backup, cleanup or restore is running");
+		return control_fail("%s",
+				    "restore refused: a backup, cleanup or restore is running");
 	if (!realpath(arg, real))
 		return control_fail("restore refused: no such file: %s", arg);
 	if (check_restorable(sup, real, err, sizeof(err)) < 0)
@@ -495,9 +500,10 @@ json_t *maint_cmd_restore(struct supervisor *sup, json_t *args, struct control_w
 		finish(op, NULL);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", err);
 	}
-	*wait = wait_for_op(sup, op, 2 * (sup->cfg.s.supervisor.stop_timeout_ms +
-					  sup->cfg.s.supervisor.ready_timeout_ms) +
-					     CONTROL_WAIT_MARGIN_MS);
+	*wait = wait_for_op(sup, op,
+			    2 * (sup->cfg.s.supervisor.stop_timeout_ms +
+				 sup->cfg.s.supervisor.ready_timeout_ms) +
+				    CONTROL_WAIT_MARGIN_MS);
 	if (!*wait || uv_timer_init(sup->loop, &op->timer) < 0) {
 		unlink(op->tmp);
 		free(*wait);

@@ -195,13 +195,13 @@ static const struct reload_rule {
 	const char *key;
 	enum reload_effect effect;
 } reload_rules[] = {
-	{"mode", RELOAD_NEXT_START},	     {"user", RELOAD_NEXT_START},
+	{"mode", RELOAD_NEXT_START},	      {"user", RELOAD_NEXT_START},
 	{"control_group", RELOAD_NEXT_START}, {"data_dir", RELOAD_NEXT_START},
-	{"run_dir", RELOAD_NEXT_START},	     {"control", RELOAD_NEXT_START},
-	{"clock", RELOAD_NEXT_START},	     {"sim", RELOAD_NEXT_START},
+	{"run_dir", RELOAD_NEXT_START},	      {"control", RELOAD_NEXT_START},
+	{"clock", RELOAD_NEXT_START},	      {"sim", RELOAD_NEXT_START},
 	{"exchange", RELOAD_RESTART_ROLES},   {"log_level", RELOAD_LIVE},
-	{"supervisor", RELOAD_LIVE},	     {"workers", RELOAD_LIVE},
-	{"market_data", RELOAD_LIVE},	     {"maintenance", RELOAD_RESTART_ROLES},
+	{"supervisor", RELOAD_LIVE},	      {"workers", RELOAD_LIVE},
+	{"market_data", RELOAD_LIVE},	      {"maintenance", RELOAD_RESTART_ROLES},
 	{"config_watch", RELOAD_LIVE},
 };
 
@@ -359,7 +359,8 @@ static int quick_check(sqlite3 *db, const char *data_dir)
 
 	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK) {
 		if (sqlite3_step(st) == SQLITE_ROW) {
-			snprintf(first, sizeof(first), "%s", (const char *)sqlite3_column_text(st, 0));
+			snprintf(first, sizeof(first), "%s",
+				 (const char *)sqlite3_column_text(st, 0));
 			damaged = strcmp(first, "ok") != 0;
 		}
 		sqlite3_finalize(st);
@@ -481,10 +482,11 @@ static int setup(struct supervisor *sup, const char *config_path)
 		return -1;
 	outbox_init(&sup->outbox, sup->db, "tradingd", alert_stored, sup);
 	if (sup->db_damaged)
-		supervisor_alert(sup, OUTBOX_CRITICAL, "db_integrity",
-				 "the database fails its integrity check: the trading workers are "
-				 "not started; restore the newest verified backup (tradectl backups, "
-				 "then tradectl restore FILE)");
+		supervisor_alert(
+			sup, OUTBOX_CRITICAL, "db_integrity",
+			"the database fails its integrity check: the trading workers are "
+			"not started; restore the newest verified backup (tradectl backups, "
+			"then tradectl restore FILE)");
 	if (config_version_record(sup, &sup->cfg, NULL, "start", err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		return -1;

@@ -101,7 +101,8 @@ static int check_copy(const char *path, const int64_t want[3], char *err, size_t
 	int ok = 0;
 
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK) {
-		snprintf(err, len, "cannot open %.200s: %s", path, db ? sqlite3_errmsg(db) : "no memory");
+		snprintf(err, len, "cannot open %.200s: %s", path,
+			 db ? sqlite3_errmsg(db) : "no memory");
 		goto out;
 	}
 	if (sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL) != SQLITE_OK ||
@@ -119,11 +120,12 @@ static int check_copy(const char *path, const int64_t want[3], char *err, size_t
 		goto out;
 	}
 	if (got[0] != want[0] || got[1] != want[1] || got[2] != want[2]) {
-		snprintf(err, len,
-			 "row counts of %.200s differ from the source's snapshot: orders %lld/%lld, "
-			 "fills %lld/%lld, intents %lld/%lld",
-			 path, (long long)got[0], (long long)want[0], (long long)got[1],
-			 (long long)want[1], (long long)got[2], (long long)want[2]);
+		snprintf(
+			err, len,
+			"row counts of %.200s differ from the source's snapshot: orders %lld/%lld, "
+			"fills %lld/%lld, intents %lld/%lld",
+			path, (long long)got[0], (long long)want[0], (long long)got[1],
+			(long long)want[1], (long long)got[2], (long long)want[2]);
 		goto out;
 	}
 	ok = 1;
@@ -209,7 +211,8 @@ static void verify_work(uv_work_t *req)
 	}
 	b->size = (int64_t)sb.st_size;
 	if (rename(b->tmp, b->final) < 0 || fsync_dir_of(b->final) < 0) {
-		snprintf(b->err, sizeof(b->err), "cannot rename %.200s: %s", b->tmp, strerror(errno));
+		snprintf(b->err, sizeof(b->err), "cannot rename %.200s: %s", b->tmp,
+			 strerror(errno));
 		return;
 	}
 	b->renamed = 1;
@@ -251,10 +254,11 @@ static void record(struct maint_backup *b, int verified)
 {
 	sqlite3_stmt *st;
 
-	if (sqlite3_prepare_v2(b->m->db,
-			       "INSERT INTO backups(file, size, created_ms, verified, orders, fills,"
-			       " intents, copy_file, error) VALUES(?,?,?,?,?,?,?,?,?)",
-			       -1, &st, NULL) != SQLITE_OK) {
+	if (sqlite3_prepare_v2(
+		    b->m->db,
+		    "INSERT INTO backups(file, size, created_ms, verified, orders, fills,"
+		    " intents, copy_file, error) VALUES(?,?,?,?,?,?,?,?,?)",
+		    -1, &st, NULL) != SQLITE_OK) {
 		log_errx("backup: cannot record it: %s", sqlite3_errmsg(b->m->db));
 		return;
 	}
@@ -291,10 +295,11 @@ static int rotate(struct maintenance *m, int *removed)
 	int rc = -1;
 
 	*removed = 0;
-	if (sqlite3_prepare_v2(m->db,
-			       "SELECT id, file, copy_file, created_ms FROM backups WHERE verified=1"
-			       " AND removed_ms IS NULL ORDER BY created_ms DESC, id DESC",
-			       -1, &sel, NULL) != SQLITE_OK ||
+	if (sqlite3_prepare_v2(
+		    m->db,
+		    "SELECT id, file, copy_file, created_ms FROM backups WHERE verified=1"
+		    " AND removed_ms IS NULL ORDER BY created_ms DESC, id DESC",
+		    -1, &sel, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(m->db, "UPDATE backups SET removed_ms=? WHERE id=?", -1, &upd,
 			       NULL) != SQLITE_OK)
 		goto out;
@@ -371,7 +376,8 @@ static void verify_done(uv_work_t *req, int status)
 		return;
 	}
 	if (status < 0 && !b->err[0])
-		snprintf(b->err, sizeof(b->err), "verification did not run: %s", uv_strerror(status));
+		snprintf(b->err, sizeof(b->err), "verification did not run: %s",
+			 uv_strerror(status));
 	if (b->err[0]) {
 		if (b->renamed)
 			unlink(b->final);

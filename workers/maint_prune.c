@@ -69,9 +69,8 @@ static void prune_done(struct db_job *job, int rc)
 	size_t used = 0;
 
 	for (int i = 0; i < p->n; i++) {
-		int k = snprintf(summary + used, sizeof(summary) - used, "%s%s %llu",
-				 i ? ", " : "", p->names[i],
-				 (unsigned long long)p->targets[i].changed);
+		int k = snprintf(summary + used, sizeof(summary) - used, "%s%s %llu", i ? ", " : "",
+				 p->names[i], (unsigned long long)p->targets[i].changed);
 
 		if (k > 0 && (size_t)k < sizeof(summary) - used)
 			used += (size_t)k;
@@ -80,7 +79,8 @@ static void prune_done(struct db_job *job, int rc)
 		worker_job_done(m->w, p->run_id, JOB_OK, "pruned: %s", summary);
 	else
 		worker_job_done(m->w, p->run_id, JOB_TRANSIENT, "prune of %s failed (%s): %s",
-				p->cur < p->n ? p->names[p->cur] : "?", sqlite3_errstr(rc), summary);
+				p->cur < p->n ? p->names[p->cur] : "?", sqlite3_errstr(rc),
+				summary);
 	m->prune = NULL;
 	prune_release(p);
 }
@@ -210,8 +210,8 @@ void maint_run_daily_summary(struct worker *w, uint64_t run_id, const char *args
 	if (want) {
 		if (sscanf(want, "%4u-%2u-%2u", &y, &mo, &d) != 3 || mo < 1 || mo > 12 || d < 1 ||
 		    d > 31) {
-			worker_job_done(w, run_id, JOB_PERMANENT, "daily_summary: bad day \"%.20s\"",
-					want);
+			worker_job_done(w, run_id, JOB_PERMANENT,
+					"daily_summary: bad day \"%.20s\"", want);
 			json_decref(a);
 			return;
 		}
@@ -223,7 +223,8 @@ void maint_run_daily_summary(struct worker *w, uint64_t run_id, const char *args
 	to = from + DAY_MS;
 	clock_format(from, 0, day, 11);
 	day[10] = '\0';
-	trades = query_int(m->db, "SELECT count(*) FROM fills WHERE trade_ms >= ?1 AND trade_ms < ?2",
+	trades = query_int(m->db,
+			   "SELECT count(*) FROM fills WHERE trade_ms >= ?1 AND trade_ms < ?2",
 			   from, to);
 	fees = query_int(m->db,
 			 "SELECT coalesce(sum(fee_e8), 0) FROM fills WHERE trade_ms >= ?1 AND"
@@ -245,8 +246,8 @@ void maint_run_daily_summary(struct worker *w, uint64_t run_id, const char *args
 			     "SELECT count(*) FROM notifications WHERE created_ms >= ?1 AND"
 			     " created_ms < ?2 AND severity = 'critical'",
 			     from, to);
-	open_pos = query_int(m->db, "SELECT count(*) FROM positions WHERE volume_e8 > ?1 + ?2", 0,
-			     0);
+	open_pos =
+		query_int(m->db, "SELECT count(*) FROM positions WHERE volume_e8 > ?1 + ?2", 0, 0);
 	if (trades < 0 || fees < 0 || alerts < 0 || open_pos < 0) {
 		worker_job_done(w, run_id, JOB_TRANSIENT, "daily_summary: %s",
 				sqlite3_errmsg(m->db));
@@ -258,11 +259,12 @@ void maint_run_daily_summary(struct worker *w, uint64_t run_id, const char *args
 	if (restarts >= 0)
 		snprintf(restarts_s, sizeof(restarts_s), ", %lld worker restarts",
 			 (long long)restarts);
-	maint_alert(m, OUTBOX_INFO, "daily_summary",
-		    "daily summary %s (UTC): %lld trades, turnover %s KRW, realized PnL %s KRW, fees "
-		    "%s KRW, %lld open positions%s, %lld alerts (%lld critical)",
-		    day, (long long)trades, funds_s, pnl_s, fee_s, (long long)open_pos, restarts_s,
-		    (long long)alerts, (long long)critical);
+	maint_alert(
+		m, OUTBOX_INFO, "daily_summary",
+		"daily summary %s (UTC): %lld trades, turnover %s KRW, realized PnL %s KRW, fees "
+		"%s KRW, %lld open positions%s, %lld alerts (%lld critical)",
+		day, (long long)trades, funds_s, pnl_s, fee_s, (long long)open_pos, restarts_s,
+		(long long)alerts, (long long)critical);
 	worker_job_done(w, run_id, JOB_OK, "summary of %s: %lld trades, PnL %s, fees %s", day,
 			(long long)trades, pnl_s, fee_s);
 }

@@ -16,7 +16,7 @@ struct maint_prune;
 struct maintenance {
 	struct worker *w;
 	sqlite3 *db;
-	struct outbox outbox; /* alerts: a failed backup, the daily summary */
+	struct outbox outbox;	     /* alerts: a failed backup, the daily summary */
 	struct maint_backup *backup; /* the run in progress, or NULL */
 	struct maint_prune *prune;   /* the run in progress, or NULL */
 };
