@@ -411,8 +411,8 @@ static int backup_step(void *arg)
 	int rc = sqlite3_backup_step(b->bk, b->pages);
 
 	if (rc != SQLITE_OK && rc != SQLITE_DONE && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
-		snprintf(b->err, sizeof(b->err), "copying to %.200s: %s (%s)", b->tmp,
-			 sqlite3_errstr(rc), sqlite3_errmsg(b->dst));
+		snprintf(b->err, sizeof(b->err), "copying to %.200s: %s", b->tmp,
+			 sqlite3_errstr(rc));
 	return rc;
 }
 
@@ -420,13 +420,16 @@ static void backup_stepped(struct db_job *job, int rc)
 {
 	struct maint_backup *b =
 		(struct maint_backup *)((char *)job - offsetof(struct maint_backup, job));
+	int fin;
 
+	/* Finished whatever happened: a source with a backup still attached cannot close. */
+	fin = sqlite3_backup_finish(b->bk);
+	b->bk = NULL;
 	if (rc == SQLITE_DONE) {
-		rc = sqlite3_backup_finish(b->bk);
-		b->bk = NULL;
+		rc = fin;
 		if (rc != SQLITE_OK)
 			snprintf(b->err, sizeof(b->err), "finishing %.200s: %s", b->tmp,
-				 sqlite3_errmsg(b->dst));
+				 sqlite3_errstr(rc));
 	}
 	/* The snapshot's read transaction ends here: checkpoints may pass it again. */
 	sqlite3_exec(b->src, "COMMIT", NULL, NULL, NULL);

@@ -253,7 +253,7 @@ def test_cleanup_prunes_but_never_orders(daemon_factory):
     for step in ("backup", "prune", "checkpoint", "daily_summary"):
         assert step in res.stdout
     db = connect(d)
-    assert db.execute("SELECT count(*) FROM candles").fetchone()[0] == 100
+    assert db.execute("SELECT count(*) FROM candles WHERE market = 'KRW-XRP'").fetchone()[0] == 100
     assert db.execute("SELECT count(*) FROM orders").fetchone()[0] == 30
     assert db.execute("SELECT count(*) FROM order_intents").fetchone()[0] == 30
     assert db.execute("SELECT count(*) FROM config_versions").fetchone()[0] == versions
