@@ -49,6 +49,9 @@ static json_t *proc_json(const struct proc *p)
 	json_object_set_new(o, "last_exit",
 			    p->last_exit[0] ? json_string(p->last_exit) : json_null());
 	json_object_set_new(o, "enabled", json_boolean(proc_enabled(p)));
+	json_object_set_new(o, "heartbeat_ms",
+			    json_pack("{s:I, s:I}", "last", (json_int_t)p->pong_last_ms, "worst",
+				      (json_int_t)p->pong_worst_ms));
 	if (p->status_json) {
 		json_t *details = json_loads(p->status_json, 0, NULL);
 

@@ -88,6 +88,7 @@ static void act_ready(struct proc *p)
 	uv_timer_stop(&p->timer);
 	p->ready_mono = clock_mono_ms();
 	p->last_pong_mono = p->ready_mono;
+	p->pong_last_ms = p->pong_worst_ms = 0;
 	set_state(p, PROC_RUNNING);
 	log_info("%s: running, pid %d, ready in %lld ms", role_name(p->role), p->pid,
 		 (long long)(p->ready_mono - p->spawned_mono));

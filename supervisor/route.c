@@ -134,6 +134,12 @@ static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *paylo
 	memcpy(&seq, payload, sizeof(seq));
 	if (seq > 0 && seq <= p->ping_seq)
 		p->last_pong_mono = clock_mono_ms();
+	/* A late pong (pings sent since) counts too, up to 8 pings late. */
+	if (seq > 0 && seq <= p->ping_seq && p->ping_seq - seq < 8 && p->ping_sent_mono[seq % 8]) {
+		p->pong_last_ms = p->last_pong_mono - p->ping_sent_mono[seq % 8];
+		if (p->pong_last_ms > p->pong_worst_ms)
+			p->pong_worst_ms = p->pong_last_ms;
+	}
 }
 
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
@@ -295,6 +301,7 @@ void heartbeat_tick(uv_timer_t *timer)
 			continue;
 		}
 		p->ping_seq++;
+		p->ping_sent_mono[p->ping_seq % 8] = now;
 		ipc_send(p->peer, IPC_PING, &p->ping_seq, sizeof(p->ping_seq));
 		if (i < ROLE_WORKER_COUNT)
 			ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));

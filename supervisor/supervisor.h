@@ -76,6 +76,9 @@ struct proc {
 
 	uint64_t ping_seq;
 	int64_t last_pong_mono;
+	/* Heartbeat round trips since it became RUNNING: the last and the worst (tradectl status
+	 * --json "heartbeat_ms"; the backup benchmark reads them). */
+	int64_t ping_sent_mono[8], pong_last_ms, pong_worst_ms; /* sent: by seq % 8 */
 	char *status_json; /* latest STATUS from the worker, for tradectl status --json */
 
 	struct held_msg *held; /* ROUTE_HOLD_MAX entries, for messages to this process */
