@@ -76,6 +76,33 @@ static void test_requests(void **state)
 	expect_request(ARGC(a12), a12, "{\"cmd\":\"start\",\"args\":[\"we\\\"ird\\\\\"]}");
 }
 
+static void test_maintenance_requests(void **state)
+{
+	(void)state;
+	char *a1[] = {"tradectl", "backup"};
+	char *a2[] = {"tradectl", "--json", "backups"};
+	char *a3[] = {"tradectl", "restore", "/var/lib/tradingd/backups/x.db"};
+	char *a4[] = {"tradectl", "config", "diff", "3", "4"};
+	char *a5[] = {"tradectl", "config", "rollback"};
+	char *b1[] = {"tradectl", "restore"};
+	char *b2[] = {"tradectl", "restore", "a", "b"};
+	char *b3[] = {"tradectl", "config"};
+	char *b4[] = {"tradectl", "config", "diff", "1", "2", "3"};
+	char *b5[] = {"tradectl", "cleanup", "now"};
+
+	expect_request(ARGC(a1), a1, "{\"cmd\":\"backup\",\"args\":[]}");
+	expect_request(ARGC(a2), a2, "{\"cmd\":\"backups\",\"args\":[]}");
+	expect_request(ARGC(a3), a3,
+		       "{\"cmd\":\"restore\",\"args\":[\"/var/lib/tradingd/backups/x.db\"]}");
+	expect_request(ARGC(a4), a4, "{\"cmd\":\"config\",\"args\":[\"diff\",\"3\",\"4\"]}");
+	expect_request(ARGC(a5), a5, "{\"cmd\":\"config\",\"args\":[\"rollback\"]}");
+	expect_usage_error(ARGC(b1), b1, "usage: tradectl restore FILE");
+	expect_usage_error(ARGC(b2), b2, "usage: tradectl restore FILE");
+	expect_usage_error(ARGC(b3), b3, "usage: tradectl config show");
+	expect_usage_error(ARGC(b4), b4, "usage: tradectl config show");
+	expect_usage_error(ARGC(b5), b5, "cleanup takes no arguments");
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -259,6 +286,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_maintenance_requests),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
