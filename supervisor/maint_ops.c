@@ -19,7 +19,7 @@
 /* A backup of a large database at a low page budget may take a while. */
 #define MAINT_JOB_TIMEOUT_MS (3600 * 1000)
 
-enum restore_phase { RESTORE_STOPPING, RESTORE_STARTING };
+enum restore_phase { RESTORE_COPYING, RESTORE_STOPPING, RESTORE_STARTING };
 
 struct maint_op {
 	struct supervisor *sup;
@@ -31,6 +31,9 @@ struct maint_op {
 	/* restore */
 	uv_timer_t timer;
 	int timer_open;
+	uv_work_t work; /* the copy into data_dir, in a thread: the loop keeps its heartbeats */
+	int in_work, aborted;
+	char copy_err[512];
 	enum restore_phase phase;
 	unsigned restart_mask; /* ROLE_BIT of each worker to start again */
 	char file[PATH_MAX], tmp[PATH_MAX + 32], aside[PATH_MAX + 64];
@@ -421,6 +424,8 @@ static void restore_tick(uv_timer_t *timer)
 	char err[256] = "", msg[PATH_MAX + 128];
 	int running = 1;
 
+	if (op->phase == RESTORE_COPYING)
+		return;
 	if (sup->shutting_down) {
 		if (op->phase == RESTORE_STOPPING)
 			unlink(op->tmp);
@@ -474,10 +479,66 @@ void maint_ops_state_changed(struct supervisor *sup)
 		uv_timer_start(&op->timer, restore_tick, 0, 0);
 }
 
+/* How long copying the backup into data_dir may take, at the least a disk's 50 MB/s. */
+#define RESTORE_COPY_WAIT_MS (10 * 60 * 1000)
+
+static void copy_work(uv_work_t *req)
+{
+	struct maint_op *op = req->data;
+
+	copy_synced(op->file, op->tmp, op->copy_err, sizeof(op->copy_err));
+}
+
+/* The copy is in data_dir: every worker but the simulator is stopped; restore_tick goes on
+ * from there at each state change. */
+static void begin_stopping(struct maint_op *op)
+{
+	struct supervisor *sup = op->sup;
+
+	op->phase = RESTORE_STOPPING;
+	log_notice("restore from %s: stopping the workers", op->file);
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		struct proc *p = &sup->procs[r];
+
+		if (!db_worker((enum role)r))
+			continue;
+		if (p->state != PROC_STOPPED && p->state != PROC_FATAL)
+			op->restart_mask |= ROLE_BIT(r);
+		else if (sup->db_damaged && sup->cfg.s.workers[r].enabled)
+			op->restart_mask |= ROLE_BIT(r);
+		if (p->state != PROC_STOPPED)
+			proc_event(p, EV_STOP);
+	}
+	uv_timer_start(&op->timer, restore_tick, 0, 0);
+}
+
+static void copy_done(uv_work_t *req, int status)
+{
+	struct maint_op *op = req->data;
+
+	op->in_work = 0;
+	if (op->aborted) {
+		/* The daemon finished meanwhile (maint_ops_close): nothing is waited for. */
+		unlink(op->tmp);
+		json_decref(op->results);
+		uv_close((uv_handle_t *)&op->timer, op_freed);
+		return;
+	}
+	if (status < 0 && !op->copy_err[0])
+		snprintf(op->copy_err, sizeof(op->copy_err), "the copy did not run");
+	if (op->copy_err[0] || op->sup->shutting_down) {
+		unlink(op->tmp);
+		restore_reply(op, 0, op->copy_err[0] ? op->copy_err
+						     : "given up: the daemon is shutting down");
+		return;
+	}
+	begin_stopping(op);
+}
+
 json_t *maint_cmd_restore(struct supervisor *sup, json_t *args, struct control_wait **wait)
 {
 	const char *arg = json_string_value(json_array_get(args, 0));
-	char real[PATH_MAX], err[512];
+	char real[PATH_MAX], err[768];
 	struct maint_op *op;
 
 	if (!arg || json_array_size(args) != 1)
@@ -496,16 +557,11 @@ json_t *maint_cmd_restore(struct supervisor *sup, json_t *args, struct control_w
 		return control_fail("%s", "out of memory");
 	snprintf(op->file, sizeof(op->file), "%s", real);
 	snprintf(op->tmp, sizeof(op->tmp), "%s/.%s.restore", sup->cfg.s.data_dir, DB_FILE_NAME);
-	if (copy_synced(real, op->tmp, err, sizeof(err)) < 0) {
-		finish(op, NULL);
-		return json_pack("{s:b, s:s}", "ok", 0, "error", err);
-	}
 	*wait = wait_for_op(sup, op,
 			    2 * (sup->cfg.s.supervisor.stop_timeout_ms +
 				 sup->cfg.s.supervisor.ready_timeout_ms) +
-				    CONTROL_WAIT_MARGIN_MS);
+				    CONTROL_WAIT_MARGIN_MS + RESTORE_COPY_WAIT_MS);
 	if (!*wait || uv_timer_init(sup->loop, &op->timer) < 0) {
-		unlink(op->tmp);
 		free(*wait);
 		*wait = NULL;
 		finish(op, NULL);
@@ -513,28 +569,30 @@ json_t *maint_cmd_restore(struct supervisor *sup, json_t *args, struct control_w
 	}
 	op->timer_open = 1;
 	op->timer.data = op;
-	op->phase = RESTORE_STOPPING;
-	log_notice("restore from %s: stopping the workers", real);
-	for (int r = 0; r < ROLE_COUNT; r++) {
-		struct proc *p = &sup->procs[r];
-
-		if (!db_worker((enum role)r))
-			continue;
-		if (p->state != PROC_STOPPED && p->state != PROC_FATAL)
-			op->restart_mask |= ROLE_BIT(r);
-		else if (sup->db_damaged && sup->cfg.s.workers[r].enabled)
-			op->restart_mask |= ROLE_BIT(r);
-		if (p->state != PROC_STOPPED)
-			proc_event(p, EV_STOP);
+	op->work.data = op;
+	op->phase = RESTORE_COPYING;
+	op->in_work = 1;
+	if (uv_queue_work(sup->loop, &op->work, copy_work, copy_done) < 0) {
+		op->in_work = 0;
+		free(*wait);
+		*wait = NULL;
+		finish(op, NULL);
+		return control_fail("%s", "restore refused: cannot start the copy");
 	}
-	uv_timer_start(&op->timer, restore_tick, 0, 0);
+	log_notice("restore from %s: copying it into %s", real, sup->cfg.s.data_dir);
 	return NULL;
 }
 
 void maint_ops_close(struct supervisor *sup)
 {
-	if (sup->maint_op)
-		finish(sup->maint_op, NULL);
+	struct maint_op *op = sup->maint_op;
+
+	if (op && op->in_work) {
+		op->aborted = 1;
+		sup->maint_op = NULL;
+	} else if (op) {
+		finish(op, NULL);
+	}
 	json_decref(sup->maint_reply);
 	sup->maint_reply = NULL;
 }

@@ -452,7 +452,7 @@ static void backup_stepped(struct db_job *job, int rc)
 
 static int make_names(struct maint_backup *b, const struct config_settings *s)
 {
-	char dir[PATH_MAX], stamp[40];
+	char dir[PATH_MAX], abs[PATH_MAX], stamp[40];
 	time_t t = (time_t)floor_div(b->created_ms, 1000);
 	struct tm tm;
 	int n;
@@ -467,6 +467,12 @@ static int make_names(struct maint_backup *b, const struct config_settings *s)
 		snprintf(b->err, sizeof(b->err), "cannot create %.200s: %s", dir, strerror(errno));
 		return -1;
 	}
+	/* Recorded as an absolute path: that is what tradectl restore is given and compares. */
+	if (!realpath(dir, abs)) {
+		snprintf(b->err, sizeof(b->err), "cannot resolve %.200s: %s", dir, strerror(errno));
+		return -1;
+	}
+	snprintf(dir, sizeof(dir), "%s", abs);
 	gmtime_r(&t, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
 	snprintf(b->final, sizeof(b->final), "%s/tradingd-%s.%03dZ.db", dir, stamp,
