@@ -438,6 +438,7 @@ static void rollback_tick(uv_timer_t *timer)
 
 void config_versions_crash_loop(struct supervisor *sup, const struct proc *p)
 {
+	char err[512] = "";
 	int64_t window = sup->cfg.s.config_watch.rollback_window_s * 1000;
 
 	if (!window || !sup->reload_mono || clock_mono_ms() - sup->reload_mono > window)
@@ -445,6 +446,28 @@ void config_versions_crash_loop(struct supervisor *sup, const struct proc *p)
 	log_warnx("%s crash-loops %lld ms after a reload: rolling the config back",
 		  role_name(p->role), (long long)(clock_mono_ms() - sup->reload_mono));
 	sup->reload_mono = 0; /* once per change */
+	if (sup->cfg.s.supervisor.fatal_action == FATAL_EXIT) {
+		/* The daemon exits now: only the file is rolled back, for the next start. */
+		int64_t got = 0, to = previous_version(sup);
+		char *stored = to ? version_text(sup, to, &got) : NULL;
+		char *text = stored ? with_current_secrets(sup, stored, err, sizeof(err)) : NULL;
+
+		if (text && write_config_file(sup->config_path, text, err, sizeof(err)) == 0)
+			supervisor_alert(
+				sup, OUTBOX_CRITICAL, "config_rollback",
+				"a worker crash-looped after config version %lld: the file "
+				"is rolled back to version %lld for the next start",
+				(long long)sup->config_version, (long long)to);
+		else
+			supervisor_alert(sup, OUTBOX_CRITICAL, "config_rollback_failed",
+					 "a worker crash-looped after config version %lld; rolling "
+					 "the file back failed: %s",
+					 (long long)sup->config_version,
+					 stored ? err : "no version");
+		free(stored);
+		free(text);
+		return;
+	}
 	uv_timer_start(&sup->config_rollback, rollback_tick, 0, 0);
 }
 

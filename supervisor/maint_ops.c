@@ -528,8 +528,9 @@ static void copy_done(uv_work_t *req, int status)
 		snprintf(op->copy_err, sizeof(op->copy_err), "the copy did not run");
 	if (op->copy_err[0] || op->sup->shutting_down) {
 		unlink(op->tmp);
-		restore_reply(op, 0, op->copy_err[0] ? op->copy_err
-						     : "given up: the daemon is shutting down");
+		restore_reply(op, 0,
+			      op->copy_err[0] ? op->copy_err
+					      : "given up: the daemon is shutting down");
 		return;
 	}
 	begin_stopping(op);

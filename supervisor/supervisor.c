@@ -257,9 +257,12 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 					 errlen);
 	if (recorded < 0)
 		goto refused;
-	/* A crash loop soon after a change is blamed on it (config_watch.rollback_window_s). */
+	/* A crash loop soon after a change is blamed on it (config_watch.rollback_window_s); not
+	 * after a rollback, which would otherwise roll forward again to the change it undid. */
 	if (recorded > 0)
-		sup->reload_mono = clock_mono_ms();
+		sup->reload_mono = sup->reload_reason && strstr(sup->reload_reason, "rollback")
+					   ? 0
+					   : clock_mono_ms();
 	sd_notify_send("RELOADING=1");
 	for (int i = 0; i < ROLE_COUNT; i++)
 		was_enabled[i] = proc_enabled(&sup->procs[i]);
