@@ -114,11 +114,14 @@ enum ctl_outcome ctl_render_maint(const struct ctl_options *opt, json_t *reply, 
 	int ok = json_is_true(json_object_get(reply, "ok"));
 	char msg[1024];
 
+	/* As the other commands print theirs; a refusal's error also goes to err. */
 	if (opt->json) {
-		char *text = json_dumps(reply, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-		fprintf(out, "%s\n", text ? text : "{}");
-		free(text);
+		json_dumpf(reply, out, JSON_PRESERVE_ORDER);
+		fputc('\n', out);
+		if (!ok) {
+			printable(msg, sizeof(msg), str(reply, "error"));
+			fprintf(err, "tradectl: %s\n", msg[0] ? msg : "refused, without a reason");
+		}
 		return ok ? CTL_OK : CTL_REFUSED;
 	}
 	switch (opt->command->command) {

@@ -333,6 +333,38 @@ static void test_render_others(void **state)
 	expect_render("reload", 0, "{\"ok\":true}", CTL_OK, "", "");
 }
 
+static void test_render_maintenance(void **state)
+{
+	(void)state;
+	expect_render("backups", 0,
+		      "{\"ok\":true,\"backups\":[{\"id\":3,\"file\":\"/b/t.db\",\"size\":4096,"
+		      "\"created_ms\":1767744000000,\"verified\":true,\"error\":\"\"},{\"id\":4,"
+		      "\"file\":\"/b/u.db\",\"size\":0,\"created_ms\":1767830400000,\"verified\":"
+		      "false,\"error\":\"disk\\nfull\"}]}",
+		      CTL_OK,
+		      "ID    CREATED                      BYTES VERIFIED FILE\n"
+		      "3     2026-01-07 00:00:00Z          4096 yes      /b/t.db\n"
+		      "4     2026-01-08 00:00:00Z             0 FAILED   /b/u.db (disk?full)\n",
+		      "");
+	expect_render("cleanup", 0,
+		      "{\"ok\":false,\"error\":\"a step failed (see results)\",\"results\":["
+		      "{\"action\":\"backup\",\"result\":\"transient\",\"message\":\"full\"},"
+		      "{\"action\":\"prune\",\"result\":\"ok\",\"message\":\"pruned\"}]}",
+		      CTL_REFUSED,
+		      "backup         transient full\nprune          ok        pruned\n",
+		      "tradectl: a step failed (see results)\n");
+	expect_render("config", 0, "{\"ok\":true,\"from\":1,\"to\":2,\"diff\":[]}", CTL_OK,
+		      "no difference\n", "");
+	expect_render("config", 0,
+		      "{\"ok\":true,\"from\":1,\"to\":2,\"diff\":[\"~ log_level: \\\"info\\\" -> "
+		      "\\\"debug\\\"\"]}",
+		      CTL_OK, "~ log_level: \"info\" -> \"debug\"\n", "");
+	expect_render("restore", 0, "{\"ok\":false,\"error\":\"refused: not ours\"}", CTL_REFUSED,
+		      "", "tradectl: refused: not ours\n");
+	expect_render("backups", 1, "{\"ok\":true,\"backups\":[]}", CTL_OK,
+		      "{\"ok\": true, \"backups\": []}\n", "");
+}
+
 static void test_exit_codes(void **state)
 {
 	(void)state;
@@ -359,6 +391,7 @@ int main(void)
 		cmocka_unit_test(test_render_refusals),
 		cmocka_unit_test(test_render_results),
 		cmocka_unit_test(test_render_others),
+		cmocka_unit_test(test_render_maintenance),
 		cmocka_unit_test(test_exit_codes),
 	};
 
