@@ -204,7 +204,14 @@ def ms(text):
 
 def test_rotation_keeps_exactly_the_daily_and_weekly(daemon_factory):
     d = daemon_factory({"clock": {"start": "2026-01-07T12:00:00+00:00", "rate": 1},
-                        "maintenance.keep_daily": 3, "maintenance.keep_weekly": 2}).start()
+                        "maintenance.keep_daily": 3, "maintenance.keep_weekly": 2})
+    # A second directory (another disk in production), writable by the daemon's user.
+    second = d.dir / "second"
+    second.mkdir()
+    os.chown(second, 65534, 65534)
+    d.config["maintenance"]["copy_dir"] = str(second)
+    d.config_path.write_text(json.dumps(d.config))
+    d.start()
     bdir = d.dir / "data" / "backups"
     old = {
         "A": "2026-01-06T10:00:00+00:00",  # Tue: the newest of its day
@@ -228,7 +235,13 @@ def test_rotation_keeps_exactly_the_daily_and_weekly(daemon_factory):
     kept = sorted(os.listdir(bdir))
     assert [k for k in kept if k.startswith("old-")] == ["old-A.db", "old-C.db", "old-D.db"]
     assert len(kept) == 4 and any(k.startswith("tradingd-20260107T12") for k in kept), kept
-    assert len(backup_rows(d)) == 4
+    rows = backup_rows(d)
+    assert len(rows) == 4
+    # The new backup was copied to the second directory and checked there.
+    new = [r for r in rows if "tradingd-2026" in r["file"]][0]
+    assert new["copy_file"] == str(second / os.path.basename(new["file"])) and not new["error"]
+    assert os.listdir(second) == [os.path.basename(new["file"])]
+    assert open(new["copy_file"], "rb").read() == open(new["file"], "rb").read()
 
 
 def test_cleanup_prunes_but_never_orders(daemon_factory):
