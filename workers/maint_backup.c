@@ -336,6 +336,17 @@ static int rotate(struct maintenance *m, int *removed)
 			break;
 		(*removed)++;
 	}
+	/* A failed backup left no file; its row leaves the list after keep_daily days. */
+	sqlite3_finalize(upd);
+	upd = NULL;
+	if (sqlite3_prepare_v2(m->db,
+			       "UPDATE backups SET removed_ms=?1 WHERE verified=0 AND removed_ms IS"
+			       " NULL AND created_ms < ?1 - ?2",
+			       -1, &upd, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(upd, 1, clock_now_ms());
+		sqlite3_bind_int64(upd, 2, s->maintenance.keep_daily * DAY_MS);
+		db_step_reset(upd);
+	}
 	rc = db_exec(m->db, "COMMIT");
 	if (rc < 0)
 		sqlite3_exec(m->db, "ROLLBACK", NULL, NULL, NULL);
