@@ -21,6 +21,13 @@ def versions(d):
     return rows
 
 
+def refused(d):
+    db = sqlite3.connect(str(d.dir / "data" / "tradingd.db"), timeout=10)
+    row = db.execute("SELECT text FROM notifications WHERE kind = 'config_refused'").fetchone()
+    db.close()
+    return row
+
+
 def write(d, config):
     d.config = config
     d.config_path.write_text(json.dumps(config, indent=2))
@@ -86,6 +93,10 @@ def test_crash_loop_after_a_change_is_rolled_back(daemon_factory):
     bad = json.loads(json.dumps(good))
     # A valid file whose backup_dir cannot be made: maintenance refuses to start.
     bad["maintenance"] = {"backup_dir": "/proc/no-such-dir/backups"}
+    # A broken file seen by the watch is refused, said so, and changes nothing.
+    d.config_path.write_text('{"mode": "sim",')
+    wait_for(lambda: refused(d), 15, what="the broken file refused")
+    assert len(versions(d)) == 1
     # The watch picks the change up by itself, once the file has settled.
     write(d, bad)
     try:
