@@ -7,7 +7,7 @@ build="gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev li
 account=no
 case "${1:-build}" in
 build) want="$build" account=yes ;;
-test) want="$build libcmocka-dev python3-pytest clang-format cppcheck systemd procps util-linux" account=yes ;;
+test) want="$build libcmocka-dev python3-pytest clang-format cppcheck systemd procps util-linux prometheus" account=yes ;;
 # The supervisors bench compares with are not installed (that would enable their system
 # services): bench/peers.sh unpacks them into bench/peers/.
 bench) want="$build" ;;

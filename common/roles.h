@@ -10,6 +10,7 @@ enum role {
 	ROLE_MARKET_DATA,
 	ROLE_ORDER_EXECUTION,
 	ROLE_STRATEGY,
+	ROLE_API, /* serves /metrics on loopback; asks the supervisor over IPC */
 	ROLE_WORKER_COUNT,
 	ROLE_SIM = ROLE_WORKER_COUNT, /* the exchange simulator: READY and PING only, no CONFIG */
 	ROLE_COUNT,

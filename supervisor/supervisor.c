@@ -158,6 +158,7 @@ static void finish(struct supervisor *sup)
 	control_close(sup->control);
 	sup->control = NULL;
 	job_dispatch_close(sup);
+	monitor_close(sup);
 	uv_close((uv_handle_t *)&sup->sig_term, NULL);
 	uv_close((uv_handle_t *)&sup->sig_int, NULL);
 	uv_close((uv_handle_t *)&sup->sig_hup, NULL);
@@ -250,6 +251,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	 * not yet due under the old, longer period is no sign of a hang. */
 	hb = (uint64_t)sup->cfg.s.supervisor.heartbeat_interval_ms;
 	uv_timer_start(&sup->heartbeat, heartbeat_tick, hb, hb);
+	monitor_reconfigure(sup);
 	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 
@@ -433,7 +435,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 		log_errx("out of memory for the workers' configs");
 		return -1;
 	}
-	return 0;
+	return monitor_start(sup);
 }
 
 int supervisor_run(const char *config_path)

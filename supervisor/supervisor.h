@@ -13,6 +13,7 @@
 #include "common/outbox.h"
 #include "common/roles.h"
 #include "ipc/ipc.h"
+#include "supervisor/monitor.h"
 
 #define TRADINGD_VERSION "0.2.0"
 /* The daemon's exit status after a crash loop it escalates (EX_TEMPFAIL): systemd's
@@ -82,6 +83,8 @@ struct proc {
 	uint64_t held_dropped;
 	int fatal_count; /* FATALs in a row, for the cool-down's backoff */
 	int64_t fatal_mono;
+	struct proc_usage usage; /* monitor.c: the last sample of this process */
+	int crash_alerted, hung_alerted; /* a "crash"/"hung" alert waits for its "_cleared" */
 };
 
 struct control;
@@ -111,6 +114,9 @@ struct supervisor {
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
 	uint64_t job_adhoc_seq;
+	struct monitor *monitor; /* monitor.c: its timer and statements */
+	struct sys_usage sys_usage;
+	int64_t next_report_ms; /* daemon time of the next status report (status_report.c) */
 };
 
 /* proc.c: the policy table and the life of each process. */
