@@ -96,24 +96,22 @@ void monitor_close(struct supervisor *sup)
 	uv_close((uv_handle_t *)&m->timer, timer_closed);
 }
 
-/* A new reading of p; the CPU % is the delta since the last one of the same process. */
-static void sample_proc(struct monitor *m, struct proc *p, int64_t now)
+/* A new reading of pid; the CPU % is the delta since the last one of the same process. */
+static void sample_usage(struct monitor *m, struct proc_usage *u, int pid, int64_t now)
 {
-	struct proc_usage *u = &p->usage;
 	struct proc_reading r;
 
-	if (p->pid <= 0 || monitor_read_proc(p->pid, &r) < 0) {
+	if (pid <= 0 || monitor_read_proc(pid, &r) < 0) {
 		u->valid = 0;
 		u->pid = 0;
 		u->cpu_pct = 0;
 		return;
 	}
-	u->cpu_pct = u->valid && u->pid == p->pid ? monitor_cpu_pct(u->last.cpu_ticks, r.cpu_ticks,
-								    now - u->read_mono,
-								    m->ticks_per_s)
-						  : 0;
+	u->cpu_pct = u->valid && u->pid == pid ? monitor_cpu_pct(u->last.cpu_ticks, r.cpu_ticks,
+								 now - u->read_mono, m->ticks_per_s)
+					       : 0;
 	u->valid = 1;
-	u->pid = p->pid;
+	u->pid = pid;
 	u->last = r;
 	u->read_mono = now;
 }
@@ -298,7 +296,8 @@ void monitor_sample(struct supervisor *sup)
 	if (!sup->monitor || sup->shutting_down)
 		return;
 	for (int i = 0; i < ROLE_COUNT; i++)
-		sample_proc(sup->monitor, &sup->procs[i], now);
+		sample_usage(sup->monitor, &sup->procs[i].usage, sup->procs[i].pid, now);
+	sample_usage(sup->monitor, &sup->self_usage, (int)getpid(), now);
 	if (monitor_read_sys(sup->cfg.s.data_dir, &r) == 0) {
 		s->cpu_pct = s->valid ? monitor_sys_cpu_pct(s->last.cpu_total, s->last.cpu_idle,
 							    r.cpu_total, r.cpu_idle)

@@ -116,6 +116,7 @@ struct supervisor {
 	uint64_t job_adhoc_seq;
 	struct monitor *monitor; /* monitor.c: its timer and statements */
 	struct sys_usage sys_usage;
+	struct proc_usage self_usage; /* the supervisor's own */
 	int64_t next_report_ms; /* daemon time of the next status report (status_report.c) */
 };
 
