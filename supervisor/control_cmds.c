@@ -108,7 +108,9 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 
 	if (json_array_size(args) == 0) {
 		for (int r = 0; r < ROLE_COUNT; r++)
-			if (r != ROLE_SIM || proc_enabled(&sup->procs[r]) || sup->procs[r].pid > 0)
+			/* The simulator and the api worker are optional: listed when in use. */
+			if ((r != ROLE_SIM && r != ROLE_API) || proc_enabled(&sup->procs[r]) ||
+			    sup->procs[r].pid > 0)
 				json_array_append_new(workers, proc_json(&sup->procs[r]));
 	} else {
 		n = control_select(sup, args, sel, 0, &bad);

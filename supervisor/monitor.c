@@ -1,6 +1,7 @@
 /* The supervisor's monitor: samples every process and the system from /proc on a timer, stores
  * each round in one transaction (pruned by count and age), raises and clears threshold alerts
  * with hysteresis, and restarts a worker over its memory limit through the normal stop path. */
+#include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -114,6 +115,17 @@ static void sample_usage(struct monitor *m, struct proc_usage *u, int pid, int64
 	u->pid = pid;
 	u->last = r;
 	u->read_mono = now;
+}
+
+/* The fds a worker counted of itself in its last STATUS (worker_runtime.c); 0 when unknown. */
+static int fds_of_status(const struct proc *p)
+{
+	json_t *st = p->status_json ? json_loads(p->status_json, 0, NULL) : NULL;
+	json_t *v = json_object_get(st, "fds");
+	int n = json_is_integer(v) ? (int)json_integer_value(v) : 0;
+
+	json_decref(st);
+	return n;
 }
 
 static void alert_change(struct supervisor *sup, enum alarm_change c, const char *kind,
@@ -295,8 +307,13 @@ void monitor_sample(struct supervisor *sup)
 
 	if (!sup->monitor || sup->shutting_down)
 		return;
-	for (int i = 0; i < ROLE_COUNT; i++)
-		sample_usage(sup->monitor, &sup->procs[i].usage, sup->procs[i].pid, now);
+	for (int i = 0; i < ROLE_COUNT; i++) {
+		struct proc *p = &sup->procs[i];
+
+		sample_usage(sup->monitor, &p->usage, p->pid, now);
+		if (p->usage.valid && p->usage.last.fds < 0)
+			p->usage.last.fds = fds_of_status(p);
+	}
 	sample_usage(sup->monitor, &sup->self_usage, (int)getpid(), now);
 	if (monitor_read_sys(sup->cfg.s.data_dir, &r) == 0) {
 		s->cpu_pct = s->valid ? monitor_sys_cpu_pct(s->last.cpu_total, s->last.cpu_idle,

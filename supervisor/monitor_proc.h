@@ -38,7 +38,8 @@ double monitor_cpu_pct(uint64_t before, uint64_t after, int64_t dt_ms, long tick
 /* System CPU % busy between two readings of the cpu line. */
 double monitor_sys_cpu_pct(uint64_t total0, uint64_t idle0, uint64_t total1, uint64_t idle1);
 
-/* Reads /proc/PID/{stat,status,fd}. 0, or -1 (the process is gone). */
+/* Reads /proc/PID/{stat,status,fd}. 0, or -1 (the process is gone); fds is -1 when the fd
+ * directory may not be listed. */
 int monitor_read_proc(pid_t pid, struct proc_reading *out);
 /* Reads /proc/stat, /proc/meminfo, /proc/loadavg and statvfs(dir). 0, or -1 (out has what
  * could be read). */

@@ -1,0 +1,112 @@
+"""The supervisor's monitor against real processes: a kill -9 is a crash alert and its clear, a
+worker made to grow past its memory limit is restarted gracefully and alerted, a data_dir on a
+nearly full tmpfs raises disk_low and clears it once space is back, and tradectl top and status
+--json carry plausible numbers read from /proc."""
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+
+import pytest
+
+from conftest import wait_for
+
+FAST = {"monitor.interval_ms": 200}
+
+
+def alerts(d, kind):
+    db = sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True)
+    try:
+        return db.execute("SELECT severity, text FROM notifications WHERE kind = ? ORDER BY id",
+                          (kind,)).fetchall()
+    finally:
+        db.close()
+
+
+def test_a_kill_is_a_crash_alert_then_its_clear(daemon_factory):
+    d = daemon_factory(FAST).start()
+    pid = d.status()["strategy"]["pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: alerts(d, "crash_cleared"), 15, what="crash_cleared")
+    crash = alerts(d, "crash")
+    assert len(crash) == 1 and crash[0][0] == "warning", crash
+    assert "strategy crashed (signal 9" in crash[0][1], crash
+    assert "strategy is running again" in alerts(d, "crash_cleared")[0][1]
+    # An operator's restart is asked for: no crash alert.
+    d.ctl("restart", "maintenance", check=True)
+    assert len(alerts(d, "crash")) == 1
+
+
+def test_top_and_status_carry_usage(daemon_factory):
+    d = daemon_factory(FAST).start()
+    st = wait_for(lambda: (s := d.status()) and
+                  all(w["rss_kb"] > 0 and (w["fds"] > 0 or n == "upbit-sim")
+                      for n, w in s.items()) and s,
+                  10, what="rss_kb and fds of every worker in status")
+    for name, w in st.items():
+        # The simulator is not dumpable and sends no STATUS: its fds are not known (0).
+        assert (w["fds"] > 0 or name == "upbit-sim") and w["cpu_pct"] >= 0, (name, w)
+        assert 100 < w["rss_kb"] < 4 << 20, (name, w)
+    res = d.ctl("top", "--once", "--json", check=True)
+    top = json.loads(res.stdout)
+    names = [p["name"] for p in top["processes"]]
+    assert names[0] == "tradingd" and set(st) <= set(names), names
+    for p in top["processes"]:
+        assert p["rss_kb"] > 0 and p["pid"] > 0 and (p["fds"] > 0 or p["name"] == "upbit-sim"), p
+    sysinfo = top["system"]
+    assert sysinfo["sampled"] and sysinfo["mem_total_kb"] > sysinfo["mem_avail_kb"] > 0
+    assert sysinfo["disk_total_kb"] >= sysinfo["disk_free_kb"] > 0 and sysinfo["load1"] >= 0
+    text = d.ctl("top", "--once", check=True).stdout
+    assert "RSS(kB)" in text and "market-data" in text and "system: CPU" in text, text
+    # The samples are in SQLite, one round at a time, 'system' included.
+    db = sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True)
+    rows = db.execute("SELECT name, rss_kb FROM metric_samples WHERE sampled_ms = "
+                      "(SELECT max(sampled_ms) FROM metric_samples)").fetchall()
+    db.close()
+    assert "system" in dict(rows) and dict(rows)["strategy"] > 0, rows
+
+
+def test_a_worker_over_its_memory_limit_is_restarted(daemon_factory):
+    d = daemon_factory({**FAST, "monitor.memory_limit_mb": 64},
+                       env={"TRADINGD_FAULT": "maintenance:grow-rss:80"}).start()
+    before = wait_for(lambda: (w := d.status()["maintenance"])["rss_kb"] > 0 and w, 10,
+                      what="maintenance sampled")
+    os.kill(before["pid"], signal.SIGUSR1)
+    wait_for(lambda: alerts(d, "memory_limit_cleared"), 20, what="memory_limit_cleared")
+    after = d.status()["maintenance"]
+    assert after["pid"] != before["pid"] and after["state"] == "RUNNING"
+    assert after["restarts"] == before["restarts"] + 1
+    (severity, text), = alerts(d, "memory_limit")
+    assert severity == "warning" and "over its memory limit of 64 MB" in text, text
+    # Through the normal stop path: SHUTDOWN and a clean exit, not a crash or a kill.
+    assert not alerts(d, "crash")
+    log = d.log_text()
+    assert "maintenance: stopped (exit 0" in log, log[-2000:]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def test_disk_low_raises_and_clears(daemon_factory):
+    d = daemon_factory({**FAST, "monitor.disk_free_raise_pct": 40,
+                        "monitor.disk_free_clear_pct": 60})
+    data = d.dir / "data"
+    data.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0755", "tmpfs",
+                              str(data)], capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.strip()}")
+    try:
+        d.start()
+        filler = data / "filler"
+        with open(filler, "wb") as f:  # leaves about a quarter free
+            f.write(b"\0" * (11 << 20))
+        wait_for(lambda: alerts(d, "disk_low"), 15, what="disk_low")
+        assert not alerts(d, "disk_low_cleared")
+        filler.unlink()
+        wait_for(lambda: alerts(d, "disk_low_cleared"), 15, what="disk_low_cleared")
+        (severity, text), = alerts(d, "disk_low")
+        assert severity == "warning" and "below 40.0%" in text, text
+        d.stop()
+    finally:
+        d.stop()
+        subprocess.run(["umount", "-l", str(data)], check=False)
