@@ -118,6 +118,7 @@ struct supervisor {
 	struct sys_usage sys_usage;
 	struct proc_usage self_usage; /* the supervisor's own */
 	int64_t next_report_ms; /* daemon time of the next status report (status_report.c) */
+	uint64_t jobs_finished[JOB_PERMANENT + 1]; /* job_dispatch.c: runs ended, by result */
 };
 
 /* proc.c: the policy table and the life of each process. */
@@ -144,6 +145,9 @@ void route_worker_ready(struct proc *p);
 /* changed went into or out of RUNNING: tell the workers that depend on it. */
 void route_peer_state(struct supervisor *sup, const struct proc *changed);
 void route_flush_held(struct proc *dest);
+
+/* metrics_reply.c: answers the api worker's METRICS_REQ with the supervisor's state as JSON. */
+void metrics_reply(struct proc *p, uint64_t id);
 
 /* supervisor.c: lifecycle of the daemon. */
 void supervisor_state_changed(struct supervisor *sup);
