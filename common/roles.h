@@ -22,9 +22,11 @@ enum role_binary {
 	ROLE_BIN_CORE,
 	ROLE_BIN_NET,
 	ROLE_BIN_SIM,
+	ROLE_BIN_API, /* tradingd-api: libmicrohttpd, without libcurl or OpenSSL */
 };
 
 #define ROLE_NET_BINARY "tradingd-net"
+#define ROLE_API_BINARY "tradingd-api"
 #define ROLE_SIM_BINARY "upbit-sim"
 /* The simulator's accounts (with their secrets), one per line, in its environment: a command
  * line is readable by every local user, the environment of an undumpable process by root. */

@@ -388,6 +388,9 @@ static int setup(struct supervisor *sup, const char *config_path)
 	snprintf(sup->net_path, sizeof(sup->net_path), "%.*s/%s",
 		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
 		 ROLE_NET_BINARY);
+	snprintf(sup->api_path, sizeof(sup->api_path), "%.*s/%s",
+		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
+		 ROLE_API_BINARY);
 	log_set_level((enum log_level)config_log_level(&sup->cfg));
 	if (sup->cfg.s.clock.test) {
 		char start[40];

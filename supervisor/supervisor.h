@@ -98,6 +98,7 @@ struct supervisor {
 	char config_path[PATH_MAX];
 	char exe_path[PATH_MAX];
 	char net_path[PATH_MAX]; /* tradingd-net, beside exe_path */
+	char api_path[PATH_MAX]; /* tradingd-api, beside exe_path */
 	struct proc procs[ROLE_COUNT];
 	sqlite3 *db;
 	struct outbox outbox; /* alerts of the supervisor's own, kept while the database refuses */

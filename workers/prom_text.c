@@ -66,6 +66,17 @@ size_t prom_escape_label(const char *value, char *out, size_t len)
 	return n;
 }
 
+/* The shortest of %.15g and %.17g that reads back as the same double. */
+static void append_shortest(struct prom_buf *b, double value)
+{
+	char buf[40];
+
+	snprintf(buf, sizeof(buf), "%.15g", value);
+	if (strtod(buf, NULL) != value)
+		snprintf(buf, sizeof(buf), "%.17g", value);
+	append(b, " %s\n", buf);
+}
+
 void prom_family(struct prom_buf *b, const char *name, const char *type, const char *help)
 {
 	append(b, "# HELP %s ", name);
@@ -106,7 +117,7 @@ void prom_sample(struct prom_buf *b, const char *name, const struct prom_label *
 	else if (value == floor(value) && fabs(value) < 9007199254740992.0)
 		append(b, " %.0f\n", value);
 	else
-		append(b, " %.17g\n", value);
+		append_shortest(b, value);
 }
 
 void prom_buf_free(struct prom_buf *b)

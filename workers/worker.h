@@ -83,5 +83,6 @@ extern const struct worker_ops strategy_ops;
 extern const struct worker_ops order_execution_ops;
 extern const struct worker_ops notifier_ops;
 extern const struct worker_ops maintenance_ops;
+extern const struct worker_ops api_ops;
 
 #endif
