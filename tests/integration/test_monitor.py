@@ -110,3 +110,37 @@ def test_disk_low_raises_and_clears(daemon_factory):
     finally:
         d.stop()
         subprocess.run(["umount", "-l", str(data)], check=False)
+
+
+def test_status_report_on_the_daemon_clock(daemon_factory):
+    # An hour of daemon time every 6 real seconds; the report every 10 daemon minutes = 1 s.
+    d = daemon_factory({**FAST, "clock.start": "2026-03-02T10:00:00Z", "clock.rate": 600,
+                        "monitor.status_report_s": 600}).start()
+    db = sqlite3.connect(f"{d.dir}/data/tradingd.db", timeout=10)
+    with db:
+        db.execute("INSERT INTO positions VALUES ('KRW-BTC', 1250000, 12500000000000, 0, 0, 0)")
+        db.execute("INSERT INTO fills VALUES ('t-1', 'o-1', 'KRW-BTC', 'ask', 100, 100, 100, 5, "
+                   "12345600000000, 0, '2026-03-02', 0)")
+        db.execute("UPDATE trading_control SET paused = 1, reason = 'test', changed_ms = 0, "
+                   "changed_by = 'test' WHERE id = 1")
+    db.close()
+
+    def report():
+        rows = alerts(d, "status_report")
+        return rows and "KRW-BTC" in rows[-1][1] and rows[-1][1]
+    text = wait_for(report, 20, interval=0.1, what="a status report with the position")
+    assert "market-data RUNNING, 0 restarts, CPU" in text, text
+    assert "Trading: window unknown, PAUSED: test" in text, text
+    assert "KRW-BTC volume 0.0125, cost 125000 KRW" in text, text
+    assert "Today (2026-03-02): 1 trades, realised PnL 123456 KRW" in text, text
+    assert "Errors in the last hour: 0" in text and "Disk (" in text, text
+
+
+def test_a_hung_worker_is_alerted_then_cleared(daemon_factory):
+    d = daemon_factory(FAST).start()
+    pid = d.status()["notifier"]["pid"]
+    os.kill(pid, signal.SIGSTOP)  # the heartbeat timeout kills it; the restart clears
+    wait_for(lambda: alerts(d, "hung_cleared"), 20, what="hung_cleared")
+    (severity, text), = alerts(d, "hung")
+    assert severity == "warning" and f"notifier (pid {pid}) stopped answering" in text, text
+    assert not alerts(d, "crash")  # the kill was ours: one alert, not two
