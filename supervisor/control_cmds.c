@@ -135,11 +135,11 @@ static json_t *cmd_top(struct supervisor *sup)
 	const struct proc_usage *self = &sup->self_usage;
 	json_t *procs = json_array();
 
-	json_array_append_new(procs, json_pack("{s:s, s:s, s:i, s:f, s:I, s:i, s:I}", "name",
-					       "tradingd", "state", "RUNNING", "pid",
-					       (int)getpid(), "cpu_pct", self->cpu_pct, "rss_kb",
-					       (json_int_t)self->last.rss_kb, "fds", self->last.fds,
-					       "restarts", (json_int_t)0));
+	json_array_append_new(procs,
+			      json_pack("{s:s, s:s, s:i, s:f, s:I, s:i, s:I}", "name", "tradingd",
+					"state", "RUNNING", "pid", (int)getpid(), "cpu_pct",
+					self->cpu_pct, "rss_kb", (json_int_t)self->last.rss_kb,
+					"fds", self->last.fds, "restarts", (json_int_t)0));
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		const struct proc *p = &sup->procs[r];
 

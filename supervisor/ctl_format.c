@@ -277,8 +277,8 @@ static double member_real(const json_t *obj, const char *key)
 }
 
 /* tradectl top: the system on one line, then a row per process. */
-static enum ctl_outcome render_top(const struct ctl_options *opt, const char *where,
-				   json_t *reply, FILE *out, FILE *err)
+static enum ctl_outcome render_top(const struct ctl_options *opt, const char *where, json_t *reply,
+				   FILE *out, FILE *err)
 {
 	json_t *procs = json_object_get(reply, "processes");
 	json_t *sys = json_object_get(reply, "system");
@@ -292,7 +292,8 @@ static enum ctl_outcome render_top(const struct ctl_options *opt, const char *wh
 		print_json(reply, out);
 		return CTL_OK;
 	}
-	copy_printable(name, sizeof(name), member_str(sys, "data_dir") ? member_str(sys, "data_dir") : "");
+	copy_printable(name, sizeof(name),
+		       member_str(sys, "data_dir") ? member_str(sys, "data_dir") : "");
 	fprintf(out,
 		"system: CPU %.1f%%, load %.2f %.2f %.2f, memory %" JSON_INTEGER_FORMAT
 		" of %" JSON_INTEGER_FORMAT " MB available, disk %" JSON_INTEGER_FORMAT
@@ -301,11 +302,12 @@ static enum ctl_outcome render_top(const struct ctl_options *opt, const char *wh
 		member_real(sys, "load15"), member_int(sys, "mem_avail_kb") / 1024,
 		member_int(sys, "mem_total_kb") / 1024, member_int(sys, "disk_free_kb") / 1024,
 		member_int(sys, "disk_total_kb") / 1024, name);
-	fprintf(out, "%-18s %-9s %8s %7s %10s %6s %8s\n", "NAME", "STATE", "PID", "CPU%",
-		"RSS(kB)", "FDS", "RESTARTS");
+	fprintf(out, "%-18s %-9s %8s %7s %10s %6s %8s\n", "NAME", "STATE", "PID", "CPU%", "RSS(kB)",
+		"FDS", "RESTARTS");
 	json_array_foreach(procs, i, p)
 	{
-		copy_printable(name, sizeof(name), member_str(p, "name") ? member_str(p, "name") : "?");
+		copy_printable(name, sizeof(name),
+			       member_str(p, "name") ? member_str(p, "name") : "?");
 		copy_printable(state, sizeof(state),
 			       member_str(p, "state") ? member_str(p, "state") : "?");
 		fprintf(out,

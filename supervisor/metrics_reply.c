@@ -41,8 +41,9 @@ static json_t *db_counts(sqlite3 *db)
 	json_object_set_new(o, "order_intents",
 			    grouped_counts(db, "SELECT state, count(*) FROM order_intents "
 					       "GROUP BY state"));
-	json_object_set_new(o, "orders",
-			    grouped_counts(db, "SELECT state, count(*) FROM orders GROUP BY state"));
+	json_object_set_new(
+		o, "orders",
+		grouped_counts(db, "SELECT state, count(*) FROM orders GROUP BY state"));
 	json_object_set_new(o, "fills",
 			    grouped_counts(db, "SELECT side, count(*) FROM fills GROUP BY side"));
 	return o;
@@ -51,13 +52,12 @@ static json_t *db_counts(sqlite3 *db)
 static json_t *usage_json(const char *name, const char *state, int pid, uint64_t restarts,
 			  const struct proc_usage *u, int64_t uptime_s, long ticks)
 {
-	return json_pack("{s:s, s:s, s:i, s:I, s:b, s:f, s:I, s:i, s:I}", "name", name, "state",
-			 state, "pid", pid, "restarts", (json_int_t)restarts, "sampled", u->valid,
-			 "cpu_seconds",
-			 u->valid && ticks > 0 ? (double)u->last.cpu_ticks / (double)ticks : 0.0,
-			 "rss_bytes", (json_int_t)(u->valid ? u->last.rss_kb * 1024 : 0), "fds",
-			 u->valid && u->last.fds > 0 ? u->last.fds : 0, "uptime_s",
-			 (json_int_t)uptime_s);
+	return json_pack(
+		"{s:s, s:s, s:i, s:I, s:b, s:f, s:I, s:i, s:I}", "name", name, "state", state,
+		"pid", pid, "restarts", (json_int_t)restarts, "sampled", u->valid, "cpu_seconds",
+		u->valid && ticks > 0 ? (double)u->last.cpu_ticks / (double)ticks : 0.0,
+		"rss_bytes", (json_int_t)(u->valid ? u->last.rss_kb * 1024 : 0), "fds",
+		u->valid && u->last.fds > 0 ? u->last.fds : 0, "uptime_s", (json_int_t)uptime_s);
 }
 
 static json_t *metrics_json(struct supervisor *sup)
@@ -67,9 +67,9 @@ static json_t *metrics_json(struct supervisor *sup)
 	int64_t now = clock_mono_ms();
 	json_t *procs = json_array(), *workers = json_object(), *o;
 
-	json_array_append_new(procs, usage_json("tradingd", "RUNNING", (int)getpid(), 0,
-						&sup->self_usage,
-						(now - sup->start_mono) / 1000, ticks));
+	json_array_append_new(procs,
+			      usage_json("tradingd", "RUNNING", (int)getpid(), 0, &sup->self_usage,
+					 (now - sup->start_mono) / 1000, ticks));
 	for (int r = 0; r < ROLE_COUNT; r++) {
 		const struct proc *p = &sup->procs[r];
 		json_t *st;
@@ -77,10 +77,11 @@ static json_t *metrics_json(struct supervisor *sup)
 		if (!proc_enabled(p) && p->pid <= 0)
 			continue;
 		json_array_append_new(
-			procs, usage_json(role_name(p->role), proc_state_name(p->state), p->pid,
-					  p->restarts, &p->usage,
-					  p->state == PROC_RUNNING ? (now - p->ready_mono) / 1000 : 0,
-					  ticks));
+			procs,
+			usage_json(role_name(p->role), proc_state_name(p->state), p->pid,
+				   p->restarts, &p->usage,
+				   p->state == PROC_RUNNING ? (now - p->ready_mono) / 1000 : 0,
+				   ticks));
 		st = p->status_json ? json_loads(p->status_json, 0, NULL) : NULL;
 		if (st)
 			json_object_set_new(workers, role_name(p->role), st);
@@ -115,7 +116,8 @@ void metrics_reply(struct proc *p, uint64_t id)
 	if (text && len + sizeof(id) <= IPC_MAX_PAYLOAD && (buf = malloc(sizeof(id) + len))) {
 		memcpy(buf, &id, sizeof(id));
 		memcpy(buf + sizeof(id), text, len);
-		if (p->peer && ipc_send(p->peer, IPC_METRICS, buf, (uint32_t)(sizeof(id) + len)) < 0)
+		if (p->peer &&
+		    ipc_send(p->peer, IPC_METRICS, buf, (uint32_t)(sizeof(id) + len)) < 0)
 			log_warnx("api: the metrics answer could not be queued");
 	} else {
 		log_warnx("api: no metrics answer (out of memory, or %zu bytes)", len);

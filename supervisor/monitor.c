@@ -228,35 +228,44 @@ static void check_thresholds(struct supervisor *sup)
 	}
 }
 
-static int insert_row(struct monitor *m, int64_t now_ms, const char *name, const struct proc *p,
-		      const struct sys_usage *s)
+static void bind_common(sqlite3_stmt *st, int64_t now_ms, const char *name)
+{
+	sqlite3_bind_int64(st, 1, now_ms);
+	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
+}
+
+static int insert_proc_row(struct monitor *m, int64_t now_ms, const struct proc *p)
 {
 	sqlite3_stmt *st = m->st[MS_INSERT];
 
-	sqlite3_bind_int64(st, 1, now_ms);
-	sqlite3_bind_text(st, 2, name, -1, SQLITE_STATIC);
-	if (p) {
-		sqlite3_bind_int(st, 3, p->usage.valid ? p->pid : 0);
-		sqlite3_bind_text(st, 4, proc_state_name(p->state), -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 5, p->usage.cpu_pct);
-		sqlite3_bind_int64(st, 6, p->usage.valid ? p->usage.last.rss_kb : 0);
-		sqlite3_bind_int(st, 7, p->usage.valid ? p->usage.last.fds : 0);
-		sqlite3_bind_int64(st, 8, (sqlite3_int64)p->restarts);
-		for (int i = 9; i <= 13; i++)
-			sqlite3_bind_int(st, i, 0);
-	} else {
-		sqlite3_bind_int(st, 3, (int)getpid());
-		sqlite3_bind_text(st, 4, "system", -1, SQLITE_STATIC);
-		sqlite3_bind_double(st, 5, s->cpu_pct);
-		sqlite3_bind_int(st, 6, 0);
-		sqlite3_bind_int(st, 7, 0);
-		sqlite3_bind_int(st, 8, 0);
-		sqlite3_bind_int64(st, 9, s->last.mem_total_kb);
-		sqlite3_bind_int64(st, 10, s->last.mem_avail_kb);
-		sqlite3_bind_double(st, 11, s->last.load1);
-		sqlite3_bind_int64(st, 12, s->last.disk_free_kb);
-		sqlite3_bind_int64(st, 13, s->last.disk_total_kb);
-	}
+	bind_common(st, now_ms, role_name(p->role));
+	sqlite3_bind_int(st, 3, p->usage.valid ? p->pid : 0);
+	sqlite3_bind_text(st, 4, proc_state_name(p->state), -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 5, p->usage.cpu_pct);
+	sqlite3_bind_int64(st, 6, p->usage.valid ? p->usage.last.rss_kb : 0);
+	sqlite3_bind_int(st, 7, p->usage.valid ? p->usage.last.fds : 0);
+	sqlite3_bind_int64(st, 8, (sqlite3_int64)p->restarts);
+	for (int i = 9; i <= 13; i++)
+		sqlite3_bind_int(st, i, 0);
+	return db_step_reset(st) == SQLITE_DONE ? 0 : -1;
+}
+
+static int insert_sys_row(struct monitor *m, int64_t now_ms, const struct sys_usage *s)
+{
+	sqlite3_stmt *st = m->st[MS_INSERT];
+
+	bind_common(st, now_ms, "system");
+	sqlite3_bind_int(st, 3, (int)getpid());
+	sqlite3_bind_text(st, 4, "system", -1, SQLITE_STATIC);
+	sqlite3_bind_double(st, 5, s->cpu_pct);
+	sqlite3_bind_int(st, 6, 0);
+	sqlite3_bind_int(st, 7, 0);
+	sqlite3_bind_int(st, 8, 0);
+	sqlite3_bind_int64(st, 9, s->last.mem_total_kb);
+	sqlite3_bind_int64(st, 10, s->last.mem_avail_kb);
+	sqlite3_bind_double(st, 11, s->last.load1);
+	sqlite3_bind_int64(st, 12, s->last.disk_free_kb);
+	sqlite3_bind_int64(st, 13, s->last.disk_total_kb);
 	return db_step_reset(st) == SQLITE_DONE ? 0 : -1;
 }
 
@@ -273,11 +282,11 @@ static void store_round(struct supervisor *sup, int64_t now_ms)
 	} else {
 		for (int i = 0; i < ROLE_COUNT && rc == 0; i++)
 			if (proc_enabled(&sup->procs[i]) || sup->procs[i].pid > 0)
-				rc = insert_row(m, now_ms, role_name((enum role)i), &sup->procs[i],
-						NULL);
+				rc = insert_proc_row(m, now_ms, &sup->procs[i]);
 		if (rc == 0)
-			rc = insert_row(m, now_ms, "system", NULL, &sup->sys_usage);
-		sqlite3_bind_int64(m->st[MS_PRUNE_AGE], 1, now_ms - sup->cfg.s.monitor.keep_s * 1000);
+			rc = insert_sys_row(m, now_ms, &sup->sys_usage);
+		sqlite3_bind_int64(m->st[MS_PRUNE_AGE], 1,
+				   now_ms - sup->cfg.s.monitor.keep_s * 1000);
 		if (rc == 0 && db_step_reset(m->st[MS_PRUNE_AGE]) != SQLITE_DONE)
 			rc = -1;
 		sqlite3_bind_int64(m->st[MS_PRUNE_COUNT], 1, sup->cfg.s.monitor.keep_samples);

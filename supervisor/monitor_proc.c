@@ -64,8 +64,8 @@ int monitor_parse_proc_stat(const char *text, uint64_t *total, uint64_t *idle)
 
 	if (strncmp(text, "cpu ", 4) != 0)
 		return -1;
-	n = sscanf(text + 4, " %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2],
-		   &v[3], &v[4], &v[5], &v[6], &v[7]);
+	n = sscanf(text + 4, " %llu %llu %llu %llu %llu %llu %llu %llu", &v[0], &v[1], &v[2], &v[3],
+		   &v[4], &v[5], &v[6], &v[7]);
 	if (n < 4)
 		return -1;
 	/* user nice system idle iowait irq softirq steal; guest is inside user already. */
@@ -147,7 +147,8 @@ int monitor_read_proc(pid_t pid, struct proc_reading *out)
 	    monitor_parse_pid_stat(buf, &out->cpu_ticks) < 0)
 		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	if (read_small(path, buf, sizeof(buf)) < 0 || monitor_parse_status_rss(buf, &out->rss_kb) < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0 ||
+	    monitor_parse_status_rss(buf, &out->rss_kb) < 0)
 		return -1;
 	/* A non-dumpable process of ours (each is) has a root-owned fd directory: another uid
 	 * cannot list it, and the caller takes the count the process gave of itself. */

@@ -96,8 +96,8 @@ static void act_ready(struct proc *p)
 				 role_name(p->role), p->pid);
 	/* A crash or a hang is one alert until the process runs again: then its clear. */
 	if (p->crash_alerted)
-		supervisor_alert(p->sup, OUTBOX_INFO, "crash_cleared", "%s is running again (pid %d)",
-				 role_name(p->role), p->pid);
+		supervisor_alert(p->sup, OUTBOX_INFO, "crash_cleared",
+				 "%s is running again (pid %d)", role_name(p->role), p->pid);
 	if (p->hung_alerted)
 		supervisor_alert(p->sup, OUTBOX_INFO, "hung_cleared",
 				 "%s answers again after it hung (pid %d)", role_name(p->role),

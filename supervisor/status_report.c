@@ -91,8 +91,8 @@ static int add_trading(struct report *r, struct supervisor *sup)
 	int64_t now = clock_now_ms();
 	int n = 0, rc = -1;
 
-	if (sqlite3_prepare_v2(sup->db, "SELECT paused, reason FROM trading_control WHERE id=1",
-			       -1, &st, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(sup->db, "SELECT paused, reason FROM trading_control WHERE id=1", -1,
+			       &st, NULL) != SQLITE_OK)
 		goto out;
 	if (sqlite3_step(st) == SQLITE_ROW)
 		add(r, "Trading: window %s, %s%s%s\n", window_state(sup),

@@ -83,7 +83,7 @@ struct proc {
 	uint64_t held_dropped;
 	int fatal_count; /* FATALs in a row, for the cool-down's backoff */
 	int64_t fatal_mono;
-	struct proc_usage usage; /* monitor.c: the last sample of this process */
+	struct proc_usage usage;	 /* monitor.c: the last sample of this process */
 	int crash_alerted, hung_alerted; /* a "crash"/"hung" alert waits for its "_cleared" */
 };
 
@@ -118,7 +118,7 @@ struct supervisor {
 	struct monitor *monitor; /* monitor.c: its timer and statements */
 	struct sys_usage sys_usage;
 	struct proc_usage self_usage; /* the supervisor's own */
-	int64_t next_report_ms; /* daemon time of the next status report (status_report.c) */
+	int64_t next_report_ms;	      /* daemon time of the next status report (status_report.c) */
 	uint64_t jobs_finished[JOB_PERMANENT + 1]; /* job_dispatch.c: runs ended, by result */
 };
 

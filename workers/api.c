@@ -18,7 +18,8 @@
 #include "workers/api_metrics.h"
 #include "workers/worker.h"
 
-/* A scrape waiting for the supervisor's answer; it lives on its connection thread's stack. */
+/* A scrape waiting for the supervisor's answer, owned by its connection thread: on the list
+ * while it waits, freed by that thread once answered or timed out. */
 struct api_wait {
 	struct api_wait *next;
 	int done;
@@ -78,9 +79,12 @@ static void unlink_wait(struct api *a, struct api_wait *wt)
 /* On a connection thread: queue the scrape, wake the loop, wait for the page. */
 static char *fetch_page(struct api *a)
 {
-	struct api_wait wt = {0};
+	struct api_wait *wt = calloc(1, sizeof(*wt));
 	struct timespec until;
+	char *body = NULL;
 
+	if (!wt)
+		return NULL;
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += a->w->cfg.s.api.timeout_ms / 1000;
 	until.tv_nsec += (a->w->cfg.s.api.timeout_ms % 1000) * 1000000L;
@@ -90,19 +94,21 @@ static char *fetch_page(struct api *a)
 	}
 	pthread_mutex_lock(&a->lock);
 	if (!a->stopping) {
-		wt.next = a->waiting;
-		a->waiting = &wt;
+		wt->next = a->waiting;
+		a->waiting = wt;
 		uv_async_send(&a->wake);
-		while (!wt.done && !a->stopping)
+		while (!wt->done && !a->stopping)
 			if (pthread_cond_timedwait(&a->answered, &a->lock, &until) == ETIMEDOUT)
 				break;
-		if (!wt.done) {
-			unlink_wait(a, &wt);
+		if (!wt->done) {
+			unlink_wait(a, wt);
 			a->counters.supervisor_timeouts++;
 		}
+		body = wt->body;
 	}
 	pthread_mutex_unlock(&a->lock);
-	return wt.body;
+	free(wt);
+	return body;
 }
 
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
@@ -323,13 +329,12 @@ static void api_status(struct worker *w, json_t *out)
 	c = a->counters;
 	pthread_mutex_unlock(&a->lock);
 	json_object_set_new(out, "listen", json_string(a->listen));
-	json_object_set_new(
-		out, "requests",
-		json_pack("{s:I, s:I, s:I, s:I, s:I}", "ok", (json_int_t)c.requests_ok,
-			  "not_found", (json_int_t)c.requests_not_found, "bad_method",
-			  (json_int_t)c.requests_bad_method, "unavailable",
-			  (json_int_t)c.requests_unavailable, "supervisor_timeouts",
-			  (json_int_t)c.supervisor_timeouts));
+	json_object_set_new(out, "requests",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "ok", (json_int_t)c.requests_ok,
+				      "not_found", (json_int_t)c.requests_not_found, "bad_method",
+				      (json_int_t)c.requests_bad_method, "unavailable",
+				      (json_int_t)c.requests_unavailable, "supervisor_timeouts",
+				      (json_int_t)c.supervisor_timeouts));
 }
 
 static void state_closed(uv_handle_t *handle)

@@ -23,8 +23,8 @@ static const char *str(const json_t *o, const char *key, const char *dflt)
 }
 
 /* One gauge or counter per process, value from the process object's key. */
-static void per_process(struct prom_buf *b, const json_t *procs, const char *name,
-			const char *type, const char *help, const char *key, int only_sampled)
+static void per_process(struct prom_buf *b, const json_t *procs, const char *name, const char *type,
+			const char *help, const char *key, int only_sampled)
 {
 	const json_t *p;
 	size_t i;
@@ -66,7 +66,8 @@ static void processes(struct prom_buf *b, const json_t *m)
 		prom_sample(b, "tradingd_process_state", l, 2, 1);
 	}
 	per_process(b, procs, "tradingd_process_restarts_total", "counter",
-		    "restarts since the daemon started (crashes, hangs, memory limit)", "restarts", 0);
+		    "restarts since the daemon started (crashes, hangs, memory limit)", "restarts",
+		    0);
 	per_process(b, procs, "tradingd_process_cpu_seconds_total", "counter",
 		    "user and system CPU time of the current process", "cpu_seconds", 1);
 	per_process(b, procs, "tradingd_process_resident_memory_bytes", "gauge",
@@ -88,7 +89,8 @@ static void system_families(struct prom_buf *b, const json_t *m)
 {
 	const json_t *s = json_object_get(m, "system");
 	const json_t *d = json_object_get(m, "daemon");
-	struct prom_label l[2] = {L("version", str(d, "version", "?")), L("mode", str(d, "mode", "?"))};
+	struct prom_label l[2] = {L("version", str(d, "version", "?")),
+				  L("mode", str(d, "mode", "?"))};
 
 	prom_family(b, "tradingd_build_info", "gauge", "version and mode of the daemon, always 1");
 	prom_sample(b, "tradingd_build_info", l, 2, 1);
@@ -125,8 +127,7 @@ static void each_group(struct prom_buf *b, const json_t *m, group_fn fn)
 	{
 		json_t *groups = json_object_get(json_object_get(w, "upbit"), "groups");
 
-		json_object_foreach(groups, gname, g)
-			fn(b, wname, gname, g);
+		json_object_foreach(groups, gname, g) fn(b, wname, gname, g);
 	}
 }
 
@@ -138,7 +139,8 @@ static void g_requests(struct prom_buf *b, const char *worker, const char *group
 	json_array_foreach(json_object_get(g, "breakers"), i, br)
 	{
 		struct prom_label l[4] = {L("worker", worker), L("group", group),
-					  L("base_url", str(br, "url", "?")), L("result", "success")};
+					  L("base_url", str(br, "url", "?")),
+					  L("result", "success")};
 
 		prom_sample(b, "tradingd_exchange_requests_total", l, 4, num(br, "successes"));
 		l[3].value = "failure";
@@ -210,8 +212,9 @@ static void g_tokens(struct prom_buf *b, const char *worker, const char *group, 
 
 static void exchange(struct prom_buf *b, const json_t *m)
 {
-	prom_family(b, "tradingd_exchange_requests_total", "counter",
-		    "requests to the exchange by base URL and outcome, as its breaker counted them");
+	prom_family(
+		b, "tradingd_exchange_requests_total", "counter",
+		"requests to the exchange by base URL and outcome, as its breaker counted them");
 	each_group(b, m, g_requests);
 	prom_family(b, "tradingd_exchange_breaker_open", "gauge",
 		    "1 while the circuit breaker of a base URL and group is not closed");
@@ -289,8 +292,8 @@ static void trading_jobs_alerts(struct prom_buf *b, const json_t *m)
 	static const char *const results[] = {"ok", "transient", "permanent"};
 	const json_t *und = json_object_get(json_object_get(m, "db"), "alerts_undelivered");
 
-	grouped(b, m, "order_intents", "tradingd_order_intents", "gauge",
-		"order intents by state", "state");
+	grouped(b, m, "order_intents", "tradingd_order_intents", "gauge", "order intents by state",
+		"state");
 	grouped(b, m, "orders", "tradingd_orders", "gauge", "exchange orders by state", "state");
 	grouped(b, m, "fills", "tradingd_fills_total", "counter", "fills recorded, by side",
 		"side");

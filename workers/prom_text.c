@@ -51,7 +51,10 @@ size_t prom_escape_label(const char *value, char *out, size_t len)
 	size_t n = 0, written = 0;
 
 	for (const char *p = value; *p; p++) {
-		const char *rep = *p == '\\' ? "\\\\" : *p == '"' ? "\\\"" : *p == '\n' ? "\\n" : NULL;
+		const char *rep = *p == '\\'   ? "\\\\"
+				  : *p == '"'  ? "\\\""
+				  : *p == '\n' ? "\\n"
+					       : NULL;
 		size_t k = rep ? 2 : 1;
 
 		/* Whole escapes only: a cut value never ends in half of one. */
@@ -91,8 +94,8 @@ void prom_family(struct prom_buf *b, const char *name, const char *type, const c
 	append(b, "\n# TYPE %s %s\n", name, type);
 }
 
-void prom_sample(struct prom_buf *b, const char *name, const struct prom_label *labels,
-		 int nlabels, double value)
+void prom_sample(struct prom_buf *b, const char *name, const struct prom_label *labels, int nlabels,
+		 double value)
 {
 	append(b, "%s", name);
 	for (int i = 0; i < nlabels && i < PROM_MAX_LABELS; i++) {

@@ -25,8 +25,8 @@ size_t prom_escape_label(const char *value, char *out, size_t len);
 void prom_family(struct prom_buf *b, const char *name, const char *type, const char *help);
 /* name{labels} value: up to PROM_MAX_LABELS labels (nlabels), an integer printed exactly,
  * NaN and infinities as Prometheus spells them. */
-void prom_sample(struct prom_buf *b, const char *name, const struct prom_label *labels,
-		 int nlabels, double value);
+void prom_sample(struct prom_buf *b, const char *name, const struct prom_label *labels, int nlabels,
+		 double value);
 void prom_buf_free(struct prom_buf *b);
 
 #endif

@@ -15,10 +15,10 @@ static void test_above_raises_once_and_clears_below_the_clear_line(void **state)
 		double value;
 		enum alarm_change want;
 	} steps[] = {
-		{50, ALARM_NONE},    {90, ALARM_NONE},	  /* at the line is not over it */
-		{91, ALARM_RAISED},  {95, ALARM_NONE},	  {89, ALARM_NONE}, /* between the lines */
-		{91, ALARM_NONE},    {70, ALARM_NONE},	  /* at the clear line is not below it */
-		{69, ALARM_CLEARED}, {80, ALARM_NONE},	  {92, ALARM_RAISED},
+		{50, ALARM_NONE},    {90, ALARM_NONE}, /* at the line is not over it */
+		{91, ALARM_RAISED},  {95, ALARM_NONE}, {89, ALARM_NONE}, /* between the lines */
+		{91, ALARM_NONE},    {70, ALARM_NONE}, /* at the clear line is not below it */
+		{69, ALARM_CLEARED}, {80, ALARM_NONE}, {92, ALARM_RAISED},
 		{10, ALARM_CLEARED}, {10, ALARM_NONE},
 	};
 	struct alarm a = {0};

@@ -43,14 +43,15 @@ static void test_family_and_samples(void **state)
 	prom_sample(&b, "tradingd_x_total", NULL, 0, 0.05);
 	prom_sample(&b, "tradingd_x_total", NULL, 0, 1e300);
 	assert_false(b.failed);
-	assert_string_equal(b.text, "# HELP tradingd_x_total a\\\\b\\nc\n"
-				    "# TYPE tradingd_x_total counter\n"
-				    "tradingd_x_total{url=\"http://h/\\\"x\\\"\\\\\",code=\"429\"} 3\n"
-				    "tradingd_x_total 0.25\n"
-				    "tradingd_x_total{code=\"429\"} NaN\n"
-				    "tradingd_x_total{code=\"429\"} -Inf\n"
-				    "tradingd_x_total 0.05\n"
-				    "tradingd_x_total 1e+300\n");
+	assert_string_equal(b.text,
+			    "# HELP tradingd_x_total a\\\\b\\nc\n"
+			    "# TYPE tradingd_x_total counter\n"
+			    "tradingd_x_total{url=\"http://h/\\\"x\\\"\\\\\",code=\"429\"} 3\n"
+			    "tradingd_x_total 0.25\n"
+			    "tradingd_x_total{code=\"429\"} NaN\n"
+			    "tradingd_x_total{code=\"429\"} -Inf\n"
+			    "tradingd_x_total 0.05\n"
+			    "tradingd_x_total 1e+300\n");
 	prom_buf_free(&b);
 }
 
@@ -83,7 +84,8 @@ static void test_page_from_a_metrics_answer(void **state)
 		"\"upbit\":{\"groups\":{\"ticker\":{\"queued\":0,\"tokens\":9.5,\"n_429\":3,"
 		"\"n_418\":0,\"blocked_by_418\":false,\"breakers\":[{\"url\":\"http://a\","
 		"\"state\":\"open\",\"successes\":20,\"failures\":4,\"opened\":1}]}}}}},"
-		"\"system\":{\"sampled\":false},\"jobs\":{\"ok\":1,\"transient\":0,\"permanent\":2},"
+		"\"system\":{\"sampled\":false},\"jobs\":{\"ok\":1,\"transient\":0,\"permanent\":2}"
+		","
 		"\"db\":{\"alerts\":{\"warning\":3},\"alerts_undelivered\":{\"all\":1},"
 		"\"fills\":{\"bid\":4}}}";
 	struct api_counters c = {.requests_ok = 5};
@@ -103,12 +105,14 @@ static void test_page_from_a_metrics_answer(void **state)
 				       " 1.5\n"));
 	/* Not sampled: no resource samples for it, rather than a false 0. */
 	assert_null(strstr(b.text, "tradingd_process_resident_memory_bytes{process=\"strategy\"}"));
-	assert_non_null(strstr(b.text, "tradingd_exchange_requests_total{worker=\"market-data\","
-				       "group=\"ticker\",base_url=\"http://a\",result=\"failure\"} 4\n"));
+	assert_non_null(strstr(b.text,
+			       "tradingd_exchange_requests_total{worker=\"market-data\","
+			       "group=\"ticker\",base_url=\"http://a\",result=\"failure\"} 4\n"));
 	assert_non_null(strstr(b.text, "tradingd_exchange_breaker_open{worker=\"market-data\","
 				       "group=\"ticker\",base_url=\"http://a\"} 1\n"));
-	assert_non_null(strstr(b.text, "tradingd_exchange_rate_limited_total{worker=\"market-data\","
-				       "group=\"ticker\",code=\"429\"} 3\n"));
+	assert_non_null(strstr(b.text,
+			       "tradingd_exchange_rate_limited_total{worker=\"market-data\","
+			       "group=\"ticker\",code=\"429\"} 3\n"));
 	assert_non_null(strstr(b.text, "tradingd_market_data_stale{market=\"KRW-BTC\"} 1\n"));
 	assert_non_null(strstr(b.text, "tradingd_jobs_total{result=\"permanent\"} 2\n"));
 	assert_non_null(strstr(b.text, "tradingd_alerts_total{severity=\"warning\"} 3\n"));

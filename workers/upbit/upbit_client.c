@@ -365,7 +365,8 @@ static void pump(struct group_state *gs)
 				return;
 			}
 			gs->bucket.blocked_by_418 = 0;
-			alert(c, UPBIT_ALERT_UNBLOCKED, "group %s: the exchange's block (418) is over",
+			alert(c, UPBIT_ALERT_UNBLOCKED,
+			      "group %s: the exchange's block (418) is over",
 			      upbit_group_name(gs->group));
 		}
 		for (struct upbit_call *it = gs->head; it; it = it->next) {
