@@ -144,7 +144,7 @@ const struct config_key config_schema[] = {
 	{"monitor.interval_ms", CFG_INT, "5000", 100, 3600000, NULL,
 	 "how often every process and the system are sampled (real time)", F(monitor.interval_ms),
 	 0},
-	{"monitor.keep_samples", CFG_INT, "50000", 100, 10000000, NULL,
+	{"monitor.keep_samples", CFG_INT, "200000", 100, 10000000, NULL,
 	 "most sample rows kept in metric_samples; older ones are pruned", F(monitor.keep_samples),
 	 0},
 	{"monitor.keep_s", CFG_INT, "604800", 60, 315360000, NULL,
