@@ -58,9 +58,6 @@ int monitor_start(struct supervisor *sup)
 	uv_timer_init(sup->loop, &m->timer);
 	m->timer.data = sup;
 	sup->monitor = m;
-	sup->next_report_ms = sup->cfg.s.monitor.status_report_s > 0
-				      ? clock_now_ms() + sup->cfg.s.monitor.status_report_s * 1000
-				      : 0;
 	monitor_reconfigure(sup);
 	return 0;
 }
@@ -72,6 +69,11 @@ void monitor_reconfigure(struct supervisor *sup)
 
 	if (!m)
 		return;
+	/* The report's period counts from the start, or from the reload that set it. */
+	if (sup->cfg.s.monitor.status_report_s <= 0)
+		sup->next_report_ms = 0;
+	else if (sup->next_report_ms == 0)
+		sup->next_report_ms = clock_now_ms() + sup->cfg.s.monitor.status_report_s * 1000;
 	if (!sup->cfg.s.monitor.enabled) {
 		uv_timer_stop(&m->timer);
 		return;
@@ -168,8 +170,12 @@ static void check_memory_limit(struct supervisor *sup, struct proc *p)
 		 "%s uses %lld kB, over its memory limit of %lld MB: restarting it (pid %d)",
 		 role_name(p->role), (long long)p->usage.last.rss_kb,
 		 (long long)sup->cfg.s.monitor.memory_limit_mb, p->pid);
+	/* One alert until the clear: a leak at every start restarts it each round, quietly. */
+	if (!p->usage.over_limit)
+		alert_change(sup, ALARM_RAISED, "memory_limit", text, "");
+	else
+		log_warnx("monitor: %s", text);
 	p->usage.over_limit = 1;
-	alert_change(sup, ALARM_RAISED, "memory_limit", text, "");
 	p->restarts++;
 	p->restart_after_stop = 1;
 	proc_event(p, EV_STOP);
