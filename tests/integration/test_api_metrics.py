@@ -3,6 +3,7 @@ promtool (Debian's prometheus package), counters that move as requests are made,
 for other paths and methods, no secret in its config share, and the example alerting rules in
 etc/ accepted by promtool check rules."""
 import os
+import pwd
 import shutil
 import socket
 import subprocess
@@ -11,7 +12,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROOT, free_port, wait_for
+from conftest import ROOT, free_port, proc_argv, proc_ids, wait_for
 
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian: prometheus) missing")
@@ -81,7 +82,18 @@ def test_metrics_parse_and_move(daemon_factory):
                             process="strategy") == restarts + 1, 15, interval=0.2,
              what="the restart counted")
 
-    # The api worker gets its own section only: nothing of the exchange or the accounts.
+    # Hardened like the others: the daemon's user, not dumpable, in a binary without libcurl
+    # or OpenSSL, with its own section only (nothing of the exchange or the accounts).
+    api_pid = d.status()["api"]["pid"]
+    assert proc_argv(api_pid)[0].endswith("/tradingd-api") and proc_argv(api_pid)[1:] == \
+        ["-x", "api"]
+    if os.geteuid() == 0:
+        assert proc_ids(api_pid, "Uid")[0] == pwd.getpwnam("nobody").pw_uid
+        with open(f"/proc/{api_pid}/maps") as f:
+            maps = f.read()
+        assert "libcurl" not in maps and "libssl" not in maps and "libmicrohttpd" in maps
+        # Not dumpable: the kernel gives its /proc entries to root, not to its own uid.
+        assert os.stat(f"/proc/{api_pid}/fd").st_uid == 0
     log = d.log_text()
     assert "serving /metrics on http://127.0.0.1:" in log
     assert "test-secret-key" not in later and "test-secret-key" not in log
