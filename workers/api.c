@@ -39,6 +39,7 @@ struct api {
 	pthread_cond_t answered;
 	struct api_wait *waiting;
 	int stopping;
+	int64_t timeout_ms; /* api.timeout_ms: the threads never read the config itself */
 	struct api_counters counters;
 
 	/* Loop thread only. */
@@ -85,14 +86,14 @@ static char *fetch_page(struct api *a)
 
 	if (!wt)
 		return NULL;
+	pthread_mutex_lock(&a->lock);
 	clock_gettime(CLOCK_REALTIME, &until);
-	until.tv_sec += a->w->cfg.s.api.timeout_ms / 1000;
-	until.tv_nsec += (a->w->cfg.s.api.timeout_ms % 1000) * 1000000L;
+	until.tv_sec += a->timeout_ms / 1000;
+	until.tv_nsec += (a->timeout_ms % 1000) * 1000000L;
 	if (until.tv_nsec >= 1000000000L) {
 		until.tv_sec++;
 		until.tv_nsec -= 1000000000L;
 	}
-	pthread_mutex_lock(&a->lock);
 	if (!a->stopping) {
 		wt->next = a->waiting;
 		a->waiting = wt;
@@ -290,6 +291,7 @@ static int api_init(struct worker *w)
 	uv_timer_init(w->loop, &a->timeout);
 	a->wake.data = a->timeout.data = a;
 	w->state = a;
+	a->timeout_ms = w->cfg.s.api.timeout_ms;
 	snprintf(a->listen, sizeof(a->listen), "%s", w->cfg.s.api.listen);
 	a->listen_fd = open_listener(a->listen);
 	if (a->listen_fd < 0)
@@ -312,7 +314,12 @@ static void api_on_config(struct worker *w)
 {
 	struct api *a = w->state;
 
-	if (a && strcmp(a->listen, w->cfg.s.api.listen) != 0)
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	a->timeout_ms = w->cfg.s.api.timeout_ms;
+	pthread_mutex_unlock(&a->lock);
+	if (strcmp(a->listen, w->cfg.s.api.listen) != 0)
 		log_warnx("api.listen changed to %s: it takes effect when the api worker restarts "
 			  "(tradectl restart api)",
 			  w->cfg.s.api.listen);
