@@ -80,6 +80,7 @@ struct config_settings {
 	struct config_monitor {
 		int enabled;
 		int64_t interval_ms, keep_samples, keep_s, memory_limit_mb, status_report_s;
+		int64_t role_limit_mb[ROLE_WORKER_COUNT]; /* 0: memory_limit_mb */
 		double cpu_raise_pct, cpu_clear_pct, mem_raise_pct, mem_clear_pct,
 			disk_free_raise_pct, disk_free_clear_pct;
 	} monitor;

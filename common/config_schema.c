@@ -13,6 +13,13 @@
 			"start and supervise this worker", F(workers[id].enabled), 0               \
 	}
 
+#define MEMORY_LIMIT_KEY(role, id)                                                                 \
+	{                                                                                          \
+		"monitor.memory_limits." role, CFG_INT, "0", 0, 1048576, NULL,                     \
+			"memory limit of the " role " worker in MB (0: monitor.memory_limit_mb)",  \
+			F(monitor.role_limit_mb[id]), 0                                            \
+	}
+
 const struct config_key config_schema[] = {
 	{"mode", CFG_ENUM, "\"sim\"", 0, 0, "sim|paper|live",
 	 "sim: bundled simulator on loopback; paper: real prices, local fills; live: real orders",
@@ -166,6 +173,14 @@ const struct config_key config_schema[] = {
 	{"monitor.memory_limit_mb", CFG_INT, "0", 0, 1048576, NULL,
 	 "a worker whose RSS exceeds this is restarted gracefully and alerted (0: no limit)",
 	 F(monitor.memory_limit_mb), 0},
+	{"monitor.memory_limits", CFG_OBJECT, NULL, 0, 0, NULL,
+	 "per-worker memory limits in MB, over monitor.memory_limit_mb (0: the global one)", 0, 0},
+	MEMORY_LIMIT_KEY("notifier", ROLE_NOTIFIER),
+	MEMORY_LIMIT_KEY("maintenance", ROLE_MAINTENANCE),
+	MEMORY_LIMIT_KEY("market-data", ROLE_MARKET_DATA),
+	MEMORY_LIMIT_KEY("order-execution", ROLE_ORDER_EXECUTION),
+	MEMORY_LIMIT_KEY("strategy", ROLE_STRATEGY),
+	MEMORY_LIMIT_KEY("api", ROLE_API),
 	{"monitor.status_report_s", CFG_INT, "3600", 0, 604800, NULL,
 	 "daemon-time period of the status report notification (0: none)",
 	 F(monitor.status_report_s), 0},

@@ -149,10 +149,16 @@ static void alert_change(struct supervisor *sup, enum alarm_change c, const char
  * stop, then started afresh (leak protection); an alert says so, another once it is back. */
 static void check_memory_limit(struct supervisor *sup, struct proc *p)
 {
-	int64_t limit_kb = sup->cfg.s.monitor.memory_limit_mb * 1024;
+	const struct config_monitor *mc = &sup->cfg.s.monitor;
+	int64_t limit_mb, limit_kb;
 	char text[256];
 
-	if (limit_kb <= 0 || p->role >= ROLE_WORKER_COUNT || !p->usage.valid)
+	if (p->role >= ROLE_WORKER_COUNT || !p->usage.valid)
+		return;
+	limit_mb =
+		mc->role_limit_mb[p->role] > 0 ? mc->role_limit_mb[p->role] : mc->memory_limit_mb;
+	limit_kb = limit_mb * 1024;
+	if (limit_kb <= 0)
 		return;
 	if (p->usage.last.rss_kb <= limit_kb) {
 		if (p->usage.over_limit && p->state == PROC_RUNNING) {
@@ -168,8 +174,7 @@ static void check_memory_limit(struct supervisor *sup, struct proc *p)
 		return;
 	snprintf(text, sizeof(text),
 		 "%s uses %lld kB, over its memory limit of %lld MB: restarting it (pid %d)",
-		 role_name(p->role), (long long)p->usage.last.rss_kb,
-		 (long long)sup->cfg.s.monitor.memory_limit_mb, p->pid);
+		 role_name(p->role), (long long)p->usage.last.rss_kb, (long long)limit_mb, p->pid);
 	/* One alert until the clear: a leak at every start restarts it each round, quietly. */
 	if (!p->usage.over_limit)
 		alert_change(sup, ALARM_RAISED, "memory_limit", text, "");

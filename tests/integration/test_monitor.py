@@ -68,7 +68,8 @@ def test_top_and_status_carry_usage(daemon_factory):
 
 
 def test_a_worker_over_its_memory_limit_is_restarted(daemon_factory):
-    d = daemon_factory({**FAST, "monitor.memory_limit_mb": 64},
+    # The role's own limit; no global one, so nothing else is watched.
+    d = daemon_factory({**FAST, "monitor.memory_limits.maintenance": 64},
                        env={"TRADINGD_FAULT": "maintenance:grow-rss:80"}).start()
     before = wait_for(lambda: (w := d.status()["maintenance"])["rss_kb"] > 0 and w, 10,
                       what="maintenance sampled")
