@@ -145,3 +145,17 @@ def test_a_hung_worker_is_alerted_then_cleared(daemon_factory):
     (severity, text), = alerts(d, "hung")
     assert severity == "warning" and f"notifier (pid {pid}) stopped answering" in text, text
     assert not alerts(d, "crash")  # the kill was ours: one alert, not two
+
+
+def test_samples_stay_bounded(daemon_factory):
+    d = daemon_factory({"monitor.interval_ms": 100, "monitor.keep_samples": 100}).start()
+
+    def counts():
+        db = sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True)
+        try:
+            return db.execute("SELECT count(*), max(id) FROM metric_samples").fetchone()
+        finally:
+            db.close()
+    n, top = wait_for(lambda: (c := counts())[1] and c[1] > 250 and c, 30, interval=0.1,
+                      what="250 sample rows written")
+    assert 90 <= n <= 100, (n, top)
