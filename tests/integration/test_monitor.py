@@ -59,6 +59,15 @@ def test_top_and_status_carry_usage(daemon_factory):
     assert sysinfo["disk_total_kb"] >= sysinfo["disk_free_kb"] > 0 and sysinfo["load1"] >= 0
     text = d.ctl("top", "--once", check=True).stdout
     assert "RSS(kB)" in text and "market-data" in text and "system: CPU" in text, text
+    # Without --once it redraws every 2 s until interrupted.
+    from conftest import binary
+    live = subprocess.Popen([binary("tradectl"), "-s", d.socket, "top"], stdout=subprocess.PIPE)
+    try:
+        live.wait(2.5)
+    except subprocess.TimeoutExpired:
+        live.send_signal(signal.SIGINT)
+    out = live.communicate(timeout=10)[0].decode()
+    assert out.count("\033[H\033[2J") == 2 and out.count("RSS(kB)") == 2, out
     # The samples are in SQLite, one round at a time, 'system' included.
     db = sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True)
     rows = db.execute("SELECT name, rss_kb FROM metric_samples WHERE sampled_ms = "
