@@ -133,7 +133,7 @@ static json_t *cmd_top(struct supervisor *sup)
 {
 	const struct sys_usage *s = &sup->sys_usage;
 	const struct proc_usage *self = &sup->self_usage;
-	json_t *procs = json_array();
+	json_t *procs = json_array(), *reply;
 
 	json_array_append_new(procs,
 			      json_pack("{s:s, s:s, s:i, s:f, s:I, s:i, s:I}", "name", "tradingd",
@@ -154,14 +154,18 @@ static json_t *cmd_top(struct supervisor *sup)
 				  p->usage.valid ? p->usage.last.fds : 0, "restarts",
 				  (json_int_t)p->restarts));
 	}
-	return json_pack("{s:b, s:o, s:{s:b, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:s, s:I}}",
-			 "ok", 1, "processes", procs, "system", "sampled", s->valid, "cpu_pct",
-			 s->cpu_pct, "load1", s->last.load1, "load5", s->last.load5, "load15",
-			 s->last.load15, "mem_total_kb", (json_int_t)s->last.mem_total_kb,
-			 "mem_avail_kb", (json_int_t)s->last.mem_avail_kb, "disk_total_kb",
-			 (json_int_t)s->last.disk_total_kb, "disk_free_kb",
-			 (json_int_t)s->last.disk_free_kb, "data_dir", sup->cfg.s.data_dir,
-			 "interval_ms", (json_int_t)sup->cfg.s.monitor.interval_ms);
+	reply = json_pack("{s:b, s:o, s:{s:b, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:s, s:I}}",
+			  "ok", 1, "processes", procs, "system", "sampled", s->valid, "cpu_pct",
+			  s->cpu_pct, "load1", s->last.load1, "load5", s->last.load5, "load15",
+			  s->last.load15, "mem_total_kb", (json_int_t)s->last.mem_total_kb,
+			  "mem_avail_kb", (json_int_t)s->last.mem_avail_kb, "disk_total_kb",
+			  (json_int_t)s->last.disk_total_kb, "disk_free_kb",
+			  (json_int_t)s->last.disk_free_kb, "data_dir", sup->cfg.s.data_dir,
+			  "interval_ms", (json_int_t)sup->cfg.s.monitor.interval_ms);
+	/* systemd's ProcSubset=pid hides /proc/stat: the system's CPU is then not known. */
+	json_object_set_new(json_object_get(reply, "system"), "cpu_known",
+			    json_boolean(s->valid && s->last.have_cpu));
+	return reply;
 }
 
 static json_t *cmd_pid(struct supervisor *sup, json_t *args)

@@ -100,6 +100,9 @@ static json_t *metrics_json(struct supervisor *sup)
 		      (json_int_t)sup->jobs_finished[JOB_OK], "transient",
 		      (json_int_t)sup->jobs_finished[JOB_TRANSIENT], "permanent",
 		      (json_int_t)sup->jobs_finished[JOB_PERMANENT]);
+	/* Hidden by ProcSubset=pid under the unit: no sample rather than a false 0. */
+	json_object_set_new(json_object_get(o, "system"), "cpu_known",
+			    json_boolean(s->valid && s->last.have_cpu));
 	if (o && sup->db)
 		json_object_set_new(o, "db", db_counts(sup->db));
 	return o;

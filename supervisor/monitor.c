@@ -336,9 +336,10 @@ void monitor_sample(struct supervisor *sup)
 	}
 	sample_usage(sup->monitor, &sup->self_usage, (int)getpid(), now);
 	if (monitor_read_sys(sup->cfg.s.data_dir, &r) == 0) {
-		s->cpu_pct = s->valid ? monitor_sys_cpu_pct(s->last.cpu_total, s->last.cpu_idle,
-							    r.cpu_total, r.cpu_idle)
-				      : 0;
+		s->cpu_pct = s->valid && s->last.have_cpu && r.have_cpu
+				     ? monitor_sys_cpu_pct(s->last.cpu_total, s->last.cpu_idle,
+							   r.cpu_total, r.cpu_idle)
+				     : 0;
 		s->last = r;
 		s->valid = 1;
 	}

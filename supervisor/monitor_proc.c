@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 int monitor_parse_pid_stat(const char *text, uint64_t *cpu_ticks)
@@ -161,23 +162,36 @@ int monitor_read_sys(const char *dir, struct sys_reading *out)
 {
 	char buf[8192];
 	struct statvfs vfs;
-	int rc = 0;
+	struct sysinfo si;
+	int have_mem = 0, have_load = 0;
 
 	memset(out, 0, sizeof(*out));
-	if (read_small("/proc/stat", buf, sizeof(buf)) < 0 ||
-	    monitor_parse_proc_stat(buf, &out->cpu_total, &out->cpu_idle) < 0)
-		rc = -1;
-	if (read_small("/proc/meminfo", buf, sizeof(buf)) < 0 ||
-	    monitor_parse_meminfo(buf, &out->mem_total_kb, &out->mem_avail_kb) < 0)
-		rc = -1;
-	if (read_small("/proc/loadavg", buf, sizeof(buf)) < 0 ||
-	    monitor_parse_loadavg(buf, &out->load1, &out->load5, &out->load15) < 0)
-		rc = -1;
-	if (statvfs(dir, &vfs) < 0) {
-		rc = -1;
-	} else {
+	out->have_cpu = read_small("/proc/stat", buf, sizeof(buf)) == 0 &&
+			monitor_parse_proc_stat(buf, &out->cpu_total, &out->cpu_idle) == 0;
+	have_mem = read_small("/proc/meminfo", buf, sizeof(buf)) == 0 &&
+		   monitor_parse_meminfo(buf, &out->mem_total_kb, &out->mem_avail_kb) == 0;
+	have_load = read_small("/proc/loadavg", buf, sizeof(buf)) == 0 &&
+		    monitor_parse_loadavg(buf, &out->load1, &out->load5, &out->load15) == 0;
+	/* The kernel's own numbers, in any sandbox: free + buffers is less than MemAvailable
+	 * (the page cache is left out), so the fallback errs on the side of an alert. */
+	if ((!have_mem || !have_load) && sysinfo(&si) == 0) {
+		if (!have_mem) {
+			out->mem_total_kb = (int64_t)((uint64_t)si.totalram * si.mem_unit / 1024);
+			out->mem_avail_kb = (int64_t)(((uint64_t)si.freeram + si.bufferram) *
+						      si.mem_unit / 1024);
+			have_mem = 1;
+		}
+		if (!have_load) {
+			out->load1 = (double)si.loads[0] / (1 << SI_LOAD_SHIFT);
+			out->load5 = (double)si.loads[1] / (1 << SI_LOAD_SHIFT);
+			out->load15 = (double)si.loads[2] / (1 << SI_LOAD_SHIFT);
+			have_load = 1;
+		}
+	}
+	if (statvfs(dir, &vfs) == 0) {
 		out->disk_total_kb = (int64_t)((uint64_t)vfs.f_blocks * vfs.f_frsize / 1024);
 		out->disk_free_kb = (int64_t)((uint64_t)vfs.f_bavail * vfs.f_frsize / 1024);
+		out->have_disk = 1;
 	}
-	return rc;
+	return out->have_cpu || have_mem || have_load || out->have_disk ? 0 : -1;
 }

@@ -19,6 +19,8 @@ struct sys_reading {
 	int64_t mem_total_kb, mem_avail_kb;
 	double load1, load5, load15;
 	int64_t disk_total_kb, disk_free_kb; /* free for an unprivileged user (f_bavail) */
+	int have_cpu;  /* /proc/stat was readable (systemd's ProcSubset=pid hides it) */
+	int have_disk; /* statvfs(dir) answered */
 };
 
 /* utime + stime of /proc/PID/stat text (the comm field may hold spaces and ')'). 0, or -1. */
@@ -41,8 +43,9 @@ double monitor_sys_cpu_pct(uint64_t total0, uint64_t idle0, uint64_t total1, uin
 /* Reads /proc/PID/{stat,status,fd}. 0, or -1 (the process is gone); fds is -1 when the fd
  * directory may not be listed. */
 int monitor_read_proc(pid_t pid, struct proc_reading *out);
-/* Reads /proc/stat, /proc/meminfo, /proc/loadavg and statvfs(dir). 0, or -1 (out has what
- * could be read). */
+/* Reads /proc/stat, /proc/meminfo, /proc/loadavg and statvfs(dir). Where /proc hides the
+ * system files (ProcSubset=pid), memory and load come from sysinfo(2) and have_cpu is 0.
+ * 0, or -1 when nothing could be read. */
 int monitor_read_sys(const char *dir, struct sys_reading *out);
 /* The entries of a directory (such as /proc/PID/fd) less "." and ".."; -1 when unreadable. */
 int monitor_count_dir(const char *path);

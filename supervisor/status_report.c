@@ -63,9 +63,12 @@ static void add_system(struct report *r, struct supervisor *sup)
 		add(r, "System: not sampled yet\n");
 		return;
 	}
-	add(r, "System: CPU %.1f%%, load %.2f, memory %lld of %lld MB available\n", s->cpu_pct,
-	    s->last.load1, (long long)(s->last.mem_avail_kb / 1024),
-	    (long long)(s->last.mem_total_kb / 1024));
+	if (s->last.have_cpu)
+		add(r, "System: CPU %.1f%%, ", s->cpu_pct);
+	else
+		add(r, "System: CPU unknown, ");
+	add(r, "load %.2f, memory %lld of %lld MB available\n", s->last.load1,
+	    (long long)(s->last.mem_avail_kb / 1024), (long long)(s->last.mem_total_kb / 1024));
 	add(r, "Disk (%s): %lld of %lld MB free\n", sup->cfg.s.data_dir,
 	    (long long)(s->last.disk_free_kb / 1024), (long long)(s->last.disk_total_kb / 1024));
 }

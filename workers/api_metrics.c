@@ -98,8 +98,10 @@ static void system_families(struct prom_buf *b, const json_t *m)
 	    num(d, "uptime_s"));
 	if (!json_is_true(json_object_get(s, "sampled")))
 		return;
-	one(b, "tradingd_system_cpu_usage_ratio", "gauge",
-	    "share of all CPUs busy over the last sample interval", num(s, "cpu_pct") / 100.0);
+	if (json_is_true(json_object_get(s, "cpu_known")))
+		one(b, "tradingd_system_cpu_usage_ratio", "gauge",
+		    "share of all CPUs busy over the last sample interval",
+		    num(s, "cpu_pct") / 100.0);
 	one(b, "tradingd_system_load1", "gauge", "1-minute load average", num(s, "load1"));
 	one(b, "tradingd_system_load5", "gauge", "5-minute load average", num(s, "load5"));
 	one(b, "tradingd_system_load15", "gauge", "15-minute load average", num(s, "load15"));

@@ -55,7 +55,8 @@ def test_top_and_status_carry_usage(daemon_factory):
     for p in top["processes"]:
         assert p["rss_kb"] > 0 and p["pid"] > 0 and (p["fds"] > 0 or p["name"] == "upbit-sim"), p
     sysinfo = top["system"]
-    assert sysinfo["sampled"] and sysinfo["mem_total_kb"] > sysinfo["mem_avail_kb"] > 0
+    assert sysinfo["sampled"] and sysinfo["cpu_known"] is True
+    assert sysinfo["mem_total_kb"] > sysinfo["mem_avail_kb"] > 0
     assert sysinfo["disk_total_kb"] >= sysinfo["disk_free_kb"] > 0 and sysinfo["load1"] >= 0
     text = d.ctl("top", "--once", check=True).stdout
     assert "RSS(kB)" in text and "market-data" in text and "system: CPU" in text, text
@@ -154,6 +155,28 @@ def test_a_hung_worker_is_alerted_then_cleared(daemon_factory):
     (severity, text), = alerts(d, "hung")
     assert severity == "warning" and f"notifier (pid {pid}) stopped answering" in text, text
     assert not alerts(d, "crash")  # the kill was ours: one alert, not two
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a private /proc needs root")
+def test_a_proc_of_pids_only_still_gives_memory_and_load(daemon_factory):
+    """systemd's ProcSubset=pid (the unit has it) hides /proc/stat and /proc/meminfo: memory
+    and load come from sysinfo(2), the system's CPU is not known, the processes still are."""
+    probe = subprocess.run(["unshare", "-m", "sh", "-c", PRIVATE_PROC + " && test ! -e "
+                            "/proc/meminfo"], capture_output=True)
+    if probe.returncode != 0:
+        pytest.skip("cannot mount a proc of pids only here")
+    d = daemon_factory(FAST).start(wrapper=["unshare", "-m", "sh", "-c",
+                                            PRIVATE_PROC + ' && exec "$@"', "sh"])
+    top = wait_for(lambda: (t := json.loads(d.ctl("top", "--once", "--json",
+                                                  check=True).stdout))["system"]["sampled"]
+                   and all(p["rss_kb"] > 0 for p in t["processes"]) and t, 10,
+                   what="a sample")
+    s = top["system"]
+    assert s["cpu_known"] is False and s["cpu_pct"] == 0, s
+    assert s["mem_total_kb"] > s["mem_avail_kb"] > 0 and s["disk_free_kb"] > 0, s
+
+
+PRIVATE_PROC = "mount -t proc -o subset=pid proc /proc"
 
 
 def test_samples_stay_bounded(daemon_factory):
