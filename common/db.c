@@ -90,6 +90,16 @@ static const char *const migrations[] = {
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",
+	/* 4: issue 9 monitoring: one row per process and one 'system' row per sample round,
+	 * pruned by the supervisor by count and age (monitor.keep_samples, monitor.keep_s). */
+	"CREATE TABLE metric_samples ("
+	"  id INTEGER PRIMARY KEY, sampled_ms INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL, state TEXT NOT NULL, cpu_pct REAL NOT NULL,"
+	"  rss_kb INTEGER NOT NULL, fds INTEGER NOT NULL, restarts INTEGER NOT NULL,"
+	"  mem_total_kb INTEGER NOT NULL DEFAULT 0, mem_avail_kb INTEGER NOT NULL DEFAULT 0,"
+	"  load1 REAL NOT NULL DEFAULT 0, disk_free_kb INTEGER NOT NULL DEFAULT 0,"
+	"  disk_total_kb INTEGER NOT NULL DEFAULT 0) STRICT;"
+	"CREATE INDEX metric_samples_time ON metric_samples(sampled_ms);",
 };
 
 int db_schema_version(void)

@@ -16,7 +16,7 @@ HDR = struct.Struct("=IIII")  # ipc/ipc.h struct ipc_hdr: type, len, peer, pid
 READY, PING, PONG, CONFIG, SHUTDOWN, STATUS_REQ = 1, 2, 3, 4, 5, 6
 IPC_VERSION = ipc_version()
 IPC_ID_SUPERVISOR = 0xffff
-ROLE_SIM = 5  # common/roles.h: ROLE_SIM = ROLE_WORKER_COUNT
+ROLE_SIM = 6  # common/roles.h: ROLE_SIM = ROLE_WORKER_COUNT
 
 
 def frame(ftype, payload=b"", length=None):
