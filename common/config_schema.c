@@ -13,6 +13,13 @@
 			"start and supervise this worker", F(workers[id].enabled), 0               \
 	}
 
+#define MEMORY_LIMIT_KEY(role, id)                                                                 \
+	{                                                                                          \
+		"monitor.memory_limits." role, CFG_INT, "0", 0, 1048576, NULL,                     \
+			"memory limit of the " role " worker in MB (0: monitor.memory_limit_mb)",  \
+			F(monitor.role_limit_mb[id]), 0                                            \
+	}
+
 const struct config_key config_schema[] = {
 	{"mode", CFG_ENUM, "\"sim\"", 0, 0, "sim|paper|live",
 	 "sim: bundled simulator on loopback; paper: real prices, local fills; live: real orders",
@@ -82,6 +89,10 @@ const struct config_key config_schema[] = {
 	WORKER_KEYS("order-execution", ROLE_ORDER_EXECUTION),
 	WORKER_KEYS("notifier", ROLE_NOTIFIER),
 	WORKER_KEYS("maintenance", ROLE_MAINTENANCE),
+	/* Off by default: an HTTP listener is opened only when asked for. */
+	{"workers.api", CFG_OBJECT, NULL, 0, 0, NULL, "settings of the api worker", 0, 0},
+	{"workers.api.enabled", CFG_BOOL, "false", 0, 0, NULL,
+	 "start and supervise the api worker (/metrics)", F(workers[ROLE_API].enabled), 0},
 
 	{"clock", CFG_OBJECT, NULL, 0, 0, NULL,
 	 "test clock: the whole daemon runs from start, rate times faster (refused in live mode)",
@@ -132,6 +143,56 @@ const struct config_key config_schema[] = {
 	 F(sim.seed), 0},
 	{"sim.accounts", CFG_STRING_ARRAY, "[]", 0, 16, NULL,
 	 "funded accounts, each ACCESS_KEY:SECRET_KEY:KRW_BALANCE", F(sim.accounts), CFG_SECRET},
+
+	{"monitor", CFG_OBJECT, NULL, 0, 0, NULL,
+	 "resource sampling, thresholds and the status report (in the supervisor)", 0, 0},
+	{"monitor.enabled", CFG_BOOL, "true", 0, 0, NULL,
+	 "sample /proc, store samples, raise threshold alerts", F(monitor.enabled), 0},
+	{"monitor.interval_ms", CFG_INT, "5000", 100, 3600000, NULL,
+	 "how often every process and the system are sampled (real time)", F(monitor.interval_ms),
+	 0},
+	{"monitor.keep_samples", CFG_INT, "200000", 100, 10000000, NULL,
+	 "most sample rows kept in metric_samples; older ones are pruned", F(monitor.keep_samples),
+	 0},
+	{"monitor.keep_s", CFG_INT, "604800", 60, 315360000, NULL,
+	 "sample rows older than this (daemon time) are pruned", F(monitor.keep_s), 0},
+	{"monitor.cpu_raise_pct", CFG_NUMBER, "90", 1, 100000, NULL,
+	 "a process using more CPU than this (% of one core) raises cpu_high",
+	 F(monitor.cpu_raise_pct), 0},
+	{"monitor.cpu_clear_pct", CFG_NUMBER, "70", 0, 100000, NULL,
+	 "cpu_high clears once the process is back below this", F(monitor.cpu_clear_pct), 0},
+	{"monitor.mem_raise_pct", CFG_NUMBER, "90", 1, 100, NULL,
+	 "system memory in use above this % raises memory_high", F(monitor.mem_raise_pct), 0},
+	{"monitor.mem_clear_pct", CFG_NUMBER, "80", 0, 100, NULL,
+	 "memory_high clears once use is back below this %", F(monitor.mem_clear_pct), 0},
+	{"monitor.disk_free_raise_pct", CFG_NUMBER, "10", 0, 100, NULL,
+	 "free space of data_dir's filesystem below this % raises disk_low",
+	 F(monitor.disk_free_raise_pct), 0},
+	{"monitor.disk_free_clear_pct", CFG_NUMBER, "15", 0, 100, NULL,
+	 "disk_low clears once free space is back above this %", F(monitor.disk_free_clear_pct), 0},
+	{"monitor.memory_limit_mb", CFG_INT, "0", 0, 1048576, NULL,
+	 "a worker whose RSS exceeds this is restarted gracefully and alerted (0: no limit)",
+	 F(monitor.memory_limit_mb), 0},
+	{"monitor.memory_limits", CFG_OBJECT, NULL, 0, 0, NULL,
+	 "per-worker memory limits in MB, over monitor.memory_limit_mb (0: the global one)", 0, 0},
+	MEMORY_LIMIT_KEY("notifier", ROLE_NOTIFIER),
+	MEMORY_LIMIT_KEY("maintenance", ROLE_MAINTENANCE),
+	MEMORY_LIMIT_KEY("market-data", ROLE_MARKET_DATA),
+	MEMORY_LIMIT_KEY("order-execution", ROLE_ORDER_EXECUTION),
+	MEMORY_LIMIT_KEY("strategy", ROLE_STRATEGY),
+	MEMORY_LIMIT_KEY("api", ROLE_API),
+	{"monitor.status_report_s", CFG_INT, "3600", 0, 604800, NULL,
+	 "daemon-time period of the status report notification (0: none)",
+	 F(monitor.status_report_s), 0},
+
+	{"api", CFG_OBJECT, NULL, 0, 0, NULL, "the api worker: /metrics over HTTP", 0, 0},
+	{"api.listen", CFG_HOSTPORT, "\"127.0.0.1:18090\"", 3, 64, NULL,
+	 "HOST:PORT the api worker listens on (loopback by default)", F(api.listen), 0},
+	{"api.max_connections", CFG_INT, "16", 1, 1024, NULL, "concurrent HTTP connections",
+	 F(api.max_connections), 0},
+	{"api.timeout_ms", CFG_INT, "5000", 100, 600000, NULL,
+	 "an HTTP connection idle this long is closed; the supervisor's answer waits as long",
+	 F(api.timeout_ms), 0},
 	{"maintenance", CFG_OBJECT, NULL, 0, 0, NULL,
 	 "backups, retention and upkeep of the database", 0, 0},
 	{"maintenance.backup_dir", CFG_STRING, "\"\"", 0, 1024, NULL,

@@ -19,6 +19,8 @@ const struct ctl_command_info ctl_commands[] = {
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
+	{"top", CTL_CMD_TOP, 0, 0, "top [--once]",
+	 "CPU, memory and fds per process, and the system; refreshes every 2 s until ^C"},
 	{"backup", CTL_CMD_BACKUP, 0, 0, "backup",
 	 "make a verified backup of the database now (then rotate); answers when done"},
 	{"cleanup", CTL_CMD_CLEANUP, 0, 0, "cleanup",
@@ -157,6 +159,11 @@ int ctl_parse_args(int argc, char **argv, struct ctl_options *opt, char *err, si
 			opt->json = 1;
 			continue;
 		}
+		if (strcmp(a, "--once") == 0 && opt->command &&
+		    opt->command->command == CTL_CMD_TOP) {
+			opt->once = 1;
+			continue;
+		}
 		if (!opt->command) {
 			r = take_value(argc, argv, &i, 'c', "config", "FILE", &opt->config_path,
 				       err, errlen);
@@ -261,6 +268,7 @@ void ctl_usage(FILE *out)
 		"  -s, --socket PATH     the control socket; wins over -c\n"
 		"      --json            print the reply as JSON (status: {\"workers\":[...],"
 		"\"daemon\":{...}})\n"
+		"      --once            top: print one screen and exit (--json implies it)\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"The socket is control.socket of the config, or <run_dir>/" CTL_SOCKET_NAME

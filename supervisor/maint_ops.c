@@ -15,6 +15,7 @@
 #include "supervisor/control.h"
 #include "supervisor/job_dispatch.h"
 #include "supervisor/maint_ops.h"
+#include "supervisor/monitor.h"
 
 /* A backup of a large database at a low page budget may take a while. */
 #define MAINT_JOB_TIMEOUT_MS (3600 * 1000)
@@ -350,7 +351,16 @@ static int swap(struct maint_op *op, char *err, size_t len)
 	snprintf(op->aside, sizeof(op->aside), "%s.before-restore-%lld", path,
 		 (long long)clock_now_ms());
 	sqlite3_wal_checkpoint_v2(sup->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
-	sqlite3_close(sup->db);
+	/* Every statement on the connection goes first (the monitor's), or it cannot close and
+	 * would go on writing into the database set aside. */
+	monitor_close(sup);
+	if (sqlite3_close(sup->db) != SQLITE_OK) {
+		snprintf(err, len, "the supervisor's database connection is still in use: %s",
+			 sqlite3_errmsg(sup->db));
+		if (monitor_start(sup) < 0)
+			log_errx("restore: the monitor could not start again");
+		return -1;
+	}
 	sup->db = NULL;
 	if (rename(path, op->aside) < 0 || side_rename(path, op->aside, "-wal") < 0 ||
 	    side_rename(path, op->aside, "-shm") < 0) {
@@ -377,6 +387,8 @@ reopen:
 		return -1;
 	}
 	sup->outbox.db = sup->db;
+	if (monitor_start(sup) < 0)
+		log_errx("restore: the monitor could not start again");
 	if (err[0])
 		return -1;
 	snprintf(sql, sizeof(sql),

@@ -96,6 +96,15 @@ static void act_ready(struct proc *p)
 		supervisor_alert(p->sup, OUTBOX_INFO, "crash_loop_cleared",
 				 "%s is running again after its crash loop (pid %d)",
 				 role_name(p->role), p->pid);
+	/* A crash or a hang is one alert until the process runs again: then its clear. */
+	if (p->crash_alerted)
+		supervisor_alert(p->sup, OUTBOX_INFO, "crash_cleared",
+				 "%s is running again (pid %d)", role_name(p->role), p->pid);
+	if (p->hung_alerted)
+		supervisor_alert(p->sup, OUTBOX_INFO, "hung_cleared",
+				 "%s answers again after it hung (pid %d)", role_name(p->role),
+				 p->pid);
+	p->crash_alerted = p->hung_alerted = 0;
 	route_worker_ready(p);
 }
 
@@ -128,6 +137,13 @@ static void act_hung(struct proc *p)
 			 p->pid);
 		snprintf(p->kill_reason, sizeof(p->kill_reason), "hung");
 		kill(p->pid, SIGKILL);
+		if (!p->hung_alerted)
+			supervisor_alert(p->sup, OUTBOX_WARNING, "hung",
+					 "%s (pid %d) stopped answering heartbeats for %lld ms: "
+					 "killed, it restarts",
+					 role_name(p->role), p->pid,
+					 (long long)policy_of(p)->heartbeat_timeout_ms);
+		p->hung_alerted = 1;
 	}
 }
 
@@ -220,6 +236,11 @@ static void act_exited(struct proc *p)
 		return;
 	}
 	log_warnx("%s: %s after %lld ms", role_name(p->role), p->last_exit, (long long)ran);
+	/* An exit nobody asked for; a hang has its own alert already. */
+	if (!p->crash_alerted && !p->hung_alerted)
+		supervisor_alert(p->sup, OUTBOX_WARNING, "crash", "%s crashed (%s after %lld s)",
+				 role_name(p->role), p->last_exit, (long long)(ran / 1000));
+	p->crash_alerted = 1;
 	/* A run that lasted was healthy: restart at once. Quick failures back off exponentially. */
 	if (p->state == PROC_RUNNING && ran >= policy_of(p)->backoff_reset_ms) {
 		p->consecutive_failures = 0;

@@ -36,6 +36,7 @@ static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payl
 static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_metrics_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 
 /* Adding a message type: a row in ipc/ipc_types.c and a row here. */
 static const struct route routes[IPC_TYPE_END] = {
@@ -52,7 +53,10 @@ static const struct route routes[IPC_TYPE_END] = {
 	[IPC_ORDER_INTENT] = {ROLE_BIT(ROLE_STRATEGY), ROLE_ORDER_EXECUTION, KEY_NONE, OFFLINE_DROP,
 			      NULL},
 	[IPC_FILL] = {ROLE_BIT(ROLE_ORDER_EXECUTION), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
-	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
+	/* The api worker asks, the supervisor answers METRICS (no row: the supervisor's to send). */
+	[IPC_METRICS_REQ] = {ROLE_BIT(ROLE_API), TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP,
+			     on_metrics_req},
+	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN, METRICS: the supervisor's,
 	 * no row. */
 };
 
@@ -152,6 +156,15 @@ static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *pay
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
 {
 	job_dispatch_done(p, payload, hdr->len);
+}
+
+static void on_metrics_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	uint64_t id;
+
+	(void)hdr;
+	memcpy(&id, payload, sizeof(id));
+	metrics_reply(p, id);
 }
 
 static void key_of(const struct route *r, const void *payload, char *key, size_t len)

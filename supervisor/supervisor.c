@@ -131,6 +131,7 @@ static void finish(struct supervisor *sup)
 	control_close(sup->control);
 	sup->control = NULL;
 	job_dispatch_close(sup);
+	monitor_close(sup);
 	maint_ops_close(sup);
 	uv_close((uv_handle_t *)&sup->config_watch, NULL);
 	uv_close((uv_handle_t *)&sup->config_settle, NULL);
@@ -276,6 +277,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	 * not yet due under the old, longer period is no sign of a hang. */
 	hb = (uint64_t)sup->cfg.s.supervisor.heartbeat_interval_ms;
 	uv_timer_start(&sup->heartbeat, heartbeat_tick, hb, hb);
+	monitor_reconfigure(sup);
 	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 
@@ -445,6 +447,9 @@ static int setup(struct supervisor *sup, const char *config_path)
 	snprintf(sup->net_path, sizeof(sup->net_path), "%.*s/%s",
 		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
 		 ROLE_NET_BINARY);
+	snprintf(sup->api_path, sizeof(sup->api_path), "%.*s/%s",
+		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
+		 ROLE_API_BINARY);
 	log_set_level((enum log_level)config_log_level(&sup->cfg));
 	if (sup->cfg.s.clock.test) {
 		char start[40];
@@ -498,7 +503,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 		log_errx("out of memory for the workers' configs");
 		return -1;
 	}
-	return 0;
+	return monitor_start(sup);
 }
 
 int supervisor_run(const char *config_path)

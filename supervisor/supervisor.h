@@ -14,6 +14,7 @@
 #include "common/outbox.h"
 #include "common/roles.h"
 #include "ipc/ipc.h"
+#include "supervisor/monitor.h"
 
 #define TRADINGD_VERSION "0.2.0"
 /* The daemon's exit status after a crash loop it escalates (EX_TEMPFAIL): systemd's
@@ -86,6 +87,8 @@ struct proc {
 	uint64_t held_dropped;
 	int fatal_count; /* FATALs in a row, for the cool-down's backoff */
 	int64_t fatal_mono;
+	struct proc_usage usage;	 /* monitor.c: the last sample of this process */
+	int crash_alerted, hung_alerted; /* a "crash"/"hung" alert waits for its "_cleared" */
 };
 
 struct control;
@@ -100,6 +103,7 @@ struct supervisor {
 	char config_path[PATH_MAX];
 	char exe_path[PATH_MAX];
 	char net_path[PATH_MAX]; /* tradingd-net, beside exe_path */
+	char api_path[PATH_MAX]; /* tradingd-api, beside exe_path */
 	struct proc procs[ROLE_COUNT];
 	sqlite3 *db;
 	struct outbox outbox; /* alerts of the supervisor's own, kept while the database refuses */
@@ -116,6 +120,11 @@ struct supervisor {
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
 	uint64_t job_adhoc_seq;
+	struct monitor *monitor; /* monitor.c: its timer and statements */
+	struct sys_usage sys_usage;
+	struct proc_usage self_usage; /* the supervisor's own */
+	int64_t next_report_ms;	      /* daemon time of the next status report (status_report.c) */
+	uint64_t jobs_finished[JOB_PERMANENT + 1]; /* job_dispatch.c: runs ended, by result */
 	/* maint_ops.c: the backup, cleanup or restore in progress, and the last one's reply. */
 	struct maint_op *maint_op;
 	uint64_t maint_seq, maint_done_id;
@@ -156,6 +165,9 @@ void route_worker_ready(struct proc *p);
 /* changed went into or out of RUNNING: tell the workers that depend on it. */
 void route_peer_state(struct supervisor *sup, const struct proc *changed);
 void route_flush_held(struct proc *dest);
+
+/* metrics_reply.c: answers the api worker's METRICS_REQ with the supervisor's state as JSON. */
+void metrics_reply(struct proc *p, uint64_t id);
 
 /* supervisor.c: lifecycle of the daemon. */
 void supervisor_state_changed(struct supervisor *sup);

@@ -17,8 +17,8 @@
 /* Tables other issues may add (the scheduler's ledger, the monitor's samples): pruned when
  * they exist, by the first of these time columns they have. */
 static const char *const optional_tables[] = {"job_runs", "metric_samples", "metrics", "samples"};
-static const char *const time_columns[] = {"finished_ms", "ended_ms",  "started_ms",
-					   "created_ms",  "sample_ms", "ts_ms"};
+static const char *const time_columns[] = {"finished_ms", "ended_ms",  "started_ms", "created_ms",
+					   "sampled_ms",  "sample_ms", "ts_ms"};
 
 struct maint_prune {
 	struct maintenance *m;

@@ -139,6 +139,33 @@ static void test_options(void **state)
 	ctl_options_free(&opt);
 }
 
+static void test_top_once(void **state)
+{
+	(void)state;
+	struct ctl_options opt;
+	char err[256];
+	char *a1[] = {"tradectl", "top", "--once"};
+	char *a2[] = {"tradectl", "--json", "top"};
+	char *a3[] = {"tradectl", "--once", "top"};
+	char *a4[] = {"tradectl", "status", "--once"};
+	char *a5[] = {"tradectl", "top", "strategy"};
+
+	assert_int_equal(ctl_parse_args(ARGC(a1), a1, &opt, err, sizeof(err)), 0);
+	assert_int_equal(opt.command->command, CTL_CMD_TOP);
+	assert_true(opt.once);
+	assert_false(opt.json);
+	ctl_options_free(&opt);
+	expect_request(ARGC(a1), a1, "{\"cmd\":\"top\",\"args\":[]}");
+	assert_int_equal(ctl_parse_args(ARGC(a2), a2, &opt, err, sizeof(err)), 0);
+	assert_true(opt.json);
+	assert_false(opt.once);
+	ctl_options_free(&opt);
+	/* --once belongs to top, after it. */
+	expect_usage_error(ARGC(a3), a3, "unknown option '--once'");
+	expect_usage_error(ARGC(a4), a4, "unknown option '--once'");
+	expect_usage_error(ARGC(a5), a5, "top takes no arguments");
+}
+
 static void test_help(void **state)
 {
 	(void)state;
@@ -207,7 +234,7 @@ static void test_command_table(void **state)
 {
 	(void)state;
 	const char *names[] = {"status",   "start", "stop",    "restart", "reload",
-			       "shutdown", "pid",   "version", "help"};
+			       "shutdown", "pid",   "version", "top",	  "help"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct ctl_command_info *c = ctl_command_find(names[i]);
@@ -288,6 +315,7 @@ int main(void)
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_maintenance_requests),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_top_once),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_command_table),

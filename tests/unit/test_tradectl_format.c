@@ -365,6 +365,30 @@ static void test_render_maintenance(void **state)
 		      "{\"ok\": true, \"backups\": []}\n", "");
 }
 
+static void test_render_top(void **state)
+{
+	(void)state;
+	const char *reply =
+		"{\"ok\":true,\"processes\":[{\"name\":\"tradingd\",\"state\":\"RUNNING\","
+		"\"pid\":10,\"cpu_pct\":1.25,\"rss_kb\":4096,\"fds\":22,\"restarts\":0},"
+		"{\"name\":\"strat\\u001begy\",\"state\":\"BACKOFF\",\"pid\":0,\"cpu_pct\":0,"
+		"\"rss_kb\":0,\"fds\":0,\"restarts\":3}],\"system\":{\"sampled\":true,"
+		"\"cpu_pct\":12.5,\"load1\":0.5,\"load5\":0.25,\"load15\":0.125,"
+		"\"mem_total_kb\":2097152,\"mem_avail_kb\":1048576,\"disk_total_kb\":10240,"
+		"\"disk_free_kb\":5120,\"data_dir\":\"/var/lib/tradingd\"}}";
+
+	expect_render("top", 0, reply, CTL_OK,
+		      "system: CPU 12.5%, load 0.50 0.25 0.12, memory 1024 of 2048 MB available, "
+		      "disk 5 of 10 MB free (/var/lib/tradingd)\n\n"
+		      "NAME               STATE          PID    CPU%    RSS(kB)    FDS RESTARTS\n"
+		      "tradingd           RUNNING         10     1.2       4096     22        0\n"
+		      "strat?egy          BACKOFF          0     0.0          0      0        3\n",
+		      "");
+	expect_render("top", 0, "{\"ok\":true,\"processes\":{}}", CTL_BAD_REPLY, "",
+		      "tradectl: malformed reply to top from test.sock: no \"processes\" array or "
+		      "\"system\" object\n");
+}
+
 static void test_exit_codes(void **state)
 {
 	(void)state;
@@ -391,6 +415,7 @@ int main(void)
 		cmocka_unit_test(test_render_refusals),
 		cmocka_unit_test(test_render_results),
 		cmocka_unit_test(test_render_others),
+		cmocka_unit_test(test_render_top),
 		cmocka_unit_test(test_render_maintenance),
 		cmocka_unit_test(test_exit_codes),
 	};
