@@ -195,13 +195,13 @@ static int64_t query_int(sqlite3 *db, const char *sql, int64_t from, int64_t to)
 	return v;
 }
 
-/* The day (UTC) that ended last, or args {"day":"YYYY-MM-DD"}; restarts when the caller (the
- * supervisor) passes {"restarts":N}. */
+/* The day (UTC) that ended last, or args {"day":"YYYY-MM-DD"}; restarts from the monitor's
+ * samples of that day, else when the caller (the supervisor) passes {"restarts":N}. */
 void maint_run_daily_summary(struct worker *w, uint64_t run_id, const char *args)
 {
 	struct maintenance *m = w->state;
 	int64_t from = (clock_now_ms() / DAY_MS - 1) * DAY_MS, to, restarts = -1;
-	int64_t trades, fees, realized, funds, alerts, critical, open_pos;
+	int64_t trades, fees, realized, funds, alerts, critical, open_pos, samples;
 	char day[16], fee_s[DEC8_BUF], pnl_s[DEC8_BUF], funds_s[DEC8_BUF], restarts_s[48] = "";
 	json_t *a = args && args[0] ? json_loads(args, 0, NULL) : NULL;
 	const char *want = json_string_value(json_object_get(a, "day"));
@@ -221,6 +221,15 @@ void maint_run_daily_summary(struct worker *w, uint64_t run_id, const char *args
 		restarts = json_integer_value(json_object_get(a, "restarts"));
 	json_decref(a);
 	to = from + DAY_MS;
+	/* The monitor's samples (where that table exists) say how far each process's restart
+	 * counter moved that day; the supervisor's count since its start is the fallback. */
+	samples = query_int(m->db,
+			    "SELECT coalesce(sum(d), -1) FROM (SELECT max(restarts) - min(restarts)"
+			    " AS d FROM metric_samples WHERE sampled_ms >= ?1 AND sampled_ms < ?2"
+			    " GROUP BY name)",
+			    from, to);
+	if (samples >= 0)
+		restarts = samples;
 	clock_format(from, 0, day, 11);
 	day[10] = '\0';
 	trades = query_int(m->db,

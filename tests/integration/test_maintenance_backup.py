@@ -261,6 +261,11 @@ def test_cleanup_prunes_but_never_orders(daemon_factory):
     db.execute("INSERT INTO notifications(created_ms, severity, source, kind, text)"
                " VALUES(?, 'info', 't', 'old_undelivered', 'x')", (now - 30 * DAY_MS,))
     versions = db.execute("SELECT count(*) FROM config_versions").fetchone()[0]
+    # The monitor's samples of the day before: strategy's restart counter went from 2 to 5.
+    for at, restarts in ((now - DAY_MS + 1000, 2), (now - 1000, 5), (now + 1000, 9)):
+        db.execute("INSERT INTO metric_samples(sampled_ms, name, pid, state, cpu_pct, rss_kb,"
+                   " fds, restarts) VALUES(?, 'strategy', 1, 'RUNNING', 0, 0, 0, ?)",
+                   (at, restarts))
     db.close()
     res = d.ctl("cleanup")
     assert res.returncode == 0, (res.stdout, res.stderr, d.log_text()[-2000:])
@@ -276,6 +281,7 @@ def test_cleanup_prunes_but_never_orders(daemon_factory):
     summary = db.execute("SELECT text FROM notifications WHERE kind = 'daily_summary'"
                          ).fetchone()
     assert summary and "2026-02-28" in summary[0] and "trades" in summary[0], summary
+    assert "3 worker restarts" in summary[0], summary
     db.close()
 
 
