@@ -21,7 +21,7 @@ int config_versions_rollback(struct supervisor *sup, int64_t target, const char 
 json_t *config_versions_cmd(struct supervisor *sup, json_t *args);
 /* p went FATAL: within config_watch.rollback_window_s of a reload, roll back by itself. */
 void config_versions_crash_loop(struct supervisor *sup, const struct proc *p);
-/* Starts or stops watching the config file as config_watch.enabled says. */
+/* config_watch.c: starts or stops watching the config file as config_watch.enabled says. */
 void config_watch_update(struct supervisor *sup);
 
 #endif
