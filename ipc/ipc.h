@@ -40,10 +40,13 @@ enum ipc_type {
 	IPC_JOB_DONE,	  /* worker → supervisor: struct ipc_job_done, then a message */
 	IPC_ORDER_INTENT, /* strategy → supervisor → order-execution: int64_t intent row id */
 	IPC_FILL,	  /* order-execution → supervisor → strategy: struct ipc_fill */
+	IPC_METRICS_REQ,  /* api → supervisor: uint64_t request id */
+	IPC_METRICS,	  /* supervisor → api: uint64_t request id, then JSON text */
 	IPC_ALERT_TEXT,	  /* any → notifier: struct ipc_alert_text, then the text: an alert
 			   * the database refused for now, delivered from memory */
 	IPC_PROCS_REQ,	  /* notifier → supervisor: uint64_t request id (Telegram /status) */
 	IPC_PROCS,	  /* supervisor → notifier: uint64_t id, then one line per process */
+
 	IPC_TYPE_END,
 };
 

@@ -37,6 +37,7 @@ static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payl
 static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_metrics_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_procs_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 
 /* Adding a message type: a row in ipc/ipc_types.c and a row here. */
@@ -54,13 +55,16 @@ static const struct route routes[IPC_TYPE_END] = {
 	[IPC_ORDER_INTENT] = {ROLE_BIT(ROLE_STRATEGY), ROLE_ORDER_EXECUTION, KEY_NONE, OFFLINE_DROP,
 			      NULL},
 	[IPC_FILL] = {ROLE_BIT(ROLE_ORDER_EXECUTION), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
+	/* The api worker asks, the supervisor answers METRICS (no row: the supervisor's to send). */
+	[IPC_METRICS_REQ] = {ROLE_BIT(ROLE_API), TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP,
+			     on_metrics_req},
 	/* The writer keeps the alert and stores it later: a copy lost here is only late. */
 	[IPC_ALERT_TEXT] = {ANY_WORKER, ROLE_NOTIFIER, KEY_NONE, OFFLINE_DROP, NULL},
 	/* Telegram's /status: the process table as text, so that no HTTP enters here. */
 	[IPC_PROCS_REQ] = {ROLE_BIT(ROLE_NOTIFIER), TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP,
 			   on_procs_req},
-	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
-	 * no row. */
+	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN, METRICS, PROCS: the
+	 * supervisor's, no row. */
 };
 
 /* Each worker gets its share only: no section it does not use, no secret it does not hold.
@@ -141,6 +145,12 @@ static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *paylo
 	memcpy(&seq, payload, sizeof(seq));
 	if (seq > 0 && seq <= p->ping_seq)
 		p->last_pong_mono = clock_mono_ms();
+	/* A late pong (pings sent since) counts too, up to 8 pings late. */
+	if (seq > 0 && seq <= p->ping_seq && p->ping_seq - seq < 8 && p->ping_sent_mono[seq % 8]) {
+		p->pong_last_ms = p->last_pong_mono - p->ping_sent_mono[seq % 8];
+		if (p->pong_last_ms > p->pong_worst_ms)
+			p->pong_worst_ms = p->pong_last_ms;
+	}
 }
 
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
@@ -153,6 +163,15 @@ static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *pay
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
 {
 	job_dispatch_done(p, payload, hdr->len);
+}
+
+static void on_metrics_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	uint64_t id;
+
+	(void)hdr;
+	memcpy(&id, payload, sizeof(id));
+	metrics_reply(p, id);
 }
 
 static void on_procs_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
@@ -333,6 +352,7 @@ void heartbeat_tick(uv_timer_t *timer)
 			continue;
 		}
 		p->ping_seq++;
+		p->ping_sent_mono[p->ping_seq % 8] = now;
 		ipc_send(p->peer, IPC_PING, &p->ping_seq, sizeof(p->ping_seq));
 		if (i < ROLE_WORKER_COUNT)
 			ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));
