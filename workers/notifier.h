@@ -14,10 +14,10 @@
 #include "workers/upbit/http_uv.h"
 #include "workers/worker.h"
 
-#define NOTIFIER_MAX_SINKS 18 /* log, webhook and up to 16 chats */
-#define NOTIFIER_TEXT_MAX 1024
-#define NOTIFIER_MEM_MAX 32  /* alerts received as text (IPC_ALERT_TEXT) not yet delivered */
-#define NOTIFIER_UID_RING 64 /* ... and those delivered, until their row is stored */
+#define NOTIFIER_MAX_SINKS 18  /* log, webhook and up to 16 chats */
+#define NOTIFIER_TEXT_MAX 3584 /* a status report fits; with its header, below Telegram's 4096 */
+#define NOTIFIER_MEM_MAX 32    /* alerts received as text (IPC_ALERT_TEXT) not yet delivered */
+#define NOTIFIER_UID_RING 64   /* ... and those delivered, until their row is stored */
 #define NOTIFIER_TOKEN_MAX 256
 
 /* One notification on its way to one sink. */
