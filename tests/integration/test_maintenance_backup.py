@@ -301,11 +301,13 @@ def test_damaged_database_is_not_traded_on_until_restored(daemon_factory):
         f.seek(size - page)
         f.write(b"\xff" * 16)
     d.start(wait_running=False)
-    wait_for(lambda: d.state("maintenance") == "RUNNING", 15, what="maintenance RUNNING")
+    # The workers that do not trade start (the notifier after its rescan)...
+    for name in ("maintenance", "notifier"):
+        d.wait_state(name, "RUNNING", timeout=15)
     st = d.status()
+    # ...and the trading ones are held back.
     for name in ("market-data", "order-execution", "strategy"):
         assert st[name]["state"] == "STOPPED", st[name]
-    assert st["notifier"]["state"] == "RUNNING"
     assert "fails quick_check" in d.log_text() and "tradectl restore" in d.log_text()
     res = d.ctl("start", "strategy")
     assert res.returncode == 1 and "integrity check" in res.stderr, res.stderr
