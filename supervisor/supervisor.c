@@ -17,6 +17,7 @@
 #include "common/outbox.h"
 #include "common/sdnotify.h"
 #include "supervisor/job_dispatch.h"
+#include "supervisor/sched.h"
 #include "supervisor/supervisor.h"
 #include "workers/worker.h"
 
@@ -157,6 +158,7 @@ static void finish(struct supervisor *sup)
 	sup->finished = 1;
 	control_close(sup->control);
 	sup->control = NULL;
+	sched_stop(sup);
 	job_dispatch_close(sup);
 	uv_close((uv_handle_t *)&sup->sig_term, NULL);
 	uv_close((uv_handle_t *)&sup->sig_int, NULL);
@@ -203,6 +205,8 @@ void supervisor_shutdown(struct supervisor *sup, const char *why)
 		return;
 	log_notice("shutting down: %s", why);
 	sup->shutting_down = 1;
+	/* No job starts once the workers begin to stop. */
+	sched_stop(sup);
 	sd_notify_send("STOPPING=1");
 	shutdown_step(sup);
 }
@@ -263,6 +267,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		else if (!proc_enabled(p) && was_enabled[i] && p->state != PROC_STOPPED)
 			proc_event(p, EV_STOP);
 	}
+	sched_reload(sup);
 	log_notice("reloaded %s", sup->config_path);
 	sd_notify_send("READY=1");
 	notify_status(sup);
@@ -490,11 +495,14 @@ int supervisor_run(const char *config_path)
 			if (proc_enabled(p))
 				proc_event(p, EV_START);
 		}
+		if (sched_start(&sup) < 0)
+			log_errx("the scheduler did not start: no job runs");
 		notify_status(&sup);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		log_warnx("loop closed with handles still open");
+	sched_free(&sup);
 	sqlite3_close(sup.db);
 	route_free_shares(sup.shares);
 	config_free(&sup.cfg);

@@ -86,6 +86,7 @@ struct proc {
 
 struct control;
 struct job_inflight;
+struct sched;
 
 struct supervisor {
 	uv_loop_t *loop;
@@ -110,6 +111,7 @@ struct supervisor {
 	int64_t start_real_ms;
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
+	struct sched *sched;	   /* sched.c: the scheduler, NULL until it starts */
 	uint64_t job_adhoc_seq;
 };
 

@@ -18,7 +18,8 @@
  * of a broken worker is exercised for real: exit-at-start (exit(1) as soon as the config is
  * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
  * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
- * type T that this role may not send). */
+ * type T that this role may not send), job-result:ACTION:transient|permanent:COUNT (the first
+ * COUNT runs of ACTION in this process end with that result instead of running). */
 #define FAULT_ENV "TRADINGD_FAULT"
 
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
@@ -218,9 +219,35 @@ void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result resu
 /* JOB_RUN: the action named, with the arguments after the struct. An action this worker does
  * not have is a permanent failure, not a protocol violation: the config names actions, and a
  * mismatch between the two is for the operator to see. */
+/* Test-only: 1 when this run of action is to fail with *result (job-result fault). */
+static int job_fault(struct worker *w, const char *action, enum ipc_job_result *result)
+{
+	static unsigned long used;
+	const char *spec = fault_requested(w->role, "job-result");
+	size_t n = strlen(action);
+	const char *kind;
+	unsigned long count;
+
+	if (!spec || strncmp(spec, action, n) != 0 || spec[n] != ':')
+		return 0;
+	kind = spec + n + 1;
+	if (strncmp(kind, "transient:", 10) == 0)
+		*result = JOB_TRANSIENT;
+	else if (strncmp(kind, "permanent:", 10) == 0)
+		*result = JOB_PERMANENT;
+	else
+		return 0;
+	count = strtoul(kind + 10, NULL, 10);
+	if (used >= count)
+		return 0;
+	used++;
+	return 1;
+}
+
 static void job_run(struct worker *w, const void *payload, uint32_t len)
 {
 	struct ipc_job_run run;
+	enum ipc_job_result forced;
 	char *args;
 
 	memcpy(&run, payload, sizeof(run));
@@ -229,6 +256,11 @@ static void job_run(struct worker *w, const void *payload, uint32_t len)
 	if (!args)
 		fatalx("out of memory for a job's arguments");
 	w->jobs_running++;
+	if (job_fault(w, run.action, &forced)) {
+		free(args);
+		worker_job_done(w, run.run_id, forced, "test fault: %s forced to fail", run.action);
+		return;
+	}
 	for (const struct worker_action *a = w->ops->actions; a && a->name; a++) {
 		if (strcmp(a->name, run.action) == 0) {
 			log_info("job %llu: %s", (unsigned long long)run.run_id, a->name);
