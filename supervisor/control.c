@@ -28,6 +28,7 @@ struct control_client {
 	char *buf;
 	size_t len;
 	uid_t uid;
+	int access; /* enum peer_access */
 	int counted; /* holds one of control.max_clients (refused ones never do) */
 	int closing;
 	int pending_closes;
@@ -231,6 +232,9 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		client_reply(c, error_reply("malformed request: expected one JSON object"));
 		return;
 	}
+	/* Decided per request: a monitor_group member may read, not change. */
+	c->ctl->sup->request_uid = c->uid;
+	c->ctl->sup->request_access = c->access;
 	reply = control_dispatch(c->ctl->sup, request, &wait);
 	json_decref(request);
 	if (reply)
@@ -308,7 +312,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    !privdrop_peer_allowed(ctl->sup, fd, cred.uid, cred.gid)) {
+	    (c->access = privdrop_peer_access(ctl->sup, fd, cred.uid, cred.gid)) == PEER_NONE) {
 		log_refusal(ctl, &cred, "permission denied");
 		client_reply(c, error_reply("permission denied"));
 		return;

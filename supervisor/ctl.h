@@ -56,6 +56,8 @@ enum ctl_command {
 	CTL_CMD_PID,
 	CTL_CMD_VERSION,
 	CTL_CMD_HELP,
+	CTL_CMD_JOBS,
+	CTL_CMD_JOB,
 };
 
 struct ctl_command_info {

@@ -19,6 +19,12 @@ const struct ctl_command_info ctl_commands[] = {
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
+	{"jobs", CTL_CMD_JOBS, 0, 2, "jobs [history|rollback [V]]",
+	 "the jobs (schedule, next run in its zone, last result); the schedule's audited changes; "
+	 "undo change V (default: the latest) and those after it"},
+	{"job", CTL_CMD_JOB, 2, -1, "job run|pause|resume NAME",
+	 "run NAME now, or pause/resume it (audited); job set NAME KEY=VALUE... changes its keys "
+	 "(jobs.defs.NAME.KEY, audited)"},
 	{"help", CTL_CMD_HELP, 0, -1, "help", "this text"},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
@@ -85,6 +91,10 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 			return -1;
 		}
 	}
+	if (opt->nargs < c->min_args && c->command == CTL_CMD_JOB) {
+		snprintf(err, errlen, "usage: job run|pause|resume NAME, or job set NAME KEY=VALUE...");
+		return -1;
+	}
 	if (opt->nargs < c->min_args) {
 		snprintf(err, errlen, "%s needs a NAME, or 'all'", c->name);
 		return -1;
@@ -92,6 +102,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 	if (c->max_args >= 0 && opt->nargs > c->max_args) {
 		if (c->max_args == 0)
 			snprintf(err, errlen, "%s takes no arguments", c->name);
+		else if (c->command == CTL_CMD_JOBS)
+			snprintf(err, errlen, "usage: %s", c->synopsis);
 		else
 			snprintf(err, errlen, "%s takes at most one NAME", c->name);
 		return -1;

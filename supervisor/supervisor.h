@@ -112,6 +112,8 @@ struct supervisor {
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
 	struct sched *sched;	   /* sched.c: the scheduler, NULL until it starts */
+	uid_t request_uid;	   /* control.c: the peer of the request being answered */
+	int request_access;	   /* enum peer_access of that peer */
 	uint64_t job_adhoc_seq;
 };
 
@@ -163,5 +165,9 @@ void control_procs_changed(struct control *ctl);
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop);
 int privdrop_apply(uid_t uid, gid_t gid);
 int privdrop_peer_allowed(const struct supervisor *sup, int fd, uid_t uid, gid_t gid);
+/* What a peer may do, decided from its credentials: nothing, read (monitor_group), or change
+ * (root, the daemon's uid, control_group). */
+enum peer_access { PEER_NONE, PEER_MONITOR, PEER_CONTROL };
+int privdrop_peer_access(const struct supervisor *sup, int fd, uid_t uid, gid_t gid);
 
 #endif
