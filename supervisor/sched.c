@@ -28,6 +28,7 @@ struct sched_run {
 	int attempts;
 	enum run_state state;
 	int deadline_alerted;
+	int blocked; /* this pump: could not start (worker refused); others may go first */
 	char trigger[12];
 };
 
@@ -75,7 +76,7 @@ struct sched {
 	size_t nruns, cap;
 	int busy[ROLE_WORKER_COUNT];
 	uv_timer_t timer;
-	int64_t last_now, last_mono;
+	int64_t last_now, last_real, last_mono;
 	uint64_t rng;
 	sqlite3_stmt *st[ST_COUNT];
 	int closing;
@@ -135,9 +136,9 @@ static int ledger_insert(struct sched *s, const char *job, int64_t due, const ch
 		sqlite3_bind_int64(st, 7, clock_now_ms());
 	else
 		sqlite3_bind_null(st, 7);
-	if (db_step_reset(st) < 0) {
-		log_warnx("job_runs: cannot record %s due %" PRId64 ": %s", job, due,
-			  sqlite3_errmsg(s->sup->db));
+	if (db_step_reset(st) != SQLITE_DONE) {
+		log_warnx("job_runs: cannot record %s due %" PRId64 " (tried again): %s", job,
+			  due, sqlite3_errmsg(s->sup->db));
 		return -1;
 	}
 	changed = sqlite3_changes(s->sup->db);
@@ -146,12 +147,15 @@ static int ledger_insert(struct sched *s, const char *job, int64_t due, const ch
 	return changed == 1;
 }
 
-static void missed(struct sched *s, int job, int64_t due, const char *trigger, const char *why)
+/* Records a due time that does not run. -1 when the database refused (try again later). */
+static int missed(struct sched *s, int job, int64_t due, const char *trigger, const char *why)
 {
 	const struct job_spec *j = &s->table.v[job];
+	int rc = ledger_insert(s, j->name, due, trigger, "missed", why, NULL);
 
-	if (ledger_insert(s, j->name, due, trigger, "missed", why, NULL) == 1)
+	if (rc == 1)
 		log_warnx("job %s due %" PRId64 ": MISSED: %s", j->name, due, why);
+	return rc < 0 ? -1 : 0;
 }
 
 static int queued_of(const struct sched *s, int job)
@@ -185,7 +189,9 @@ static struct sched_run *add_run(struct sched *s)
 	return memset(&s->runs[s->nruns++], 0, sizeof(*s->runs));
 }
 
-/* One due time of job: a ledger row first, then the run waits in the queue. */
+/* One due time of job: a ledger row first, then the run waits in the queue. 1 queued, 0 in
+ * the ledger already, -1 decided otherwise (coalesced, queue full: recorded), -2 the database
+ * refused (nothing recorded: try again). */
 static int enqueue(struct sched *s, int job, int64_t due, const char *trigger)
 {
 	const struct job_spec *j = &s->table.v[job];
@@ -198,18 +204,22 @@ static int enqueue(struct sched *s, int job, int64_t due, const char *trigger)
 	    strcmp(trigger, "manual") != 0) {
 		snprintf(why, sizeof(why), "coalesced into the run due at %" PRId64,
 			 s->runs[q].due_ms);
-		missed(s, job, due, trigger, why);
-		return -1;
+		return missed(s, job, due, trigger, why) < 0 ? -2 : -1;
 	}
 	if (waiting(s) >= (size_t)s->sup->cfg.s.jobs.queue_max) {
-		missed(s, job, due, trigger, "queue full (jobs.queue_max)");
+		if (missed(s, job, due, trigger, "queue full (jobs.queue_max)") < 0)
+			return -2;
 		supervisor_alert(s->sup, OUTBOX_WARNING, "job_queue_full",
 				 "job %s due at %" PRId64 " not run: the job queue is full", j->name,
 				 due);
 		return -1;
 	}
-	if (ledger_insert(s, j->name, due, trigger, "queued", "", &id) != 1)
+	switch (ledger_insert(s, j->name, due, trigger, "queued", "", &id)) {
+	case 0:
 		return 0; /* that due time is in the ledger already: it ran or was decided */
+	case -1:
+		return -2; /* the database refused: the caller tries again */
+	}
 	r = add_run(s);
 	if (!r) {
 		log_warnx("job %s: out of memory for the queue (left queued in the ledger)",
@@ -232,7 +242,7 @@ static int enqueue_now(struct sched *s, int job, const char *trigger, int64_t *d
 	*due = clock_now_ms();
 	while ((rc = enqueue(s, job, *due, trigger)) == 0)
 		(*due)++;
-	return rc;
+	return rc == 1 ? 0 : -1;
 }
 
 /* Due times of job in (from, to]: the latest runs when run_last, every other is MISSED with why.
@@ -323,7 +333,7 @@ static void end_row(struct sched *s, int64_t id, const char *state, int64_t dura
 	else
 		sqlite3_bind_null(st, 6);
 	sqlite3_bind_int64(st, 7, id);
-	if (db_step_reset(st) < 0)
+	if (db_step_reset(st) != SQLITE_DONE)
 		log_warnx("job_runs: cannot record the end of run %" PRId64 ": %s", id,
 			  sqlite3_errmsg(s->sup->db));
 }
@@ -414,7 +424,7 @@ static int start_run(struct sched *s, struct sched_run *r)
 	sqlite3_bind_int(st, 1, r->attempts);
 	sqlite3_bind_int64(st, 2, r->started_ms);
 	sqlite3_bind_int64(st, 3, r->id);
-	if (db_step_reset(st) < 0)
+	if (db_step_reset(st) != SQLITE_DONE)
 		log_warnx("job_runs: cannot record the start of run %" PRId64, r->id);
 	if (j->local) {
 		const struct sched_local_action *a = sched_local_find(j->action);
@@ -436,6 +446,8 @@ static int urgent(const struct sched_run *r, const struct job_spec *j, int64_t n
 /* Starts what can start, best first, until nothing more can. */
 static void pump(struct sched *s)
 {
+	for (size_t i = 0; i < s->nruns; i++)
+		s->runs[i].blocked = 0;
 	for (;;) {
 		int64_t now = clock_now_ms();
 		struct sched_run *best = NULL;
@@ -448,7 +460,7 @@ static void pump(struct sched *s)
 			struct sched_order_key k;
 			int dep;
 
-			if (r->state == RUN_RUNNING || r->next_ms > now)
+			if (r->state == RUN_RUNNING || r->next_ms > now || r->blocked)
 				continue;
 			if (j->deadline_ms && now > r->due_ms + j->deadline_ms &&
 			    !r->deadline_alerted) {
@@ -480,8 +492,10 @@ static void pump(struct sched *s)
 				bk = k;
 			}
 		}
-		if (!best || !start_run(s, best))
+		if (!best)
 			return;
+		if (!start_run(s, best))
+			best->blocked = 1;
 	}
 }
 
@@ -510,30 +524,37 @@ static void clock_jumped(struct sched *s, int64_t before, int64_t now, int64_t s
 
 static void tick(struct sched *s)
 {
-	int64_t now = clock_now_ms(), mono = clock_mono_ms();
-	int64_t expect = s->last_now + (int64_t)((double)(mono - s->last_mono) * clock_rate());
-	int64_t skew = now - expect;
+	int64_t now = clock_now_ms(), real = clock_real_ms(), mono = clock_mono_ms();
+	/* The host's wall clock against its monotonic clock, both in real ms: a test clock's
+	 * rate would turn each ms of rounding into a false jump. */
+	int64_t skew = (real - s->last_real) - (mono - s->last_mono);
 
 	if (skew > s->sup->cfg.s.jobs.jump_threshold_ms ||
 	    skew < -s->sup->cfg.s.jobs.jump_threshold_ms)
-		clock_jumped(s, s->last_now, now, skew);
+		clock_jumped(s, s->last_now, now, (int64_t)((double)skew * clock_rate()));
 	s->last_now = now;
+	s->last_real = real;
 	s->last_mono = mono;
 	for (size_t i = 0; i < s->table.n; i++) {
 		const struct job_spec *j = &s->table.v[i];
 
 		while (s->js[i].next_due >= 0 && s->js[i].next_due <= now) {
 			int64_t due = s->js[i].next_due;
+			int rc = 0;
 
-			s->js[i].next_due = job_next_due(j, due);
 			if (!j->enabled)
-				continue;
-			if (now - due > j->misfire_grace_ms && s->js[i].next_due <= now)
-				missed(s, (int)i, due, "schedule", "late beyond the misfire grace");
+				rc = 0;
 			else if (now - due > j->misfire_grace_ms)
-				missed(s, (int)i, due, "schedule", "late beyond the misfire grace");
+				rc = missed(s, (int)i, due, "schedule",
+					    "late beyond the misfire grace") < 0
+					     ? -2
+					     : 0;
 			else
-				enqueue(s, (int)i, due, "schedule");
+				rc = enqueue(s, (int)i, due, "schedule");
+			/* Not recorded: this due time stays next, for the next tick. */
+			if (rc == -2)
+				break;
+			s->js[i].next_due = job_next_due(j, due);
 		}
 	}
 	pump(s);
@@ -558,8 +579,10 @@ static void arm(struct sched *s)
 	for (size_t i = 0; i < s->table.n; i++)
 		if (s->js[i].next_due >= 0 && s->js[i].next_due < wake)
 			wake = s->js[i].next_due;
+	/* A run already due waits for its worker or dependencies: their end wakes it. */
 	for (size_t i = 0; i < s->nruns; i++)
-		if (s->runs[i].state != RUN_RUNNING && s->runs[i].next_ms < wake)
+		if (s->runs[i].state != RUN_RUNNING && s->runs[i].next_ms > now &&
+		    s->runs[i].next_ms < wake)
 			wake = s->runs[i].next_ms;
 	ms = wake == INT64_MAX ? SCHED_TICK_MAX_MS : clock_timer_ms(wake > now ? wake - now : 0);
 	if (ms > SCHED_TICK_MAX_MS)
@@ -729,6 +752,7 @@ int sched_start(struct supervisor *sup)
 	sup->sched = s;
 	recover(s);
 	s->last_now = clock_now_ms();
+	s->last_real = clock_real_ms();
 	s->last_mono = clock_mono_ms();
 	uv_timer_init(sup->loop, &s->timer);
 	s->timer.data = s;

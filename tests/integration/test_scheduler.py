@@ -1,0 +1,135 @@
+"""The scheduler on the test clock: a simulated week fires each job exactly as often as its
+schedule says, dependants after their dependencies; a failing job is retried with growing
+delays, then its fallback runs and an alert is written; changes and rollbacks are audited."""
+import json
+import sqlite3
+import time
+
+from conftest import wait_for
+
+WEEK_MS = 7 * 86400 * 1000
+START = "2026-01-05T00:30:00+09:00"  # a Monday, 2026-01-04T15:30:00Z
+START_MS = 1767540600000
+
+
+def rows(d, sql, *args):
+    # Read-write: a read-only reader cannot rebuild the WAL index the daemon left.
+    db = sqlite3.connect(f"{d.dir}/data/tradingd.db", timeout=5)
+    try:
+        return db.execute(sql, args).fetchall()
+    finally:
+        db.close()
+
+
+def jobs_json(d):
+    res = d.ctl("--json", "jobs", check=True)
+    return {j["name"]: j for j in json.loads(res.stdout)["jobs"]}
+
+
+def test_simulated_week_fires_each_job_exactly_as_scheduled(daemon_factory):
+    grace = 86400000  # the machine is shared: a late timer must not turn into a miss
+    defs = {
+        "check": {"schedule": "0 * * * *", "worker": "supervisor", "action": "system_check",
+                  "misfire_grace_ms": grace, "priority": 90, "coalesce": False},
+        "first": {"schedule": "0 0 * * *", "worker": "maintenance", "action": "checkpoint",
+                  "misfire_grace_ms": grace, "coalesce": False},
+        "second": {"schedule": "0 0 * * *", "worker": "maintenance", "action": "checkpoint",
+                   "depends_on": ["first"], "misfire_grace_ms": grace, "priority": 99,
+                   "coalesce": False},
+    }
+    d = daemon_factory(overrides={"clock": {"start": START, "rate": 30000},
+                                  "jobs": {"defs": defs}}).start()
+    now = lambda: json.loads(d.ctl("--json", "jobs", check=True).stdout)  # noqa: E731
+    wait_for(lambda: min(j["next_ms"] for j in now()["jobs"]) > START_MS + WEEK_MS,
+             timeout=45, interval=0.5, what="a simulated week")
+    d.stop()
+    hourly = rows(d, "SELECT due_ms, state, reason FROM job_runs WHERE job='check' "
+                     "ORDER BY due_ms")
+    dues = [r[0] for r in hourly]
+    # The first hour after the scheduler started (the daemon's clock ran from the config's load).
+    assert dues[0] % 3600000 == 0 and START_MS < dues[0] <= START_MS + 3 * 3600000
+    expected = list(range(dues[0], dues[0] + len(dues) * 3600000, 3600000))
+    lost = sorted(set(expected) - set(dues))
+    warnings = [line for line in d.log_text().splitlines() if "tradingd[warn]" in line or
+                any(f"due {x}" in line for x in lost[:2])]
+    assert dues == list(range(dues[0], dues[0] + len(dues) * 3600000, 3600000)), warnings
+    # Every hour up to the end of the week: next_ms was past it when we stopped.
+    assert START_MS + WEEK_MS - 3600000 < dues[-1]
+    assert all(r[1] == "ok" for r in hourly), [r for r in hourly if r[1] != "ok"]
+    for name in ("first", "second"):
+        daily = rows(d, "SELECT due_ms, state, reason FROM job_runs WHERE job=? ORDER BY due_ms",
+                     name)
+        days = [r[0] for r in daily]
+        midnight = START_MS + 86400000 - 30 * 60000  # 2026-01-06T00:00+09:00
+        assert days == list(range(midnight, midnight + len(days) * 86400000, 86400000))
+        assert START_MS + WEEK_MS - 86400000 < days[-1] and len(days) == 7
+        assert all(r[1] == "ok" for r in daily), daily
+    # second has the higher priority but depends on first: it always started after first ended.
+    order = rows(d, "SELECT a.ended_ms, b.started_ms FROM job_runs a JOIN job_runs b "
+                    "ON a.due_ms = b.due_ms WHERE a.job='first' AND b.job='second'")
+    assert order and all(b >= a for a, b in order), order
+    # No due time twice: the ledger's key.
+    assert rows(d, "SELECT COUNT(*) FROM job_runs GROUP BY job, due_ms HAVING COUNT(*) > 1") == []
+
+
+def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
+    defs = {
+        "flaky": {"schedule": "0 0 1 1 *", "worker": "maintenance", "action": "checkpoint",
+                  "retries": 2, "backoff_ms": 1000, "backoff_max_ms": 60000, "jitter": 0,
+                  "fallback": "rescue"},
+        "rescue": {"schedule": "0 0 1 1 *", "worker": "supervisor", "action": "system_check"},
+    }
+    d = daemon_factory(overrides={"clock": {"start": START, "rate": 10},
+                                  "jobs": {"defs": defs}},
+                       env={"TRADINGD_FAULT": "maintenance:job-result:checkpoint:transient:3"})
+    d.start()
+    d.ctl("job", "run", "flaky", check=True)
+    wait_for(lambda: rows(d, "SELECT state FROM job_runs WHERE job='rescue'") == [("ok",)],
+             timeout=20, what="the fallback's run")
+    (state, attempts, trigger), = rows(d, "SELECT state, attempts, trigger FROM job_runs "
+                                          "WHERE job='flaky'")
+    assert (state, attempts, trigger) == ("failed", 3, "manual")
+    assert rows(d, "SELECT trigger FROM job_runs WHERE job='rescue'") == [("fallback",)]
+    log = d.log_text()
+    assert "retry in 1000 ms" in log and "retry in 2000 ms" in log
+    alerts = rows(d, "SELECT text FROM notifications WHERE kind='job_failed'")
+    assert len(alerts) == 1 and "flaky" in alerts[0][0] and "rescue" in alerts[0][0]
+
+    # The fault is used up: the next run succeeds at once.
+    d.ctl("job", "run", "flaky", check=True)
+    wait_for(lambda: ("ok",) in rows(d, "SELECT state FROM job_runs WHERE job='flaky'"),
+             timeout=10, what="a good run")
+
+    # A change and its rollback, both audited; the table in force follows.
+    assert jobs_json(d)["flaky"]["priority"] == 50
+    d.ctl("job", "set", "flaky", "priority=70", check=True)
+    assert jobs_json(d)["flaky"]["priority"] == 70
+    bad = d.ctl("job", "set", "flaky", "priority=500")
+    assert bad.returncode == 1 and "priority" in bad.stderr + bad.stdout
+    d.ctl("job", "pause", "rescue", check=True)
+    assert jobs_json(d)["rescue"]["enabled"] is False
+    d.ctl("jobs", "rollback", check=True)
+    assert jobs_json(d)["rescue"]["enabled"] is True
+    d.ctl("jobs", "rollback", "1", check=True)
+    assert jobs_json(d)["flaky"]["priority"] == 50
+    hist = json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"]
+    assert [(h["job"], h["what"]) for h in hist] == [
+        ("flaky", "set"), ("rescue", "pause"), ("rescue", "rollback"), ("flaky", "rollback")]
+    assert json.loads(hist[0]["after"]) == {"priority": 70}
+    assert json.loads(hist[3]["after"]) == {}
+    assert all(h["uid"] == 0 for h in hist)
+
+
+def test_permanent_failure_is_not_retried(daemon_factory):
+    defs = {"fragile": {"schedule": "0 0 1 1 *", "worker": "maintenance",
+                        "action": "checkpoint", "retries": 5, "backoff_ms": 1000}}
+    d = daemon_factory(overrides={"clock": {"start": START, "rate": 10},
+                                  "jobs": {"defs": defs}},
+                       env={"TRADINGD_FAULT": "maintenance:job-result:checkpoint:permanent:1"})
+    d.start()
+    d.ctl("job", "run", "fragile", check=True)
+    wait_for(lambda: rows(d, "SELECT state, attempts FROM job_runs") == [("failed", 1)],
+             timeout=10, what="the permanent failure")
+    assert "retry in" not in d.log_text()
+    wait_for(lambda: rows(d, "SELECT COUNT(*) FROM notifications WHERE kind='job_failed'")
+             == [(1,)], timeout=5, what="the alert")
