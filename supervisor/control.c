@@ -394,7 +394,9 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 	}
 	unlink(ctl->path);
 	rc = uv_pipe_bind(&ctl->server, ctl->path);
-	if (rc == 0 && chmod(ctl->path, 0660) < 0)
+	/* monitor_group's members are no group of the socket's: it is open, and each peer is
+	 * judged by its credentials. */
+	if (rc == 0 && chmod(ctl->path, sup->cfg.s.monitor_group[0] ? 0666 : 0660) < 0)
 		rc = -errno;
 	/* Bound while still root: without the chown the daemon's own user could not connect. */
 	if (rc == 0 && (group[0] || owner != (uid_t)-1)) {

@@ -331,15 +331,18 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	const char *run_dir = sup->cfg.s.run_dir;
 	const char *group = sup->cfg.s.control_group;
 	struct group *gr = group[0] ? getgrnam(group) : NULL;
+	/* With monitor_group, its members must reach the socket too: others may traverse run_dir
+	 * and the daemon tells peers apart by their credentials (privdrop_peer_access). */
+	mode_t run_mode = sup->cfg.s.monitor_group[0] ? 0751 : 0750;
 	char path[PATH_MAX];
 	sqlite3 *db;
 
-	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, 0750) < 0) {
+	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, run_mode) < 0) {
 		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
 		return -1;
 	}
 	/* Owner-only data, also when an older build made it group-readable. */
-	if (restrict_dir(run_dir, 0750, 1) < 0 || restrict_dir(data_dir, 0700, 0) < 0)
+	if (restrict_dir(run_dir, run_mode, 1) < 0 || restrict_dir(data_dir, 0700, 0) < 0)
 		return -1;
 	db = db_open(data_dir, DB_SETUP_BUSY_MS);
 	if (!db || db_migrate(db) < 0) {

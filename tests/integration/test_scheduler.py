@@ -1,11 +1,18 @@
 """The scheduler on the test clock: a simulated week fires each job exactly as often as its
 schedule says, dependants after their dependencies; a failing job is retried with growing
-delays, then its fallback runs and an alert is written; changes and rollbacks are audited."""
+delays, then its fallback runs and an alert is written; a permanent failure is not retried;
+changes and rollbacks are audited; a kill -9 neither repeats nor loses a run, and a clock step
+of an hour across the restart gives one catch-up; monitor_group may read but not change."""
+import grp
 import json
+import os
 import sqlite3
+import subprocess
 import time
 
-from conftest import wait_for
+import pytest
+
+from conftest import binary, pids_of, wait_for, wait_gone
 
 WEEK_MS = 7 * 86400 * 1000
 START = "2026-01-05T00:30:00+09:00"  # a Monday, 2026-01-04T15:30:00Z
@@ -133,3 +140,93 @@ def test_permanent_failure_is_not_retried(daemon_factory):
     assert "retry in" not in d.log_text()
     wait_for(lambda: rows(d, "SELECT COUNT(*) FROM notifications WHERE kind='job_failed'")
              == [(1,)], timeout=5, what="the alert")
+
+
+def iso(ms):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ms // 1000))
+
+
+def test_kill9_neither_repeats_nor_loses_and_a_clock_step_gives_one_catch_up(daemon_factory):
+    five = 300000
+    defs = {
+        "often": {"schedule": "*/5 * * * *", "worker": "supervisor", "action": "system_check",
+                  "misfire_grace_ms": 3600000, "coalesce": False},
+        "caught": {"schedule": "*/5 * * * *", "worker": "maintenance", "action": "checkpoint",
+                   "misfire_grace_ms": 3600000, "coalesce": False, "catch_up": True},
+    }
+    d = daemon_factory(overrides={"clock": {"start": START, "rate": 600},
+                                  "jobs": {"defs": defs}}).start()
+    wait_for(lambda: rows(d, "SELECT COUNT(*) FROM job_runs WHERE state='ok'")[0][0] >= 10,
+             timeout=20, what="runs before the kill")
+    workers = list(pids_of(d.status()).values())
+    d.proc.kill()  # kill -9 of the supervisor in the middle of the day
+    d.proc.wait()
+    wait_gone(workers, timeout=10)
+    before = {job: rows(d, "SELECT MAX(due_ms) FROM job_runs WHERE job=?", job)[0][0]
+              for job in defs}
+    last = max(before.values())
+    # Back one hour of daemon time later: the clock stepped while the daemon was down.
+    step_to = last + 3600000
+    d.config["clock"]["start"] = iso(step_to)
+    d.config_path.write_text(json.dumps(d.config, indent=2))
+    d.start()
+    wait_for(lambda: rows(d, "SELECT COUNT(*) FROM job_runs WHERE job='often' AND due_ms>? "
+                             "AND state='ok'", step_to)[0][0] >= 3,
+             timeout=20, what="runs after the restart")
+    d.stop()
+    for job in defs:
+        got = rows(d, "SELECT due_ms, trigger, state, reason FROM job_runs WHERE job=? "
+                      "ORDER BY due_ms", job)
+        dues = [r[0] for r in got]
+        # One row for every due time from the first to the last: none twice, none lost.
+        assert dues == list(range(dues[0], dues[-1] + five, five)), job
+        outage = [r for r in got if before[job] < r[0] <= step_to]
+        assert len(outage) == (step_to - before[job]) // five, (job, outage)
+        catch_up = [r for r in got if r[1] == "catch_up"]
+        if job == "caught":
+            # The latest missed due time runs once; the others are MISSED with the reason.
+            assert [(r[0], r[2]) for r in catch_up] == [(step_to, "ok")], got
+            assert all(r[2] == "missed" and r[3] == "the daemon was not running"
+                       for r in outage[:-1]), outage
+        else:
+            assert catch_up == []
+            assert all(r[2] == "missed" and r[3] == "the daemon was not running"
+                       for r in outage), outage
+        # Before the kill everything ran, except a run the kill interrupted (recorded so).
+        for r in got:
+            assert r[2] in ("ok", "missed"), r
+            if r[2] == "missed" and r[0] <= before[job]:
+                assert r[3].startswith("interrupted"), r
+
+
+def test_monitor_group_member_may_read_but_not_change_a_job(daemon_factory):
+    if os.geteuid() != 0:
+        pytest.skip("needs root to act as another uid")
+    gr = next((g for g in (grp.getgrnam(n) for n in ("daemon", "bin", "sys", "adm")
+                           if n in {x.gr_name for x in grp.getgrall()})
+               if g.gr_gid not in (0, 65534)), None)
+    if gr is None:
+        pytest.skip("no spare system group to use as monitor_group")
+    defs = {"nightly": {"schedule": "0 0 * * *", "worker": "maintenance", "action": "checkpoint"}}
+    d = daemon_factory(overrides={"monitor_group": gr.gr_name, "jobs": {"defs": defs}}).start()
+
+    def as_member(*args, groups=(gr.gr_gid,)):
+        return subprocess.run([binary("tradectl"), "-s", d.socket, *args], user=12345,
+                              group=12345, extra_groups=list(groups), capture_output=True,
+                              text=True, timeout=10)
+
+    res = as_member("--json", "jobs")
+    assert res.returncode == 0 and json.loads(res.stdout)["jobs"][0]["name"] == "nightly"
+    assert as_member("status").returncode == 0
+    for change in (("job", "pause", "nightly"), ("job", "set", "nightly", "priority=1"),
+                   ("job", "run", "nightly"), ("jobs", "rollback"), ("shutdown",)):
+        res = as_member(*change)
+        assert res.returncode == 1, (change, res)
+        assert "control_group" in res.stderr and "monitor_group may only read" in res.stderr
+    assert jobs_json(d)["nightly"]["enabled"] is True
+    assert json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"] == []
+    assert rows(d, "SELECT COUNT(*) FROM job_runs")[0][0] == 0
+    # Without the group: refused by the peer's credentials.
+    res = as_member("status", groups=())
+    assert res.returncode == 1 and "permission denied" in res.stderr
+    assert d.proc.poll() is None
