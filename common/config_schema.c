@@ -143,7 +143,7 @@ const struct config_key config_schema[] = {
 	 "a difference this large between wall-clock and monotonic time is a clock jump",
 	 F(jobs.jump_threshold_ms), 0},
 	{"jobs.max_missed_rows", CFG_INT, "10000", 1, 1000000, NULL,
-	 "at most this many MISSED rows per job after one outage or jump (the rest in one row)",
+	 "at most this many MISSED rows per job after one outage or jump (the rest are counted in the log)",
 	 F(jobs.max_missed_rows), 0},
 	{"jobs.defs", CFG_OBJECT, NULL, 0, 0, NULL, "the jobs, by name (a-z 0-9 _ -)", 0, 0},
 	{"jobs.defs.*", CFG_OBJECT, NULL, 0, 0, NULL, "one job", 0, 0},

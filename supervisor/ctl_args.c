@@ -20,11 +20,11 @@ const struct ctl_command_info ctl_commands[] = {
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
 	{"jobs", CTL_CMD_JOBS, 0, 2, "jobs [history|rollback [V]]",
-	 "the jobs (schedule, next run in its zone, last result); the schedule's audited changes; "
-	 "undo change V (default: the latest) and those after it"},
+	 "the jobs (schedule, next run in its zone, last result); their audited changes; undo "
+	 "change V (default: the latest) and the later ones of its job"},
 	{"job", CTL_CMD_JOB, 2, -1, "job run|pause|resume NAME",
-	 "run NAME now, or pause/resume it (audited); job set NAME KEY=VALUE... changes its keys "
-	 "(jobs.defs.NAME.KEY, audited)"},
+	 "run NAME now, or pause/resume it (audited); job set NAME KEY=VALUE... changes its "
+	 "keys (audited)"},
 	{"help", CTL_CMD_HELP, 0, -1, "help", "this text"},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
@@ -241,8 +241,12 @@ void ctl_usage(FILE *out)
 		     "Controls a running tradingd through its control socket.\n"
 		     "\n"
 		     "Commands:\n");
-	for (const struct ctl_command_info *c = ctl_commands; c->name; c++)
-		fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+	for (const struct ctl_command_info *c = ctl_commands; c->name; c++) {
+		if (strlen(c->synopsis) < 22)
+			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+		else /* a long synopsis gets a line of its own */
+			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
+	}
 	fprintf(out,
 		"\n"
 		"Options:\n"
