@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -336,6 +338,21 @@ static void on_signal(uv_signal_t *handle, int signum)
 	worker_stop(w);
 }
 
+/* The role's resource priorities (roles.c): nice, and ioprio_set, which glibc does not wrap. */
+static void lower_priority(enum role role)
+{
+	const struct role_info *ri = role_info(role);
+
+	if (ri->nice && setpriority(PRIO_PROCESS, 0, ri->nice) < 0)
+		log_warn("setpriority(%d)", ri->nice);
+	/* IOPRIO_WHO_PROCESS = 1, class IOPRIO_CLASS_BE (2) << 13, level 7: the lowest. */
+	if (ri->io_low && syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 7) < 0)
+		log_warn("ioprio_set");
+	if (ri->nice || ri->io_low)
+		log_info("running at nice %d%s", ri->nice,
+			 ri->io_low ? " and the lowest best-effort I/O priority" : "");
+}
+
 int worker_run(enum role role, const struct worker_ops *ops)
 {
 	struct worker w = {.role = role};
@@ -354,6 +371,7 @@ int worker_run(enum role role, const struct worker_ops *ops)
 		fatalx("malformed %s in the environment", CLOCK_ENV);
 	if ((unsigned)role >= ROLE_WORKER_COUNT)
 		fatalx("%s is not a worker role", role_name(role));
+	lower_priority(role);
 	w.ops = ops;
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) < 0)

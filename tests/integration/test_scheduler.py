@@ -6,6 +6,7 @@ of an hour across the restart gives one catch-up; monitor_group may read but not
 import grp
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import time
@@ -46,6 +47,14 @@ def test_simulated_week_fires_each_job_exactly_as_scheduled(daemon_factory):
     }
     d = daemon_factory(overrides={"clock": {"start": START, "rate": 30000},
                                   "jobs": {"defs": defs}}).start()
+    # The maintenance worker runs at a lower CPU and I/O priority (roles.c), trading does not.
+    maint = d.status()["maintenance"]["pid"]
+    assert int(open(f"/proc/{maint}/stat").read().rsplit(")", 1)[1].split()[16]) == 10
+    assert int(open(f"/proc/{d.status()['strategy']['pid']}/stat").read()
+               .rsplit(")", 1)[1].split()[16]) == 0
+    if shutil.which("ionice"):
+        io = subprocess.run(["ionice", "-p", str(maint)], capture_output=True, text=True)
+        assert io.stdout.strip() == "best-effort: prio 7", io
     now = lambda: json.loads(d.ctl("--json", "jobs", check=True).stdout)  # noqa: E731
     wait_for(lambda: min(j["next_ms"] for j in now()["jobs"]) > START_MS + WEEK_MS,
              timeout=45, interval=0.5, what="a simulated week")
