@@ -6,7 +6,9 @@ of an hour across the restart gives one catch-up; monitor_group may read but not
 import grp
 import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import time
@@ -239,3 +241,30 @@ def test_monitor_group_member_may_read_but_not_change_a_job(daemon_factory):
     res = as_member("status", groups=())
     assert res.returncode == 1 and "permission denied" in res.stderr
     assert d.proc.poll() is None
+
+
+def test_a_wall_clock_step_of_an_hour_gives_one_catch_up(daemon_factory):
+    five = 300000
+    defs = {"often": {"schedule": "*/5 * * * *", "worker": "supervisor",
+                      "action": "system_check", "misfire_grace_ms": 3600000}}
+    d = daemon_factory(overrides={"clock": {"start": START, "rate": 300},
+                                  "jobs": {"defs": defs}},
+                       env={"TRADINGD_FAULT": "tradingd:clock-step:3600000"}).start()
+    wait_for(lambda: rows(d, "SELECT COUNT(*) FROM job_runs WHERE state='ok'")[0][0] >= 2,
+             timeout=30, what="two runs before the step")
+    before = rows(d, "SELECT MAX(due_ms) FROM job_runs")[0][0]
+    d.proc.send_signal(signal.SIGUSR2)  # the test clock jumps one hour ahead
+    wait_for(lambda: rows(d, "SELECT COUNT(*) FROM job_runs WHERE trigger='catch_up' AND "
+                             "state='ok'")[0][0] == 1, timeout=20, what="the catch-up")
+    jumped = re.compile(r"wall clock jumped by \+(3599|3600|3601) s")
+    wait_for(lambda: jumped.search(d.log_text()), timeout=5, what="the log")
+    got = rows(d, "SELECT due_ms, trigger, state, reason FROM job_runs WHERE due_ms > ? "
+                  "ORDER BY due_ms", before)
+    dues = [r[0] for r in got]
+    assert dues == list(range(before + five, dues[-1] + five, five))
+    catch_up = [r for r in got if r[1] == "catch_up"]
+    assert len(catch_up) == 1, got
+    skipped = [r for r in got if r[0] < catch_up[0][0]]
+    assert len(skipped) >= 10, got  # about an hour of due times, each recorded
+    assert all(r[2] == "missed" and jumped.match(r[3]) for r in skipped), skipped
+    assert rows(d, "SELECT COUNT(*) FROM notifications WHERE kind='clock_jump'")[0][0] == 1
