@@ -33,6 +33,16 @@ struct sched_run {
 	char trigger[12];
 };
 
+/* A state change of a ledger row, kept until the database takes it (a lock held by another
+ * process must not leave a finished run "running" in the ledger). */
+struct row_write {
+	int64_t id;
+	int start; /* 1: the run started (attempts, t_ms = started_ms) */
+	int attempts;
+	int64_t t_ms, duration, next_ms;
+	char state[8], result[12], reason[200];
+};
+
 struct job_state {
 	int64_t next_due; /* -1: none within the cron horizon */
 	int running;
@@ -75,6 +85,8 @@ struct sched {
 	struct job_state *js;
 	struct sched_run *runs;
 	size_t nruns, cap;
+	struct row_write *writes; /* in order, oldest first */
+	size_t nwrites, wcap;
 	int busy[ROLE_WORKER_COUNT];
 	uv_timer_t timer;
 	uv_signal_t step_signal; /* test-only clock step, see sched_start */
@@ -321,24 +333,71 @@ static void drop_run(struct sched *s, struct sched_run *r)
 	*r = s->runs[--s->nruns];
 }
 
+static int apply_write(struct sched *s, const struct row_write *w)
+{
+	sqlite3_stmt *st = s->st[w->start ? ST_START : ST_END];
+
+	if (w->start) {
+		sqlite3_bind_int(st, 1, w->attempts);
+		sqlite3_bind_int64(st, 2, w->t_ms);
+		sqlite3_bind_int64(st, 3, w->id);
+		return db_step_reset(st) == SQLITE_DONE ? 0 : -1;
+	}
+	sqlite3_bind_text(st, 1, w->state, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, w->t_ms);
+	sqlite3_bind_int64(st, 3, w->duration);
+	sqlite3_bind_text(st, 4, w->result, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, w->reason, -1, SQLITE_STATIC);
+	if (w->next_ms >= 0)
+		sqlite3_bind_int64(st, 6, w->next_ms);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int64(st, 7, w->id);
+	return db_step_reset(st) == SQLITE_DONE ? 0 : -1;
+}
+
+/* Writes what waits, in order; stops at the first the database refuses (tried next tick). */
+static void flush_writes(struct sched *s)
+{
+	size_t done = 0;
+
+	while (done < s->nwrites && apply_write(s, &s->writes[done]) == 0)
+		done++;
+	if (done < s->nwrites)
+		log_warnx("job_runs: %zu state changes wait for the database: %s",
+			  s->nwrites - done, sqlite3_errmsg(s->sup->db));
+	memmove(s->writes, s->writes + done, (s->nwrites - done) * sizeof(*s->writes));
+	s->nwrites -= done;
+}
+
+static void queue_write(struct sched *s, const struct row_write *w)
+{
+	if (s->nwrites == s->wcap) {
+		size_t cap = s->wcap ? s->wcap * 2 : 16;
+		struct row_write *v = realloc(s->writes, cap * sizeof(*v));
+
+		if (!v) {
+			log_warnx("job_runs: out of memory: the change of run %" PRId64 " is lost",
+				  w->id);
+			return;
+		}
+		s->writes = v;
+		s->wcap = cap;
+	}
+	s->writes[s->nwrites++] = *w;
+	flush_writes(s);
+}
+
 static void end_row(struct sched *s, int64_t id, const char *state, int64_t duration,
 		    const char *result, const char *reason, int64_t next_ms)
 {
-	sqlite3_stmt *st = s->st[ST_END];
+	struct row_write w = {.id = id, .t_ms = clock_now_ms(), .duration = duration,
+			      .next_ms = next_ms};
 
-	sqlite3_bind_text(st, 1, state, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, clock_now_ms());
-	sqlite3_bind_int64(st, 3, duration);
-	sqlite3_bind_text(st, 4, result, -1, SQLITE_STATIC);
-	sqlite3_bind_text(st, 5, reason, -1, SQLITE_STATIC);
-	if (next_ms >= 0)
-		sqlite3_bind_int64(st, 6, next_ms);
-	else
-		sqlite3_bind_null(st, 6);
-	sqlite3_bind_int64(st, 7, id);
-	if (db_step_reset(st) != SQLITE_DONE)
-		log_warnx("job_runs: cannot record the end of run %" PRId64 ": %s", id,
-			  sqlite3_errmsg(s->sup->db));
+	snprintf(w.state, sizeof(w.state), "%s", state);
+	snprintf(w.result, sizeof(w.result), "%s", result);
+	snprintf(w.reason, sizeof(w.reason), "%s", reason);
+	queue_write(s, &w);
 }
 
 static void run_ended(struct sched *s, int64_t id, enum ipc_job_result result, const char *msg,
@@ -395,9 +454,10 @@ static void dispatch_done(struct supervisor *sup, uint64_t run_id, enum ipc_job_
 	struct sched *s = arg;
 
 	(void)sup;
+	/* During the shutdown a result is still recorded; nothing new starts. */
+	run_ended(s, (int64_t)run_id, result, msg, duration_ms);
 	if (s->closing)
 		return;
-	run_ended(s, (int64_t)run_id, result, msg, duration_ms);
 	pump(s);
 	arm(s);
 }
@@ -406,7 +466,6 @@ static void dispatch_done(struct supervisor *sup, uint64_t run_id, enum ipc_job_
 static int start_run(struct sched *s, struct sched_run *r)
 {
 	const struct job_spec *j = &s->table.v[r->job];
-	sqlite3_stmt *st = s->st[ST_START];
 	char err[160], msg[IPC_JOB_MSG_MAX];
 	int64_t id = r->id;
 
@@ -424,11 +483,8 @@ static int start_run(struct sched *s, struct sched_run *r)
 	r->state = RUN_RUNNING;
 	r->started_ms = clock_now_ms();
 	s->js[r->job].running++;
-	sqlite3_bind_int(st, 1, r->attempts);
-	sqlite3_bind_int64(st, 2, r->started_ms);
-	sqlite3_bind_int64(st, 3, r->id);
-	if (db_step_reset(st) != SQLITE_DONE)
-		log_warnx("job_runs: cannot record the start of run %" PRId64, r->id);
+	queue_write(s, &(struct row_write){.id = r->id, .start = 1, .attempts = r->attempts,
+					   .t_ms = r->started_ms});
 	if (j->local) {
 		const struct sched_local_action *a = sched_local_find(j->action);
 		int64_t t0 = clock_mono_ms();
@@ -532,6 +588,9 @@ static void tick(struct sched *s)
 	 * shows as a difference; both read in whole ms, so a test clock's rate widens the slack. */
 	double rate = clock_rate();
 	int64_t skew = (now - s->last_now) - (int64_t)((double)(mono - s->last_mono) * rate);
+
+	if (s->nwrites)
+		flush_writes(s);
 	int64_t slack = s->sup->cfg.s.jobs.jump_threshold_ms + (int64_t)(2 * rate);
 
 	if (skew > slack || skew < -slack)
@@ -813,6 +872,13 @@ void sched_free(struct supervisor *sup)
 	if (!s)
 		return;
 	sup->sched = NULL;
+	if (s->nwrites)
+		flush_writes(s);
+	if (s->nwrites)
+		log_warnx("job_runs: %zu state changes not written: those runs count as "
+			  "interrupted at the next start",
+			  s->nwrites);
+	free(s->writes);
 	db_finalize_all(s->st, ST_COUNT);
 	job_table_free(&s->table);
 	free(s->js);

@@ -60,6 +60,9 @@ def test_simulated_week_fires_each_job_exactly_as_scheduled(daemon_factory):
     now = lambda: json.loads(d.ctl("--json", "jobs", check=True).stdout)  # noqa: E731
     wait_for(lambda: min(j["next_ms"] for j in now()["jobs"]) > START_MS + WEEK_MS,
              timeout=45, interval=0.5, what="a simulated week")
+    wait_for(lambda: rows(d, "SELECT COUNT(*) FROM job_runs WHERE due_ms <= ? AND state IN "
+                             "('queued', 'running', 'retry')", START_MS + WEEK_MS) == [(0,)],
+             timeout=10, what="the week's runs to end")
     d.stop()
     hourly = rows(d, "SELECT due_ms, state, reason FROM job_runs WHERE job='check' "
                      "ORDER BY due_ms")
