@@ -114,8 +114,8 @@ int job_spec_parse(struct job_spec *j, const char *name, json_t *obj, const char
 
 	memset(j, 0, sizeof(*j));
 	j->fallback = -1;
-	if (strlen(name) >= JOB_NAME_MAX || strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") !=
-						    strlen(name) || !name[0]) {
+	if (strlen(name) >= JOB_NAME_MAX ||
+	    strspn(name, "abcdefghijklmnopqrstuvwxyz0123456789_-") != strlen(name) || !name[0]) {
 		report(err, arg, prefix, "", "job name \"%.48s\": use 1 to 47 of a-z 0-9 _ -%s",
 		       name, "");
 		return -1;

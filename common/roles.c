@@ -10,7 +10,8 @@ static const struct role_info roles[ROLE_COUNT] = {
 	/* The notifier moves to ROLE_BIN_NET (one field) when it speaks to Telegram: until then
 	 * it restarts in the small binary, without libcurl's 28 shared objects to load. */
 	[ROLE_NOTIFIER] = {"notifier", ROLE_BIN_CORE, 1, 0, {"notifier", NULL}, 0, 0},
-	[ROLE_MAINTENANCE] = {"maintenance", ROLE_BIN_CORE, 2, 0, {"maintenance", NULL}, 0, 0, 10, 1},
+	[ROLE_MAINTENANCE] =
+		{"maintenance", ROLE_BIN_CORE, 2, 0, {"maintenance", NULL}, 0, 0, 10, 1},
 	[ROLE_MARKET_DATA] = {"market-data",
 			      ROLE_BIN_NET,
 			      3,

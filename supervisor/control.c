@@ -28,7 +28,7 @@ struct control_client {
 	char *buf;
 	size_t len;
 	uid_t uid;
-	int access; /* enum peer_access */
+	int access;  /* enum peer_access */
 	int counted; /* holds one of control.max_clients (refused ones never do) */
 	int closing;
 	int pending_closes;

@@ -147,9 +147,9 @@ static const struct {
 	const char *cmd, *sub;
 	int mutating;
 } command_access[] = {
-	{"status", NULL, 0},   {"pid", NULL, 0},      {"version", NULL, 0},  {"jobs", "rollback", 1},
-	{"jobs", NULL, 0},     {"start", NULL, 1},    {"stop", NULL, 1},     {"restart", NULL, 1},
-	{"reload", NULL, 1},   {"shutdown", NULL, 1}, {"job", NULL, 1},
+	{"status", NULL, 0}, {"pid", NULL, 0},	    {"version", NULL, 0}, {"jobs", "rollback", 1},
+	{"jobs", NULL, 0},   {"start", NULL, 1},    {"stop", NULL, 1},	  {"restart", NULL, 1},
+	{"reload", NULL, 1}, {"shutdown", NULL, 1}, {"job", NULL, 1},
 };
 
 int control_command_mutating(const char *cmd, const char *sub)
@@ -214,7 +214,8 @@ static json_t *cmd_job(struct supervisor *sup, json_t *args)
 	json_t *set, *reply;
 
 	if (!sub || !name)
-		return control_fail("%s", "job run|pause|resume NAME, or job set NAME KEY=VALUE...");
+		return control_fail("%s",
+				    "job run|pause|resume NAME, or job set NAME KEY=VALUE...");
 	if (strcmp(sub, "run") == 0 && json_array_size(args) == 2)
 		return sched_run_now(sup, name);
 	if ((strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0) &&

@@ -92,7 +92,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 		}
 	}
 	if (opt->nargs < c->min_args && c->command == CTL_CMD_JOB) {
-		snprintf(err, errlen, "usage: job run|pause|resume NAME, or job set NAME KEY=VALUE...");
+		snprintf(err, errlen,
+			 "usage: job run|pause|resume NAME, or job set NAME KEY=VALUE...");
 		return -1;
 	}
 	if (opt->nargs < c->min_args) {

@@ -2,11 +2,11 @@
  * --json as the daemon sent it. The reply is input: every member is checked before use. */
 #include "ctl.h"
 
-#include "common/clock.h"
-
 #include <inttypes.h>
 #include <string.h>
 #include <strings.h>
+
+#include "common/clock.h"
 
 int ctl_exit_code(enum ctl_outcome outcome)
 {
@@ -272,8 +272,8 @@ static enum ctl_outcome render_results(const struct ctl_options *opt, const char
 }
 
 /* tradectl jobs: one line per job; jobs history: one line per change. */
-static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *where,
-				    json_t *reply, FILE *out, FILE *err)
+static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *where, json_t *reply,
+				    FILE *out, FILE *err)
 {
 	json_t *jobs = json_object_get(reply, "jobs"), *hist = json_object_get(reply, "history");
 	json_t *j;
@@ -293,8 +293,9 @@ static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *w
 			copy_printable(before, sizeof(before), member_str(j, "before"));
 			copy_printable(after, sizeof(after), member_str(j, "after"));
 			clock_format(member_int(j, "changed_ms"), 0, when, sizeof(when));
-			fprintf(out, "%-4" JSON_INTEGER_FORMAT " %sZ uid %-6" JSON_INTEGER_FORMAT
-				     " %-8s %-20s %s -> %s\n",
+			fprintf(out,
+				"%-4" JSON_INTEGER_FORMAT " %sZ uid %-6" JSON_INTEGER_FORMAT
+				" %-8s %-20s %s -> %s\n",
 				member_int(j, "version"), when, member_int(j, "uid"), what, job,
 				before, after);
 		}
@@ -312,9 +313,11 @@ static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *w
 		copy_printable(name, sizeof(name), member_str(j, "name"));
 		copy_printable(sched, sizeof(sched), member_str(j, "schedule"));
 		copy_printable(next, sizeof(next),
-			       json_is_true(json_object_get(j, "enabled")) ? member_str(j, "next_run")
-									   : "paused");
-		copy_printable(last, sizeof(last), json_is_object(l) ? member_str(l, "state") : "-");
+			       json_is_true(json_object_get(j, "enabled"))
+				       ? member_str(j, "next_run")
+				       : "paused");
+		copy_printable(last, sizeof(last),
+			       json_is_object(l) ? member_str(l, "state") : "-");
 		copy_printable(worker, sizeof(worker), member_str(j, "worker"));
 		copy_printable(action, sizeof(action), member_str(j, "action"));
 		fprintf(out, "%-20s %-18s %-26s %-9s %s.%s\n", name, sched, next, last, worker,

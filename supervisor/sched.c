@@ -48,17 +48,7 @@ struct job_state {
 	int running;
 };
 
-enum {
-	ST_INSERT,
-	ST_START,
-	ST_END,
-	ST_LAST_DUE,
-	ST_OPEN,
-	ST_LAST,
-	ST_DEP,
-	ST_OVERRIDES,
-	ST_COUNT
-};
+enum { ST_INSERT, ST_START, ST_END, ST_LAST_DUE, ST_OPEN, ST_LAST, ST_DEP, ST_OVERRIDES, ST_COUNT };
 
 static const char *const sql[ST_COUNT] = {
 	[ST_INSERT] = "INSERT OR IGNORE INTO job_runs(job, due_ms, trigger, state, next_ms, "
@@ -152,8 +142,8 @@ static int ledger_insert(struct sched *s, const char *job, int64_t due, const ch
 	else
 		sqlite3_bind_null(st, 7);
 	if (db_step_reset(st) != SQLITE_DONE) {
-		log_warnx("job_runs: cannot record %s due %" PRId64 " (tried again): %s", job,
-			  due, sqlite3_errmsg(s->sup->db));
+		log_warnx("job_runs: cannot record %s due %" PRId64 " (tried again): %s", job, due,
+			  sqlite3_errmsg(s->sup->db));
 		return -1;
 	}
 	changed = sqlite3_changes(s->sup->db);
@@ -225,8 +215,8 @@ static int enqueue(struct sched *s, int job, int64_t due, const char *trigger)
 		if (missed(s, job, due, trigger, "queue full (jobs.queue_max)") < 0)
 			return -2;
 		supervisor_alert(s->sup, OUTBOX_WARNING, "job_queue_full",
-				 "job %s due at %" PRId64 " not run: the job queue is full", j->name,
-				 due);
+				 "job %s due at %" PRId64 " not run: the job queue is full",
+				 j->name, due);
 		return -1;
 	}
 	switch (ledger_insert(s, j->name, due, trigger, "queued", "", &id)) {
@@ -391,8 +381,8 @@ static void queue_write(struct sched *s, const struct row_write *w)
 static void end_row(struct sched *s, int64_t id, const char *state, int64_t duration,
 		    const char *result, const char *reason, int64_t next_ms)
 {
-	struct row_write w = {.id = id, .t_ms = clock_now_ms(), .duration = duration,
-			      .next_ms = next_ms};
+	struct row_write w = {
+		.id = id, .t_ms = clock_now_ms(), .duration = duration, .next_ms = next_ms};
 
 	snprintf(w.state, sizeof(w.state), "%s", state);
 	snprintf(w.result, sizeof(w.result), "%s", result);
@@ -430,8 +420,8 @@ static void run_ended(struct sched *s, int64_t id, enum ipc_job_result result, c
 			 duration, msg);
 	} else {
 		supervisor_alert(s->sup, OUTBOX_CRITICAL, "job_failed",
-				 "job %s failed (%s, %d attempt%s): %s%s%s", j->name,
-				 names[result], r->attempts, r->attempts == 1 ? "" : "s", msg,
+				 "job %s failed (%s, %d attempt%s): %s%s%s", j->name, names[result],
+				 r->attempts, r->attempts == 1 ? "" : "s", msg,
 				 j->fallback >= 0 ? "; running fallback " : "",
 				 j->fallback >= 0 ? s->table.v[j->fallback].name : "");
 	}
@@ -483,7 +473,9 @@ static int start_run(struct sched *s, struct sched_run *r)
 	r->state = RUN_RUNNING;
 	r->started_ms = clock_now_ms();
 	s->js[r->job].running++;
-	queue_write(s, &(struct row_write){.id = r->id, .start = 1, .attempts = r->attempts,
+	queue_write(s, &(struct row_write){.id = r->id,
+					   .start = 1,
+					   .attempts = r->attempts,
 					   .t_ms = r->started_ms});
 	if (j->local) {
 		const struct sched_local_action *a = sched_local_find(j->action);
@@ -573,8 +565,7 @@ static void clock_jumped(struct sched *s, int64_t before, int64_t now, int64_t s
 			continue;
 		}
 		if (skew > 0 && s->js[i].next_due >= 0 && s->js[i].next_due <= now)
-			s->js[i].next_due =
-				backlog(s, (int)i, s->js[i].next_due - 1, now, 1, why);
+			s->js[i].next_due = backlog(s, (int)i, s->js[i].next_due - 1, now, 1, why);
 		else
 			s->js[i].next_due = job_next_due(&s->table.v[i], now);
 	}
@@ -824,8 +815,8 @@ int sched_start(struct supervisor *sup)
 		log_warnx("scheduler: overrides refused (%s): using the config's jobs", err);
 		job_table_free(&t);
 		t.n = 0;
-		if (job_table_load(&t, json_object_get(json_object_get(sup->cfg.root, "jobs"),
-						       "defs"),
+		if (job_table_load(&t,
+				   json_object_get(json_object_get(sup->cfg.root, "jobs"), "defs"),
 				   collect_error, err) < 0) {
 			log_errx("scheduler: %s", err);
 			db_finalize_all(s->st, ST_COUNT);
@@ -953,8 +944,7 @@ json_t *sched_run_now(struct supervisor *sup, const char *name)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", "not queued (queue full)");
 	pump(s);
 	arm(s);
-	return json_pack("{s:b, s:s, s:I}", "ok", 1, "result", "queued", "due_ms",
-			 (json_int_t)due);
+	return json_pack("{s:b, s:s, s:I}", "ok", 1, "result", "queued", "due_ms", (json_int_t)due);
 }
 
 /* Used by sched_ctl.c inside its transaction: the table from the config and job_overrides as

@@ -185,13 +185,14 @@ json_t *sched_history(struct supervisor *sup)
 	}
 	while (sqlite3_step(st) == SQLITE_ROW)
 		json_array_append_new(
-			rows, json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "version",
-					(json_int_t)sqlite3_column_int64(st, 0), "changed_ms",
-					(json_int_t)sqlite3_column_int64(st, 1), "uid",
-					(json_int_t)sqlite3_column_int64(st, 2), "job",
-					sqlite3_column_text(st, 3), "what", sqlite3_column_text(st, 4),
-					"before", sqlite3_column_text(st, 5), "after",
-					sqlite3_column_text(st, 6)));
+			rows,
+			json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:s}", "version",
+				  (json_int_t)sqlite3_column_int64(st, 0), "changed_ms",
+				  (json_int_t)sqlite3_column_int64(st, 1), "uid",
+				  (json_int_t)sqlite3_column_int64(st, 2), "job",
+				  sqlite3_column_text(st, 3), "what", sqlite3_column_text(st, 4),
+				  "before", sqlite3_column_text(st, 5), "after",
+				  sqlite3_column_text(st, 6)));
 	sqlite3_finalize(st);
 	return json_pack("{s:b, s:o}", "ok", 1, "history", rows);
 }

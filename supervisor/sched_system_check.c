@@ -38,8 +38,9 @@ static void finding(struct supervisor *sup, enum check c, int bad, const char *t
 	if (bad && used < len)
 		snprintf(msg + used, len - used, "%s%s", used ? "; " : "", text);
 	if (bad && (!alerted[c] || c == CHECK_JUMP))
-		supervisor_alert(sup, c == CHECK_WORKERS || c == CHECK_DISK ? OUTBOX_CRITICAL
-									    : OUTBOX_WARNING,
+		supervisor_alert(sup,
+				 c == CHECK_WORKERS || c == CHECK_DISK ? OUTBOX_CRITICAL
+								       : OUTBOX_WARNING,
 				 check_kind[c], "system check: %s", text);
 	else if (!bad && alerted[c] && c != CHECK_JUMP)
 		supervisor_alert(sup, OUTBOX_INFO, check_kind[c], "system check: %s cleared",

@@ -47,9 +47,8 @@ static void test_backoff_doubles_up_to_the_cap_and_jitter_only_shortens(void **s
 	assert_int_equal(job_backoff_ms(&j, 60, 0.5), 5000); /* no overflow far out */
 	j.jitter = 0.25;
 	for (int attempt = 2; attempt < 10; attempt++) {
-		int64_t base = job_backoff_ms(&(struct job_spec){.backoff_ms = 1000,
-								 .backoff_max_ms = 5000},
-					      attempt, 0);
+		int64_t base = job_backoff_ms(
+			&(struct job_spec){.backoff_ms = 1000, .backoff_max_ms = 5000}, attempt, 0);
 		for (double r = 0; r < 1; r += 0.125) {
 			int64_t d = job_backoff_ms(&j, attempt, r);
 
@@ -65,13 +64,14 @@ static void test_dependency_order_and_cycles(void **state)
 	struct job_table t = {0};
 
 	(void)state;
-	assert_int_equal(load(&t, "{\"backup\": {\"schedule\": \"@daily\", \"worker\": "
-				  "\"maintenance\", \"action\": \"checkpoint\"},"
-				  "\"verify\": {\"schedule\": \"@daily\", \"worker\": \"maintenance\","
-				  " \"action\": \"checkpoint\", \"depends_on\": [\"backup\"]},"
-				  "\"prune\": {\"schedule\": \"@daily\", \"worker\": \"maintenance\","
-				  " \"action\": \"checkpoint\", \"depends_on\": [\"verify\"],"
-				  " \"fallback\": \"backup\"}}"),
+	assert_int_equal(load(&t,
+			      "{\"backup\": {\"schedule\": \"@daily\", \"worker\": "
+			      "\"maintenance\", \"action\": \"checkpoint\"},"
+			      "\"verify\": {\"schedule\": \"@daily\", \"worker\": \"maintenance\","
+			      " \"action\": \"checkpoint\", \"depends_on\": [\"backup\"]},"
+			      "\"prune\": {\"schedule\": \"@daily\", \"worker\": \"maintenance\","
+			      " \"action\": \"checkpoint\", \"depends_on\": [\"verify\"],"
+			      " \"fallback\": \"backup\"}}"),
 			 0);
 	assert_int_equal(t.n, 3);
 	assert_int_equal(t.v[job_table_find(&t, "prune")].deps[0], job_table_find(&t, "verify"));
@@ -86,7 +86,8 @@ static void test_dependency_order_and_cycles(void **state)
 				  "\"c\": {\"schedule\": \"@daily\", \"worker\": \"maintenance\","
 				  " \"action\": \"checkpoint\", \"depends_on\": [\"b\"]}}"),
 			 -1);
-	assert_non_null(strstr(errors, "jobs.defs.a.depends_on: dependency cycle: a -> c -> b -> a"));
+	assert_non_null(
+		strstr(errors, "jobs.defs.a.depends_on: dependency cycle: a -> c -> b -> a"));
 	assert_int_equal(t.n, 0);
 
 	assert_int_equal(load(&t, "{\"x\": {\"schedule\": \"61 * * * *\", \"worker\": \"ghost\","
@@ -99,9 +100,11 @@ static void test_dependency_order_and_cycles(void **state)
 	assert_int_equal(load(&t, "{\"y\": {\"schedule\": \"@every 5m\", \"worker\": \"strategy\","
 				  " \"action\": \"fly\"}}"),
 			 -1);
-	assert_non_null(strstr(errors, "jobs.defs.y.action: worker strategy has no action \"fly\""));
-	assert_int_equal(load(&t, "{\"z\": {\"schedule\": \"@every 0m\", \"worker\": \"supervisor\","
-				  " \"action\": \"system_check\"}}"),
+	assert_non_null(
+		strstr(errors, "jobs.defs.y.action: worker strategy has no action \"fly\""));
+	assert_int_equal(load(&t,
+			      "{\"z\": {\"schedule\": \"@every 0m\", \"worker\": \"supervisor\","
+			      " \"action\": \"system_check\"}}"),
 			 -1);
 	assert_non_null(strstr(errors, "jobs.defs.z.schedule: \"@every 0m\" is not an interval"));
 }
@@ -121,11 +124,9 @@ static void test_intervals_and_cron_due_times(void **state)
 				  " \"action\": \"system_check\"}}"),
 			 0);
 	/* Intervals are aligned to the epoch: the same due times after any restart. */
-	assert_int_equal(job_next_due(&t.v[job_table_find(&t, "i")], 1767571140000),
-			 1767571200000);
+	assert_int_equal(job_next_due(&t.v[job_table_find(&t, "i")], 1767571140000), 1767571200000);
 	/* 09:00 in Seoul is 00:00 UTC: 2026-01-05T23:59Z is followed by 2026-01-06T00:00Z. */
-	assert_int_equal(job_next_due(&t.v[job_table_find(&t, "c")], 1767657540000),
-			 1767657600000);
+	assert_int_equal(job_next_due(&t.v[job_table_find(&t, "c")], 1767657540000), 1767657600000);
 	job_table_free(&t);
 }
 
