@@ -588,6 +588,17 @@ static void tick(struct sched *s)
 		clock_jumped(s, s->last_now, now, skew);
 	s->last_now = now;
 	s->last_mono = mono;
+	/* The rows of every due time of this tick in one commit (one fsync, not one per job):
+	 * without the transaction each row is still committed on its own. */
+	int in_tx = 0;
+	size_t nruns_before = s->nruns;
+	int64_t *saved = malloc((s->table.n + 1) * sizeof(*saved));
+
+	for (size_t i = 0; saved && i < s->table.n; i++)
+		saved[i] = s->js[i].next_due;
+	for (size_t i = 0; saved && i < s->table.n && !in_tx; i++)
+		if (s->js[i].next_due >= 0 && s->js[i].next_due <= now)
+			in_tx = db_exec(s->sup->db, "BEGIN IMMEDIATE") == 0;
 	for (size_t i = 0; i < s->table.n; i++) {
 		const struct job_spec *j = &s->table.v[i];
 
@@ -610,6 +621,15 @@ static void tick(struct sched *s)
 			s->js[i].next_due = job_next_due(j, due);
 		}
 	}
+	if (in_tx && db_exec(s->sup->db, "COMMIT") < 0) {
+		/* Nothing of this tick is recorded: forget it in memory too, and try again. */
+		db_exec(s->sup->db, "ROLLBACK");
+		log_warnx("job_runs: the due times of this tick were not committed: tried again");
+		for (size_t i = 0; i < s->table.n; i++)
+			s->js[i].next_due = saved[i];
+		s->nruns = nruns_before;
+	}
+	free(saved);
 	pump(s);
 }
 
@@ -638,6 +658,9 @@ static void arm(struct sched *s)
 		    s->runs[i].next_ms < wake)
 			wake = s->runs[i].next_ms;
 	ms = wake == INT64_MAX ? SCHED_TICK_MAX_MS : clock_timer_ms(wake > now ? wake - now : 0);
+	/* The loop's time is that of this turn's start: brought up to date, the timer is not
+	 * early (or late) by the time this turn took. */
+	uv_update_time(s->sup->loop);
 	if (ms > SCHED_TICK_MAX_MS)
 		ms = SCHED_TICK_MAX_MS;
 	uv_timer_start(&s->timer, on_timer, ms, 0);
