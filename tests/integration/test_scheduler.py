@@ -97,7 +97,7 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     defs = {
         "flaky": {"schedule": "0 0 1 1 *", "worker": "maintenance", "action": "checkpoint",
                   "retries": 2, "backoff_ms": 1000, "backoff_max_ms": 60000, "jitter": 0,
-                  "fallback": "rescue"},
+                  "fallback": "rescue", "deadline_ms": 2500},
         "rescue": {"schedule": "0 0 1 1 *", "worker": "supervisor", "action": "system_check"},
     }
     d = daemon_factory(overrides={"clock": {"start": START, "rate": 10},
@@ -115,6 +115,9 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     assert "retry in 1000 ms" in log and "retry in 2000 ms" in log
     alerts = rows(d, "SELECT text FROM notifications WHERE kind='job_failed'")
     assert len(alerts) == 1 and "flaky" in alerts[0][0] and "rescue" in alerts[0][0]
+    # 1 s + 2 s of backoff pass its 2.5 s deadline: alerted too.
+    late = rows(d, "SELECT text FROM notifications WHERE kind='job_deadline'")
+    assert len(late) == 1 and "flaky" in late[0][0], late
 
     # The fault is used up: the next run succeeds at once.
     d.ctl("job", "run", "flaky", check=True)
