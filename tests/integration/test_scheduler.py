@@ -143,6 +143,20 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     assert json.loads(hist[3]["after"]) == {}
     assert all(h["uid"] == 0 for h in hist)
 
+    # A schedule change through the config file and a reload; a bad one keeps what runs.
+    d.config["jobs"]["defs"]["flaky"]["priority"] = 60
+    d.config["jobs"]["defs"]["hourly"] = {"schedule": "0 * * * *", "worker": "supervisor",
+                                          "action": "system_check", "zone": "Europe/Berlin"}
+    d.config_path.write_text(json.dumps(d.config, indent=2))
+    d.ctl("reload", check=True)
+    jobs = jobs_json(d)
+    assert jobs["flaky"]["priority"] == 60 and jobs["hourly"]["next_run"].endswith(":00+01:00")
+    d.config["jobs"]["defs"]["hourly"]["depends_on"] = ["hourly"]
+    d.config_path.write_text(json.dumps(d.config, indent=2))
+    bad = d.ctl("reload")
+    assert bad.returncode == 1 and "dependency cycle: hourly -> hourly" in bad.stderr, bad
+    assert set(jobs_json(d)) == {"flaky", "rescue", "hourly"}
+
 
 def test_permanent_failure_is_not_retried(daemon_factory):
     defs = {"fragile": {"schedule": "0 0 1 1 *", "worker": "maintenance",
