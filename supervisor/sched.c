@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/clock.h"
 #include "common/db.h"
@@ -75,6 +76,7 @@ struct sched {
 	struct job_state *js;
 	struct sched_run *runs;
 	size_t nruns, cap;
+	json_t *defs; /* the jobs in force as JSON (file + overrides): reloads audited */
 	struct row_write *writes; /* in order, oldest first */
 	size_t nwrites, wcap;
 	int busy[ROLE_WORKER_COUNT];
@@ -675,7 +677,7 @@ static void collect_error(void *arg, const char *key, const char *msg)
 }
 
 /* The table in force: the config's jobs with the overrides of tradectl job set on top. */
-static int build_table(struct sched *s, struct job_table *out, char err[512])
+static int build_table(struct sched *s, struct job_table *out, char err[512], json_t **defs_out)
 {
 	json_t *root = json_object_get(s->sup->cfg.root, "jobs");
 	json_t *defs = json_deep_copy(json_object_get(root, "defs"));
@@ -696,7 +698,10 @@ static int build_table(struct sched *s, struct job_table *out, char err[512])
 	}
 	sqlite3_reset(st);
 	rc = job_table_load(out, defs, collect_error, err);
-	json_decref(defs);
+	if (rc == 0 && defs_out)
+		*defs_out = defs;
+	else
+		json_decref(defs);
 	return rc;
 }
 
@@ -833,7 +838,7 @@ int sched_start(struct supervisor *sup)
 		free(s);
 		return -1;
 	}
-	if (build_table(s, &t, err) < 0) {
+	if (build_table(s, &t, err, &s->defs) < 0) {
 		/* An override that no longer fits the config: the file alone is used. */
 		log_warnx("scheduler: overrides refused (%s): using the config's jobs", err);
 		job_table_free(&t);
@@ -893,6 +898,7 @@ void sched_free(struct supervisor *sup)
 			  "interrupted at the next start",
 			  s->nwrites);
 	free(s->writes);
+	json_decref(s->defs);
 	db_finalize_all(s->st, ST_COUNT);
 	job_table_free(&s->table);
 	free(s->js);
@@ -900,19 +906,44 @@ void sched_free(struct supervisor *sup)
 	free(s);
 }
 
+/* Each job a reload changed, added or removed is a schedule_audit row ("reload"). */
+static void audit_reload(struct sched *s, json_t *before, json_t *after)
+{
+	const char *name;
+	json_t *v;
+
+	json_object_foreach(after, name, v)
+	{
+		json_t *old = json_object_get(before, name);
+
+		if (!json_equal(old, v))
+			sched_audit(s->sup, name, "reload", old, v, geteuid());
+	}
+	json_object_foreach(before, name, v)
+	{
+		if (!json_object_get(after, name))
+			sched_audit(s->sup, name, "reload", v, NULL, geteuid());
+	}
+}
+
 void sched_reload(struct supervisor *sup)
 {
 	struct sched *s = sup->sched;
 	struct job_table t = {0};
+	json_t *defs = NULL;
 	char err[512];
 
 	if (!s || s->closing)
 		return;
-	if (build_table(s, &t, err) < 0 || adopt_table(s, &t) < 0) {
+	if (build_table(s, &t, err, &defs) < 0 || adopt_table(s, &t) < 0) {
 		log_warnx("scheduler: the new jobs are refused, the old are kept: %s", err);
 		job_table_free(&t);
+		json_decref(defs);
 		return;
 	}
+	audit_reload(s, s->defs, defs);
+	json_decref(s->defs);
+	s->defs = defs;
 	log_info("scheduler: reloaded, %zu jobs", s->table.n);
 	pump(s);
 	arm(s);
@@ -976,17 +1007,21 @@ int sched_rebuild(struct supervisor *sup, char *err, size_t errlen)
 {
 	struct sched *s = sup->sched;
 	struct job_table t = {0};
+	json_t *defs = NULL;
 	char buf[512];
 
 	if (!s || s->closing) {
 		snprintf(err, errlen, "the scheduler is not running");
 		return -1;
 	}
-	if (build_table(s, &t, buf) < 0 || adopt_table(s, &t) < 0) {
+	if (build_table(s, &t, buf, &defs) < 0 || adopt_table(s, &t) < 0) {
 		snprintf(err, errlen, "%s", buf[0] ? buf : "out of memory");
 		job_table_free(&t);
+		json_decref(defs);
 		return -1;
 	}
+	json_decref(s->defs);
+	s->defs = defs;
 	pump(s);
 	arm(s);
 	return 0;

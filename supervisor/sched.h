@@ -35,6 +35,9 @@ json_t *sched_rollback(struct supervisor *sup, int64_t version, uid_t uid);
  * with err and the old table kept); whether name is a job. */
 int sched_rebuild(struct supervisor *sup, char *err, size_t errlen);
 int sched_has_job(struct supervisor *sup, const char *name);
+/* sched_ctl.c: one schedule_audit row (before/after NULL: the job did not exist). 0 or -1. */
+int sched_audit(struct supervisor *sup, const char *job, const char *what, json_t *before,
+		json_t *after, uid_t uid);
 
 /* Pure parts, for the unit tests: the order in which waiting runs go (-1: a before b). */
 struct sched_order_key {

@@ -76,6 +76,36 @@ static const char *check_value(const char *key, json_t *value, char *buf, size_t
 	return NULL;
 }
 
+int sched_audit(struct supervisor *sup, const char *job, const char *what, json_t *before,
+		json_t *after, uid_t uid)
+{
+	char *b = before ? json_dumps(before, JSON_SORT_KEYS | JSON_COMPACT) : strdup("null");
+	char *a = after ? json_dumps(after, JSON_SORT_KEYS | JSON_COMPACT) : strdup("null");
+	sqlite3_stmt *st = NULL;
+	int rc = -1;
+
+	if (a && b &&
+	    sqlite3_prepare_v2(sup->db,
+			       "INSERT INTO schedule_audit(changed_ms, uid, job, what, before, "
+			       "after) VALUES(?,?,?,?,?,?)",
+			       -1, &st, NULL) == SQLITE_OK) {
+		sqlite3_bind_int64(st, 1, clock_now_ms());
+		sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
+		sqlite3_bind_text(st, 3, job, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 4, what, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 5, b, -1, SQLITE_STATIC);
+		sqlite3_bind_text(st, 6, a, -1, SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+	}
+	if (rc < 0)
+		log_warnx("schedule_audit: cannot record the %s of %s: %s", what, job,
+			  sqlite3_errmsg(sup->db));
+	sqlite3_finalize(st);
+	free(a);
+	free(b);
+	return rc;
+}
+
 /* Stores after as job's overrides with an audit row, then puts the table in force; all or
  * nothing. */
 static json_t *change(struct supervisor *sup, const char *job, const char *what, json_t *after,
@@ -215,11 +245,16 @@ json_t *sched_rollback(struct supervisor *sup, int64_t version, uid_t uid)
 		sqlite3_bind_int64(st, 1, version);
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		snprintf(job, sizeof(job), "%s", sqlite3_column_text(st, 0));
-		before = json_loads((const char *)sqlite3_column_text(st, 1), 0, NULL);
+		before =
+			json_loads((const char *)sqlite3_column_text(st, 1), JSON_DECODE_ANY, NULL);
 	}
 	sqlite3_finalize(st);
 	if (!before)
 		return fail(version ? "no such version" : "nothing to roll back");
+	if (!json_is_object(before)) {
+		json_decref(before);
+		return fail("the job did not exist before that change: remove it from the config");
+	}
 	if (!sched_has_job(sup, job)) {
 		json_decref(before);
 		return fail("the job of that version is no longer in the config");

@@ -151,6 +151,15 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     d.ctl("reload", check=True)
     jobs = jobs_json(d)
     assert jobs["flaky"]["priority"] == 60 and jobs["hourly"]["next_run"].endswith(":00+01:00")
+    hist = json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"]
+    reloads = {h["job"]: h for h in hist if h["what"] == "reload"}
+    assert set(reloads) == {"flaky", "hourly"} and reloads["hourly"]["before"] == "null"
+    assert json.loads(reloads["flaky"]["before"])["priority"] == 50
+    assert json.loads(reloads["flaky"]["after"])["priority"] == 60
+    d.ctl("jobs", "rollback", str(reloads["flaky"]["version"]), check=True)
+    assert jobs_json(d)["flaky"]["priority"] == 50
+    res = d.ctl("jobs", "rollback", str(reloads["hourly"]["version"]))
+    assert res.returncode == 1 and "did not exist before" in res.stderr
     d.config["jobs"]["defs"]["hourly"]["depends_on"] = ["hourly"]
     d.config_path.write_text(json.dumps(d.config, indent=2))
     bad = d.ctl("reload")
