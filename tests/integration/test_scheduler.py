@@ -63,7 +63,7 @@ def test_simulated_week_fires_each_job_exactly_as_scheduled(daemon_factory):
     wait_for(lambda: rows(d, "SELECT COUNT(*) FROM job_runs WHERE due_ms <= ? AND state IN "
                              "('queued', 'running', 'retry')", START_MS + WEEK_MS) == [(0,)],
              timeout=10, what="the week's runs to end")
-    d.stop()
+    assert d.stop() == 0
     hourly = rows(d, "SELECT due_ms, state, reason FROM job_runs WHERE job='check' "
                      "ORDER BY due_ms")
     dues = [r[0] for r in hourly]
