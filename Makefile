@@ -42,7 +42,8 @@ TEST_SRCS := $(wildcard tests/unit/test_*.c)
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-PROGRAMS  := $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradectl $(BIN)/upbit-sim
+PROGRAMS  := $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradingd-api $(BIN)/tradectl \
+	     $(BIN)/upbit-sim
 
 .PHONY: all deps run test unit lint bench install clean format
 all: deps $(PROGRAMS)
@@ -69,6 +70,11 @@ $(BIN)/tradingd: $(BUILD)/supervisor/tradingd_main.o $(BUILD)/libtd.a
 $(BIN)/tradingd-net: $(BUILD)/workers/tradingd_net_main.o $(BUILD)/libtd.a
 	@mkdir -p $(BIN)
 	$(CC) $(LDFLAGS) -o $@ $^ $(NET_LIBS)
+
+# The api worker: libmicrohttpd (shared) and the core archives, no libcurl or OpenSSL.
+$(BIN)/tradingd-api: $(BUILD)/workers/tradingd_api_main.o $(BUILD)/libtd.a
+	@mkdir -p $(BIN)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SIM_LIBS) $(CORE_LIBS)
 
 $(BIN)/tradectl: $(BUILD)/supervisor/tradectl_main.o $(BUILD)/libtd.a
 	@mkdir -p $(BIN)
@@ -117,7 +123,8 @@ install: $(PROGRAMS)
 		echo "creating the system account tradingd"; $(TD_USERADD); fi
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/tradingd \
 		$(DESTDIR)/etc/tradingd $(DESTDIR)/lib/systemd/system
-	install -m 0755 $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradectl $(BIN)/upbit-sim \
+	install -m 0755 $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradingd-api $(BIN)/tradectl \
+		$(BIN)/upbit-sim \
 		$(DESTDIR)$(PREFIX)/bin/
 	sed -e 's|"\./var/data"|"/var/lib/tradingd"|' -e 's|"\./var/run"|"/run/tradingd"|' \
 		etc/tradingd.json >$(DESTDIR)$(PREFIX)/share/tradingd/tradingd.json.example

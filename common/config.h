@@ -80,6 +80,26 @@ struct config_settings {
 		int64_t seed;
 		struct config_list accounts;
 	} sim;
+	struct config_monitor {
+		int enabled;
+		int64_t interval_ms, keep_samples, keep_s, memory_limit_mb, status_report_s;
+		int64_t role_limit_mb[ROLE_WORKER_COUNT]; /* 0: memory_limit_mb */
+		double cpu_raise_pct, cpu_clear_pct, mem_raise_pct, mem_clear_pct,
+			disk_free_raise_pct, disk_free_clear_pct;
+	} monitor;
+	struct {
+		const char *listen;
+		int64_t max_connections, timeout_ms;
+	} api;
+	struct {
+		const char *backup_dir, *copy_dir;
+		int64_t keep_daily, keep_weekly, backup_pages_per_step, prune_batch,
+			candle_retention_days, notification_retention_days, job_run_retention_days;
+	} maintenance;
+	struct {
+		int enabled;
+		int64_t settle_ms, rollback_window_s;
+	} config_watch;
 	struct {
 		int64_t queue_max, jump_threshold_ms, max_missed_rows;
 		struct job_table *table; /* jobs.defs parsed (CONFIG_FULL only; else NULL) */

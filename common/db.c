@@ -90,7 +90,29 @@ static const char *const migrations[] = {
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",
-	/* 4: issue 8, the scheduler. job_runs is the ledger: one row per (job, due instant),
+	/* 4: issue 9 monitoring: one row per process and one 'system' row per sample round,
+	 * pruned by the supervisor by count and age (monitor.keep_samples, monitor.keep_s). */
+	"CREATE TABLE metric_samples ("
+	"  id INTEGER PRIMARY KEY, sampled_ms INTEGER NOT NULL, name TEXT NOT NULL,"
+	"  pid INTEGER NOT NULL, state TEXT NOT NULL, cpu_pct REAL NOT NULL,"
+	"  rss_kb INTEGER NOT NULL, fds INTEGER NOT NULL, restarts INTEGER NOT NULL,"
+	"  mem_total_kb INTEGER NOT NULL DEFAULT 0, mem_avail_kb INTEGER NOT NULL DEFAULT 0,"
+	"  load1 REAL NOT NULL DEFAULT 0, disk_free_kb INTEGER NOT NULL DEFAULT 0,"
+	"  disk_total_kb INTEGER NOT NULL DEFAULT 0) STRICT;"
+	"CREATE INDEX metric_samples_time ON metric_samples(sampled_ms);",
+	/* 5: issue 10 (maintenance): the database says it is ours (application_id, which every
+	 * backup copies with page 1), the record of each backup, and config versions with
+	 * who, a hash (an unchanged reload adds none) and why. */
+	"PRAGMA application_id=" DB_APPLICATION_ID_SQL ";"
+	"CREATE TABLE backups ("
+	"  id INTEGER PRIMARY KEY, file TEXT NOT NULL, size INTEGER NOT NULL DEFAULT 0,"
+	"  created_ms INTEGER NOT NULL, verified INTEGER NOT NULL DEFAULT 0,"
+	"  orders INTEGER, fills INTEGER, intents INTEGER, copy_file TEXT,"
+	"  error TEXT NOT NULL DEFAULT '', removed_ms INTEGER) STRICT;"
+	"ALTER TABLE config_versions ADD COLUMN uid INTEGER;"
+	"ALTER TABLE config_versions ADD COLUMN hash TEXT;"
+	"ALTER TABLE config_versions ADD COLUMN reason TEXT NOT NULL DEFAULT '';",
+	/* 6: issue 8, the scheduler. job_runs is the ledger: one row per (job, due instant),
 	 * unique, so a due time runs at most once across crashes; a run that cannot happen is a
 	 * 'missed' row with its reason. schedule_audit keeps every change of a job (before and
 	 * after, as JSON of its overrides); job_overrides holds what tradectl job set and pause

@@ -7,6 +7,9 @@
 #include <stddef.h>
 
 #define DB_FILE_NAME "tradingd.db"
+/* PRAGMA application_id of our database (and so of its backups): "TDdb". */
+#define DB_APPLICATION_ID 0x54446462
+#define DB_APPLICATION_ID_SQL "1413768290"
 /* The supervisor migrates before any loop runs: it may wait longer for a lock than a worker. */
 #define DB_SETUP_BUSY_MS 5000
 

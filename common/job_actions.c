@@ -5,6 +5,9 @@
 
 static const struct job_action_info actions[] = {
 	{ROLE_MAINTENANCE, "checkpoint", "WAL checkpoint (TRUNCATE) and PRAGMA optimize"},
+	{ROLE_MAINTENANCE, "backup", "online backup, verified, fsynced, renamed, rotated, copied"},
+	{ROLE_MAINTENANCE, "prune", "old candles, delivered notifications, job runs, in batches"},
+	{ROLE_MAINTENANCE, "daily_summary", "trades, PnL, fees and alerts of the day, notified"},
 	{ROLE_WORKER_COUNT, NULL, NULL},
 };
 

@@ -33,6 +33,8 @@ static const struct role_info roles[ROLE_COUNT] = {
 			   {"market_data", NULL},
 			   0,
 			   0},
+	/* HTTP on loopback only, in its own small binary; no section with a secret. */
+	[ROLE_API] = {"api", ROLE_BIN_API, 2, 0, {"api", NULL}, 0, 0},
 };
 
 const struct role_info *role_info(enum role role)

@@ -10,6 +10,7 @@ enum role {
 	ROLE_MARKET_DATA,
 	ROLE_ORDER_EXECUTION,
 	ROLE_STRATEGY,
+	ROLE_API, /* serves /metrics on loopback; asks the supervisor over IPC */
 	ROLE_WORKER_COUNT,
 	ROLE_SIM = ROLE_WORKER_COUNT, /* the exchange simulator: READY and PING only, no CONFIG */
 	ROLE_COUNT,
@@ -21,9 +22,11 @@ enum role_binary {
 	ROLE_BIN_CORE,
 	ROLE_BIN_NET,
 	ROLE_BIN_SIM,
+	ROLE_BIN_API, /* tradingd-api: libmicrohttpd, without libcurl or OpenSSL */
 };
 
 #define ROLE_NET_BINARY "tradingd-net"
+#define ROLE_API_BINARY "tradingd-api"
 #define ROLE_SIM_BINARY "upbit-sim"
 /* The simulator's accounts (with their secrets), one per line, in its environment: a command
  * line is readable by every local user, the environment of an undumpable process by root. */

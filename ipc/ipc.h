@@ -38,6 +38,8 @@ enum ipc_type {
 	IPC_JOB_DONE,	  /* worker → supervisor: struct ipc_job_done, then a message */
 	IPC_ORDER_INTENT, /* strategy → supervisor → order-execution: int64_t intent row id */
 	IPC_FILL,	  /* order-execution → supervisor → strategy: struct ipc_fill */
+	IPC_METRICS_REQ,  /* api → supervisor: uint64_t request id */
+	IPC_METRICS,	  /* supervisor → api: uint64_t request id, then JSON text */
 	IPC_TYPE_END,
 };
 

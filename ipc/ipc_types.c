@@ -29,6 +29,8 @@ static const struct ipc_type_info ipc_types[IPC_TYPE_END] = {
 			  sizeof(struct ipc_job_done) + IPC_JOB_MSG_MAX},
 	[IPC_ORDER_INTENT] = {"ORDER_INTENT", sizeof(int64_t), sizeof(int64_t)},
 	[IPC_FILL] = {"FILL", sizeof(struct ipc_fill), sizeof(struct ipc_fill)},
+	[IPC_METRICS_REQ] = {"METRICS_REQ", sizeof(uint64_t), sizeof(uint64_t)},
+	[IPC_METRICS] = {"METRICS", sizeof(uint64_t) + 2, IPC_MAX_PAYLOAD},
 };
 
 const char *ipc_type_name(uint32_t type)

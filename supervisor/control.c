@@ -232,10 +232,12 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		client_reply(c, error_reply("malformed request: expected one JSON object"));
 		return;
 	}
+	/* Who asked, for what the request records (config versions). */
+	c->ctl->sup->request_uid = (int)c->uid;
 	/* Decided per request: a monitor_group member may read, not change. */
-	c->ctl->sup->request_uid = c->uid;
 	c->ctl->sup->request_access = c->access;
 	reply = control_dispatch(c->ctl->sup, request, &wait);
+	c->ctl->sup->request_uid = -1;
 	json_decref(request);
 	if (reply)
 		client_reply(c, reply);

@@ -35,6 +35,10 @@ struct control_wait {
 	int n;
 	struct control_wait_entry entries[ROLE_COUNT];
 	int64_t wait_ms; /* the reply comes at the latest this long after the request */
+	/* A maintenance operation (backup, cleanup, restore; maint_ops.c) instead of processes:
+	 * settled once sup->maint_done_id is op_id, its reply sup->maint_reply. */
+	struct supervisor *sup;
+	uint64_t op_id;
 };
 
 /* Copies arg into out (len >= CONTROL_QUOTE_BYTES + 4), cut at a character boundary after

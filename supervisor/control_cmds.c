@@ -7,7 +7,9 @@
 
 #include "common/clock.h"
 #include "common/db.h"
+#include "supervisor/config_versions.h"
 #include "supervisor/control.h"
+#include "supervisor/maint_ops.h"
 #include "supervisor/sched.h"
 
 void control_quote(const char *arg, char *out, size_t len)
@@ -49,6 +51,14 @@ static json_t *proc_json(const struct proc *p)
 	json_object_set_new(o, "last_exit",
 			    p->last_exit[0] ? json_string(p->last_exit) : json_null());
 	json_object_set_new(o, "enabled", json_boolean(proc_enabled(p)));
+	/* The monitor's last sample (0 until it has read this process). */
+	json_object_set_new(o, "rss_kb",
+			    json_integer(p->usage.valid ? (json_int_t)p->usage.last.rss_kb : 0));
+	json_object_set_new(o, "cpu_pct", json_real(p->usage.valid ? p->usage.cpu_pct : 0));
+	json_object_set_new(o, "fds", json_integer(p->usage.valid ? p->usage.last.fds : 0));
+	json_object_set_new(o, "heartbeat_ms",
+			    json_pack("{s:I, s:I}", "last", (json_int_t)p->pong_last_ms, "worst",
+				      (json_int_t)p->pong_worst_ms));
 	if (p->status_json) {
 		json_t *details = json_loads(p->status_json, 0, NULL);
 
@@ -105,7 +115,9 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 
 	if (json_array_size(args) == 0) {
 		for (int r = 0; r < ROLE_COUNT; r++)
-			if (r != ROLE_SIM || proc_enabled(&sup->procs[r]) || sup->procs[r].pid > 0)
+			/* The simulator and the api worker are optional: listed when in use. */
+			if ((r != ROLE_SIM && r != ROLE_API) || proc_enabled(&sup->procs[r]) ||
+			    sup->procs[r].pid > 0)
 				json_array_append_new(workers, proc_json(&sup->procs[r]));
 	} else {
 		n = control_select(sup, args, sel, 0, &bad);
@@ -121,6 +133,46 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 			 (json_int_t)((clock_mono_ms() - sup->start_mono) / 1000), "version",
 			 TRADINGD_VERSION, "mode", config_mode_name(sup->cfg.s.mode), "test_clock",
 			 clock_is_test());
+}
+
+/* tradectl top: what the monitor's last round saw, per process and for the system. */
+static json_t *cmd_top(struct supervisor *sup)
+{
+	const struct sys_usage *s = &sup->sys_usage;
+	const struct proc_usage *self = &sup->self_usage;
+	json_t *procs = json_array(), *reply;
+
+	json_array_append_new(procs,
+			      json_pack("{s:s, s:s, s:i, s:f, s:I, s:i, s:I}", "name", "tradingd",
+					"state", "RUNNING", "pid", (int)getpid(), "cpu_pct",
+					self->cpu_pct, "rss_kb", (json_int_t)self->last.rss_kb,
+					"fds", self->last.fds, "restarts", (json_int_t)0));
+	for (int r = 0; r < ROLE_COUNT; r++) {
+		const struct proc *p = &sup->procs[r];
+
+		if (!proc_enabled(p) && p->pid <= 0)
+			continue;
+		json_array_append_new(
+			procs,
+			json_pack("{s:s, s:s, s:i, s:f, s:I, s:i, s:I}", "name", role_name(p->role),
+				  "state", proc_state_name(p->state), "pid", p->pid, "cpu_pct",
+				  p->usage.valid ? p->usage.cpu_pct : 0.0, "rss_kb",
+				  (json_int_t)(p->usage.valid ? p->usage.last.rss_kb : 0), "fds",
+				  p->usage.valid ? p->usage.last.fds : 0, "restarts",
+				  (json_int_t)p->restarts));
+	}
+	reply = json_pack("{s:b, s:o, s:{s:b, s:f, s:f, s:f, s:f, s:I, s:I, s:I, s:I, s:s, s:I}}",
+			  "ok", 1, "processes", procs, "system", "sampled", s->valid, "cpu_pct",
+			  s->cpu_pct, "load1", s->last.load1, "load5", s->last.load5, "load15",
+			  s->last.load15, "mem_total_kb", (json_int_t)s->last.mem_total_kb,
+			  "mem_avail_kb", (json_int_t)s->last.mem_avail_kb, "disk_total_kb",
+			  (json_int_t)s->last.disk_total_kb, "disk_free_kb",
+			  (json_int_t)s->last.disk_free_kb, "data_dir", sup->cfg.s.data_dir,
+			  "interval_ms", (json_int_t)sup->cfg.s.monitor.interval_ms);
+	/* systemd's ProcSubset=pid hides /proc/stat: the system's CPU is then not known. */
+	json_object_set_new(json_object_get(reply, "system"), "cpu_known",
+			    json_boolean(s->valid && s->last.have_cpu));
+	return reply;
 }
 
 static json_t *cmd_pid(struct supervisor *sup, json_t *args)
@@ -147,9 +199,12 @@ static const struct {
 	const char *cmd, *sub;
 	int mutating;
 } command_access[] = {
-	{"status", NULL, 0}, {"pid", NULL, 0},	    {"version", NULL, 0}, {"jobs", "rollback", 1},
-	{"jobs", NULL, 0},   {"start", NULL, 1},    {"stop", NULL, 1},	  {"restart", NULL, 1},
-	{"reload", NULL, 1}, {"shutdown", NULL, 1}, {"job", NULL, 1},
+	{"status", NULL, 0}, {"pid", NULL, 0},		{"version", NULL, 0},
+	{"top", NULL, 0},    {"backups", NULL, 0},	{"jobs", "rollback", 1},
+	{"jobs", NULL, 0},   {"config", "rollback", 1}, {"config", NULL, 0},
+	{"start", NULL, 1},  {"stop", NULL, 1},		{"restart", NULL, 1},
+	{"reload", NULL, 1}, {"shutdown", NULL, 1},	{"job", NULL, 1},
+	{"backup", NULL, 1}, {"cleanup", NULL, 1},	{"restore", NULL, 1},
 };
 
 int control_command_mutating(const char *cmd, const char *sub)
@@ -201,7 +256,7 @@ static json_t *cmd_jobs(struct supervisor *sup, json_t *args)
 			if (*end || v <= 0)
 				return control_fail("not a version: %s", ver);
 		}
-		return sched_rollback(sup, v, sup->request_uid);
+		return sched_rollback(sup, v, (uid_t)sup->request_uid);
 	}
 	return control_fail("jobs: unknown form %s (jobs [history|rollback [VERSION]])", sub);
 }
@@ -221,7 +276,7 @@ static json_t *cmd_job(struct supervisor *sup, json_t *args)
 	if ((strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0) &&
 	    json_array_size(args) == 2) {
 		set = json_pack("{s:b}", "enabled", strcmp(sub, "resume") == 0);
-		reply = sched_set(sup, name, sub, set, sup->request_uid);
+		reply = sched_set(sup, name, sub, set, (uid_t)sup->request_uid);
 		json_decref(set);
 		return reply;
 	}
@@ -229,7 +284,7 @@ static json_t *cmd_job(struct supervisor *sup, json_t *args)
 		set = parse_settings(args, 2, &bad);
 		if (!set)
 			return control_fail("not KEY=VALUE: %s", bad);
-		reply = sched_set(sup, name, "set", set, sup->request_uid);
+		reply = sched_set(sup, name, "set", set, (uid_t)sup->request_uid);
 		json_decref(set);
 		return reply;
 	}
@@ -275,6 +330,8 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 	} else if (strcmp(cmd, "shutdown") == 0) {
 		supervisor_shutdown(sup, "tradectl shutdown");
 		reply = json_pack("{s:b, s:s}", "ok", 1, "result", "shutting down");
+	} else if (strcmp(cmd, "top") == 0) {
+		reply = cmd_top(sup);
 	} else if (strcmp(cmd, "jobs") == 0) {
 		reply = cmd_jobs(sup, args);
 	} else if (strcmp(cmd, "job") == 0) {
@@ -285,6 +342,15 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "version", TRADINGD_VERSION,
 				  "ipc_version", IPC_VERSION, "schema_version",
 				  db_schema_version());
+	} else if (strcmp(cmd, "backup") == 0 || strcmp(cmd, "cleanup") == 0) {
+		reply = json_array_size(args) ? control_fail("%s takes no arguments", cmd)
+					      : maint_cmd_chain(sup, cmd, wait);
+	} else if (strcmp(cmd, "backups") == 0) {
+		reply = maint_cmd_backups(sup);
+	} else if (strcmp(cmd, "restore") == 0) {
+		reply = maint_cmd_restore(sup, args, wait);
+	} else if (strcmp(cmd, "config") == 0) {
+		reply = config_versions_cmd(sup, args);
 	} else {
 		reply = control_fail("unknown command: %s", cmd);
 	}

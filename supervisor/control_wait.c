@@ -65,6 +65,14 @@ json_t *control_lifecycle(struct supervisor *sup, json_t *args, const char *cmd,
 	n = control_select(sup, args, sel, 1, &bad);
 	if (n < 0)
 		return control_fail("no such process: %s", bad);
+	/* A damaged database is not traded on: no start by hand either, until a restore. */
+	for (int i = 0; sup->db_damaged && strcmp(cmd, "stop") != 0 && i < n; i++)
+		if (sel[i]->role != ROLE_SIM && !proc_enabled(sel[i]))
+			return control_fail(
+				"%s refused: the database failed its integrity check at "
+				"start; restore a verified backup first (tradectl "
+				"backups, tradectl restore FILE)",
+				role_name(sel[i]->role));
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return control_fail("%s", "out of memory");
@@ -134,6 +142,8 @@ static int entry_settled(const struct control_wait_entry *e)
 
 int control_wait_settled(const struct control_wait *w)
 {
+	if (w->op_id)
+		return w->sup->maint_done_id == w->op_id;
 	for (int i = 0; i < w->n; i++)
 		if (!entry_settled(&w->entries[i]))
 			return 0;
@@ -185,7 +195,17 @@ static int entry_text(const struct control_wait *w, const struct control_wait_en
 
 json_t *control_wait_reply(const struct control_wait *w, int timed_out)
 {
-	json_t *results = json_array();
+	json_t *results;
+
+	if (w->op_id) {
+		if (w->sup->maint_done_id == w->op_id && w->sup->maint_reply)
+			return json_deep_copy(w->sup->maint_reply);
+		return json_pack("{s:b, s:s}", "ok", 0, "error",
+				 timed_out ? "still running when the wait was over: see the log "
+					     "and tradectl backups"
+					   : "given up: the daemon is shutting down");
+	}
+	results = json_array();
 
 	for (int i = 0; i < w->n; i++) {
 		const struct control_wait_entry *e = &w->entries[i];

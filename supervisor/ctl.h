@@ -22,6 +22,7 @@
 #define CTL_SYSTEM_CONFIG "/etc/tradingd/tradingd.json"
 #define CTL_LOCAL_CONFIG "./etc/tradingd.json"
 #define CTL_SOCKET_NAME "tradingd.sock"
+#define CTL_TOP_REFRESH_MS 2000
 /* Column widths of a status line, those of supervisorctl. */
 #define CTL_NAME_COLUMNS 33
 #define CTL_STATE_COLUMNS 10
@@ -56,6 +57,12 @@ enum ctl_command {
 	CTL_CMD_PID,
 	CTL_CMD_VERSION,
 	CTL_CMD_HELP,
+	CTL_CMD_TOP,
+	CTL_CMD_BACKUP,
+	CTL_CMD_CLEANUP,
+	CTL_CMD_BACKUPS,
+	CTL_CMD_RESTORE,
+	CTL_CMD_CONFIG,
 	CTL_CMD_JOBS,
 	CTL_CMD_JOB,
 };
@@ -77,6 +84,7 @@ struct ctl_options {
 	const char *config_path; /* -c; NULL: ctl_default_config_path() */
 	const char *socket_path; /* -s; wins over the config */
 	int json;
+	int once; /* top: one screen, not a refresh every CTL_TOP_REFRESH_MS */
 	int help;
 	const struct ctl_command_info *command; /* NULL only with help */
 	const char **args;			/* into argv; owned array, see ctl_options_free */
@@ -122,6 +130,10 @@ int64_t ctl_pending_wait_ms(const char *text, size_t len);
  * with "tradectl: ". where names the socket in messages. */
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err);
+
+/* ctl_format_maint.c: backup, cleanup, backups, restore and config (their refusals too). */
+enum ctl_outcome ctl_render_maint(const struct ctl_options *opt, json_t *reply, FILE *out,
+				  FILE *err);
 
 /* One round trip: connect to path, send request plus "\n", read one line within timeout_ms and
  * at most max_bytes. A pending notice (ctl_pending_wait_ms) as the first line gives the next one

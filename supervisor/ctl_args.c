@@ -19,6 +19,17 @@ const struct ctl_command_info ctl_commands[] = {
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
+	{"top", CTL_CMD_TOP, 0, 0, "top [--once]",
+	 "CPU, memory and fds per process, and the system; refreshes every 2 s until ^C"},
+	{"backup", CTL_CMD_BACKUP, 0, 0, "backup",
+	 "make a verified backup of the database now (then rotate); answers when done"},
+	{"cleanup", CTL_CMD_CLEANUP, 0, 0, "cleanup",
+	 "the midnight chain now: backup, prune, checkpoint, daily summary"},
+	{"backups", CTL_CMD_BACKUPS, 0, 0, "backups", "the backups kept: time, size, verified"},
+	{"restore", CTL_CMD_RESTORE, 1, 1, "restore FILE",
+	 "replace the database by a verified backup (workers stopped, then started)"},
+	{"config", CTL_CMD_CONFIG, 1, 3, "config show [V]|history|diff V1 V2|rollback [V]",
+	 "config versions: the text, the list, what changed, apply an earlier one"},
 	{"jobs", CTL_CMD_JOBS, 0, 2, "jobs [history|rollback [V]]",
 	 "the jobs (schedule, next run in its zone, last result); their audited changes; undo "
 	 "change V (default: the latest) and the later ones of its job"},
@@ -91,6 +102,11 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 			return -1;
 		}
 	}
+	if (opt->nargs < c->min_args &&
+	    (c->command == CTL_CMD_CONFIG || c->command == CTL_CMD_RESTORE)) {
+		snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
+		return -1;
+	}
 	if (opt->nargs < c->min_args && c->command == CTL_CMD_JOB) {
 		snprintf(err, errlen,
 			 "usage: job run|pause|resume NAME, or job set NAME KEY=VALUE...");
@@ -103,6 +119,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 	if (c->max_args >= 0 && opt->nargs > c->max_args) {
 		if (c->max_args == 0)
 			snprintf(err, errlen, "%s takes no arguments", c->name);
+		else if (c->command == CTL_CMD_CONFIG || c->command == CTL_CMD_RESTORE)
+			snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
 		else if (c->command == CTL_CMD_JOBS)
 			snprintf(err, errlen, "usage: %s", c->synopsis);
 		else
@@ -152,6 +170,11 @@ int ctl_parse_args(int argc, char **argv, struct ctl_options *opt, char *err, si
 		}
 		if (strcmp(a, "--json") == 0) {
 			opt->json = 1;
+			continue;
+		}
+		if (strcmp(a, "--once") == 0 && opt->command &&
+		    opt->command->command == CTL_CMD_TOP) {
+			opt->once = 1;
 			continue;
 		}
 		if (!opt->command) {
@@ -243,6 +266,10 @@ void ctl_usage(FILE *out)
 		     "\n"
 		     "Commands:\n");
 	for (const struct ctl_command_info *c = ctl_commands; c->name; c++) {
+		if (strlen(c->synopsis) > 21)
+			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
+		else
+			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
 		if (strlen(c->synopsis) < 22)
 			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
 		else /* a long synopsis gets a line of its own */
@@ -258,6 +285,7 @@ void ctl_usage(FILE *out)
 		"  -s, --socket PATH     the control socket; wins over -c\n"
 		"      --json            print the reply as JSON (status: {\"workers\":[...],"
 		"\"daemon\":{...}})\n"
+		"      --once            top: print one screen and exit (--json implies it)\n"
 		"  -h, --help            this text\n"
 		"\n"
 		"The socket is control.socket of the config, or <run_dir>/" CTL_SOCKET_NAME

@@ -271,6 +271,56 @@ static enum ctl_outcome render_results(const struct ctl_options *opt, const char
 	return outcome;
 }
 
+static double member_real(const json_t *obj, const char *key)
+{
+	const json_t *v = json_object_get(obj, key);
+
+	return json_is_number(v) ? json_number_value(v) : 0;
+}
+
+/* tradectl top: the system on one line, then a row per process. */
+static enum ctl_outcome render_top(const struct ctl_options *opt, const char *where, json_t *reply,
+				   FILE *out, FILE *err)
+{
+	json_t *procs = json_object_get(reply, "processes");
+	json_t *sys = json_object_get(reply, "system");
+	char name[64], state[32];
+	json_t *p;
+	size_t i;
+
+	if (!json_is_array(procs) || !json_is_object(sys))
+		return bad_reply(err, where, "top", "no \"processes\" array or \"system\" object");
+	if (opt->json) {
+		print_json(reply, out);
+		return CTL_OK;
+	}
+	copy_printable(name, sizeof(name),
+		       member_str(sys, "data_dir") ? member_str(sys, "data_dir") : "");
+	fprintf(out,
+		"system: CPU %.1f%%, load %.2f %.2f %.2f, memory %" JSON_INTEGER_FORMAT
+		" of %" JSON_INTEGER_FORMAT " MB available, disk %" JSON_INTEGER_FORMAT
+		" of %" JSON_INTEGER_FORMAT " MB free (%s)\n\n",
+		member_real(sys, "cpu_pct"), member_real(sys, "load1"), member_real(sys, "load5"),
+		member_real(sys, "load15"), member_int(sys, "mem_avail_kb") / 1024,
+		member_int(sys, "mem_total_kb") / 1024, member_int(sys, "disk_free_kb") / 1024,
+		member_int(sys, "disk_total_kb") / 1024, name);
+	fprintf(out, "%-18s %-9s %8s %7s %10s %6s %8s\n", "NAME", "STATE", "PID", "CPU%", "RSS(kB)",
+		"FDS", "RESTARTS");
+	json_array_foreach(procs, i, p)
+	{
+		copy_printable(name, sizeof(name),
+			       member_str(p, "name") ? member_str(p, "name") : "?");
+		copy_printable(state, sizeof(state),
+			       member_str(p, "state") ? member_str(p, "state") : "?");
+		fprintf(out,
+			"%-18s %-9s %8" JSON_INTEGER_FORMAT " %7.1f %10" JSON_INTEGER_FORMAT
+			" %6" JSON_INTEGER_FORMAT " %8" JSON_INTEGER_FORMAT "\n",
+			name, state, member_int(p, "pid"), member_real(p, "cpu_pct"),
+			member_int(p, "rss_kb"), member_int(p, "fds"), member_int(p, "restarts"));
+	}
+	return CTL_OK;
+}
+
 /* tradectl jobs: one line per job; jobs history: one line per change. */
 static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *where, json_t *reply,
 				    FILE *out, FILE *err)
@@ -332,11 +382,23 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 	const char *s;
 	char clean[512];
 
+	switch (opt->command->command) {
+	case CTL_CMD_BACKUP:
+	case CTL_CMD_CLEANUP:
+	case CTL_CMD_BACKUPS:
+	case CTL_CMD_RESTORE:
+	case CTL_CMD_CONFIG:
+		return ctl_render_maint(opt, reply, out, err);
+	default:
+		break;
+	}
 	if (!json_is_true(json_object_get(reply, "ok")))
 		return render_refusal(opt, reply, out, err);
 	switch (opt->command->command) {
 	case CTL_CMD_STATUS:
 		return render_status(opt, where, reply, out, err);
+	case CTL_CMD_TOP:
+		return render_top(opt, where, reply, out, err);
 	case CTL_CMD_START:
 	case CTL_CMD_STOP:
 	case CTL_CMD_RESTART:
@@ -367,7 +429,7 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 	case CTL_CMD_RELOAD:
 	case CTL_CMD_SHUTDOWN:
 	case CTL_CMD_HELP:
-	case CTL_CMD_JOB:
+	default:
 		break;
 	}
 	if (opt->json) {

@@ -53,6 +53,8 @@ static void finish_run(struct job_inflight *j, enum ipc_job_result result, const
 
 	uv_timer_stop(&j->timer);
 	uv_close((uv_handle_t *)&j->timer, inflight_free);
+	if ((unsigned)result <= JOB_PERMANENT)
+		j->sup->jobs_finished[result]++; /* for /metrics */
 	if (j->done)
 		j->done(j->sup, j->run_id, result, msg, took, j->arg);
 }

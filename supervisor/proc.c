@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "supervisor/config_versions.h"
 #include "supervisor/supervisor.h"
 
 static const char *const state_names[PROC_STATE_COUNT] = {
@@ -87,6 +88,7 @@ static void act_ready(struct proc *p)
 	uv_timer_stop(&p->timer);
 	p->ready_mono = clock_mono_ms();
 	p->last_pong_mono = p->ready_mono;
+	p->pong_last_ms = p->pong_worst_ms = 0;
 	set_state(p, PROC_RUNNING);
 	log_info("%s: running, pid %d, ready in %lld ms", role_name(p->role), p->pid,
 		 (long long)(p->ready_mono - p->spawned_mono));
@@ -94,6 +96,15 @@ static void act_ready(struct proc *p)
 		supervisor_alert(p->sup, OUTBOX_INFO, "crash_loop_cleared",
 				 "%s is running again after its crash loop (pid %d)",
 				 role_name(p->role), p->pid);
+	/* A crash or a hang is one alert until the process runs again: then its clear. */
+	if (p->crash_alerted)
+		supervisor_alert(p->sup, OUTBOX_INFO, "crash_cleared",
+				 "%s is running again (pid %d)", role_name(p->role), p->pid);
+	if (p->hung_alerted)
+		supervisor_alert(p->sup, OUTBOX_INFO, "hung_cleared",
+				 "%s answers again after it hung (pid %d)", role_name(p->role),
+				 p->pid);
+	p->crash_alerted = p->hung_alerted = 0;
 	route_worker_ready(p);
 }
 
@@ -126,6 +137,13 @@ static void act_hung(struct proc *p)
 			 p->pid);
 		snprintf(p->kill_reason, sizeof(p->kill_reason), "hung");
 		kill(p->pid, SIGKILL);
+		if (!p->hung_alerted)
+			supervisor_alert(p->sup, OUTBOX_WARNING, "hung",
+					 "%s (pid %d) stopped answering heartbeats for %lld ms: "
+					 "killed, it restarts",
+					 role_name(p->role), p->pid,
+					 (long long)policy_of(p)->heartbeat_timeout_ms);
+		p->hung_alerted = 1;
 	}
 }
 
@@ -177,6 +195,7 @@ static void act_fatal(struct proc *p)
 			 pol->fatal_action == FATAL_EXIT
 				 ? "tradingd exits for systemd to restart it"
 				 : "it is tried again after a cool-down");
+	config_versions_crash_loop(p->sup, p);
 	if (pol->fatal_action == FATAL_EXIT) {
 		snprintf(p->description, sizeof(p->description), "crash loop (last: %s)",
 			 p->last_exit);
@@ -217,6 +236,11 @@ static void act_exited(struct proc *p)
 		return;
 	}
 	log_warnx("%s: %s after %lld ms", role_name(p->role), p->last_exit, (long long)ran);
+	/* An exit nobody asked for; a hang has its own alert already. */
+	if (!p->crash_alerted && !p->hung_alerted)
+		supervisor_alert(p->sup, OUTBOX_WARNING, "crash", "%s crashed (%s after %lld s)",
+				 role_name(p->role), p->last_exit, (long long)(ran / 1000));
+	p->crash_alerted = 1;
 	/* A run that lasted was healthy: restart at once. Quick failures back off exponentially. */
 	if (p->state == PROC_RUNNING && ran >= policy_of(p)->backoff_reset_ms) {
 		p->consecutive_failures = 0;
@@ -288,6 +312,10 @@ int proc_enabled(const struct proc *p)
 {
 	if (p->role == ROLE_SIM)
 		return p->sup->cfg.s.mode == MODE_SIM;
+	/* A database that failed its check at start is not traded on until a restore. */
+	if (p->sup->db_damaged && (p->role == ROLE_MARKET_DATA || p->role == ROLE_STRATEGY ||
+				   p->role == ROLE_ORDER_EXECUTION))
+		return 0;
 	return p->sup->cfg.s.workers[p->role].enabled;
 }
 

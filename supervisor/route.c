@@ -36,6 +36,7 @@ static void on_ready(struct proc *p, const struct ipc_hdr *hdr, const void *payl
 static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
+static void on_metrics_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload);
 
 /* Adding a message type: a row in ipc/ipc_types.c and a row here. */
 static const struct route routes[IPC_TYPE_END] = {
@@ -52,7 +53,10 @@ static const struct route routes[IPC_TYPE_END] = {
 	[IPC_ORDER_INTENT] = {ROLE_BIT(ROLE_STRATEGY), ROLE_ORDER_EXECUTION, KEY_NONE, OFFLINE_DROP,
 			      NULL},
 	[IPC_FILL] = {ROLE_BIT(ROLE_ORDER_EXECUTION), ROLE_STRATEGY, KEY_NONE, OFFLINE_DROP, NULL},
-	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN: the supervisor's to send,
+	/* The api worker asks, the supervisor answers METRICS (no row: the supervisor's to send). */
+	[IPC_METRICS_REQ] = {ROLE_BIT(ROLE_API), TO_SUPERVISOR, KEY_NONE, OFFLINE_DROP,
+			     on_metrics_req},
+	/* PING, CONFIG, SHUTDOWN, STATUS_REQ, PEER_STATE, JOB_RUN, METRICS: the supervisor's,
 	 * no row. */
 };
 
@@ -134,6 +138,12 @@ static void on_pong(struct proc *p, const struct ipc_hdr *hdr, const void *paylo
 	memcpy(&seq, payload, sizeof(seq));
 	if (seq > 0 && seq <= p->ping_seq)
 		p->last_pong_mono = clock_mono_ms();
+	/* A late pong (pings sent since) counts too, up to 8 pings late. */
+	if (seq > 0 && seq <= p->ping_seq && p->ping_seq - seq < 8 && p->ping_sent_mono[seq % 8]) {
+		p->pong_last_ms = p->last_pong_mono - p->ping_sent_mono[seq % 8];
+		if (p->pong_last_ms > p->pong_worst_ms)
+			p->pong_worst_ms = p->pong_last_ms;
+	}
 }
 
 static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
@@ -146,6 +156,15 @@ static void on_status(struct proc *p, const struct ipc_hdr *hdr, const void *pay
 static void on_job_done(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
 {
 	job_dispatch_done(p, payload, hdr->len);
+}
+
+static void on_metrics_req(struct proc *p, const struct ipc_hdr *hdr, const void *payload)
+{
+	uint64_t id;
+
+	(void)hdr;
+	memcpy(&id, payload, sizeof(id));
+	metrics_reply(p, id);
 }
 
 static void key_of(const struct route *r, const void *payload, char *key, size_t len)
@@ -295,6 +314,7 @@ void heartbeat_tick(uv_timer_t *timer)
 			continue;
 		}
 		p->ping_seq++;
+		p->ping_sent_mono[p->ping_seq % 8] = now;
 		ipc_send(p->peer, IPC_PING, &p->ping_seq, sizeof(p->ping_seq));
 		if (i < ROLE_WORKER_COUNT)
 			ipc_send(p->peer, IPC_STATUS_REQ, &p->ping_seq, sizeof(p->ping_seq));

@@ -909,6 +909,8 @@ void sched_free(struct supervisor *sup)
 /* Each job a reload changed, added or removed is a schedule_audit row ("reload"). */
 static void audit_reload(struct sched *s, json_t *before, json_t *after)
 {
+	/* tradectl reload's peer, or the daemon's own uid for SIGHUP and the config watch. */
+	uid_t uid = s->sup->request_uid >= 0 ? (uid_t)s->sup->request_uid : geteuid();
 	const char *name;
 	json_t *v;
 
@@ -917,12 +919,12 @@ static void audit_reload(struct sched *s, json_t *before, json_t *after)
 		json_t *old = json_object_get(before, name);
 
 		if (!json_equal(old, v))
-			sched_audit(s->sup, name, "reload", old, v, geteuid());
+			sched_audit(s->sup, name, "reload", old, v, uid);
 	}
 	json_object_foreach(before, name, v)
 	{
 		if (!json_object_get(after, name))
-			sched_audit(s->sup, name, "reload", v, NULL, geteuid());
+			sched_audit(s->sup, name, "reload", v, NULL, uid);
 	}
 }
 

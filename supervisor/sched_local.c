@@ -4,9 +4,12 @@
 
 #include <string.h>
 
+#include "supervisor/status_report.h"
+
 const struct sched_local_action sched_local_actions[] = {
 	{"system_check", system_check_run,
 	 "disk free of data_dir, memory, the workers' health, kernel clock NTP sync and jumps"},
+	{"status_report", status_report_queue, "the hourly status report, queued to the notifier"},
 	{NULL, NULL, NULL},
 };
 

@@ -185,8 +185,11 @@ int spawn_proc(struct proc *p)
 			return -1;
 		}
 	} else {
-		argv[0] =
-			role_info(p->role)->binary == ROLE_BIN_NET ? sup->net_path : sup->exe_path;
+		enum role_binary bin = role_info(p->role)->binary;
+
+		argv[0] = bin == ROLE_BIN_NET	? sup->net_path
+			  : bin == ROLE_BIN_API ? sup->api_path
+						: sup->exe_path;
 		argv[1] = "-x";
 		argv[2] = (char *)role_name(p->role);
 		argv[3] = NULL;

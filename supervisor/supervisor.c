@@ -16,7 +16,9 @@
 #include "common/log.h"
 #include "common/outbox.h"
 #include "common/sdnotify.h"
+#include "supervisor/config_versions.h"
 #include "supervisor/job_dispatch.h"
+#include "supervisor/maint_ops.h"
 #include "supervisor/sched.h"
 #include "supervisor/supervisor.h"
 #include "workers/worker.h"
@@ -43,35 +45,6 @@ static int mkdir_p(const char *path, mode_t mode)
 	if (mkdir(buf, mode) < 0 && errno != EEXIST)
 		return -1;
 	return 0;
-}
-
-/* Stores cfg (secrets replaced) as a version before it is applied: what is in force is always
- * on record. 0, or -1 with the reason in err. */
-static int record_config_version(struct supervisor *sup, const struct config *cfg, char *err,
-				 size_t errlen)
-{
-	char *text = config_text_redacted(cfg);
-	sqlite3_stmt *st = NULL;
-	int rc = -1;
-
-	if (!text) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	if (sqlite3_prepare_v2(sup->db,
-			       "INSERT INTO config_versions(applied_ms, path, text) VALUES(?,?,?)",
-			       -1, &st, NULL) == SQLITE_OK) {
-		sqlite3_bind_int64(st, 1, clock_now_ms());
-		sqlite3_bind_text(st, 2, cfg->path, -1, SQLITE_STATIC);
-		sqlite3_bind_text(st, 3, text, -1, SQLITE_STATIC);
-		rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
-	}
-	if (rc < 0)
-		snprintf(err, errlen, "cannot record the config version: %s",
-			 sqlite3_errmsg(sup->db));
-	sqlite3_finalize(st);
-	free(text);
-	return rc;
 }
 
 void supervisor_alert(struct supervisor *sup, const char *severity, const char *kind,
@@ -160,6 +133,11 @@ static void finish(struct supervisor *sup)
 	sup->control = NULL;
 	sched_stop(sup);
 	job_dispatch_close(sup);
+	monitor_close(sup);
+	maint_ops_close(sup);
+	uv_close((uv_handle_t *)&sup->config_watch, NULL);
+	uv_close((uv_handle_t *)&sup->config_settle, NULL);
+	uv_close((uv_handle_t *)&sup->config_rollback, NULL);
 	uv_close((uv_handle_t *)&sup->sig_term, NULL);
 	uv_close((uv_handle_t *)&sup->sig_int, NULL);
 	uv_close((uv_handle_t *)&sup->sig_hup, NULL);
@@ -192,6 +170,7 @@ static void shutdown_step(struct supervisor *sup)
 void supervisor_state_changed(struct supervisor *sup)
 {
 	control_procs_changed(sup->control);
+	maint_ops_state_changed(sup);
 	if (sup->shutting_down) {
 		shutdown_step(sup);
 		return;
@@ -211,14 +190,56 @@ void supervisor_shutdown(struct supervisor *sup, const char *why)
 	shutdown_step(sup);
 }
 
+/* What a change to each top-level key needs. Workers receive every change (on_config); those
+ * marked restart are restarted because they read the key only at their start; the daemon's
+ * own keys take effect at its next start. A key not listed is applied live. README.md lists
+ * the same table. */
+enum reload_effect { RELOAD_LIVE, RELOAD_RESTART_ROLES, RELOAD_NEXT_START };
+
+static const struct reload_rule {
+	const char *key;
+	enum reload_effect effect;
+} reload_rules[] = {
+	{"mode", RELOAD_NEXT_START},	      {"user", RELOAD_NEXT_START},
+	{"control_group", RELOAD_NEXT_START}, {"data_dir", RELOAD_NEXT_START},
+	{"run_dir", RELOAD_NEXT_START},	      {"control", RELOAD_NEXT_START},
+	{"clock", RELOAD_NEXT_START},	      {"sim", RELOAD_NEXT_START},
+	{"exchange", RELOAD_RESTART_ROLES},   {"log_level", RELOAD_LIVE},
+	{"supervisor", RELOAD_LIVE},	      {"workers", RELOAD_LIVE},
+	{"market_data", RELOAD_LIVE},	      {"maintenance", RELOAD_RESTART_ROLES},
+	{"config_watch", RELOAD_LIVE},
+};
+
+/* The workers to restart for next: those that receive a changed section marked restart. */
+static unsigned reload_plan(struct supervisor *sup, const struct config *next)
+{
+	unsigned restart = 0;
+
+	for (size_t i = 0; i < sizeof(reload_rules) / sizeof(reload_rules[0]); i++) {
+		const struct reload_rule *r = &reload_rules[i];
+
+		if (!config_section_changed(&sup->cfg, next, r->key))
+			continue;
+		if (r->effect == RELOAD_NEXT_START)
+			log_warnx("reload: a change to \"%s\" takes effect at the next start",
+				  r->key);
+		if (r->effect != RELOAD_RESTART_ROLES)
+			continue;
+		for (int role = 0; role < ROLE_WORKER_COUNT; role++)
+			if (role_receives_section((enum role)role, r->key))
+				restart |= ROLE_BIT(role);
+	}
+	return restart;
+}
+
 int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 {
-	static const char *const restart_keys[] = {"mode",    "user",  "data_dir", "run_dir",
-						   "control", "clock", "sim"};
 	struct config next;
 	char *shares[ROLE_WORKER_COUNT] = {NULL};
 	int was_enabled[ROLE_COUNT];
+	unsigned restart;
 	uint64_t hb;
+	int recorded;
 
 	/* A reload would start again what the shutdown has just stopped, and say READY=1. */
 	if (sup->shutting_down) {
@@ -236,15 +257,21 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory for the workers' configs");
 		goto refused;
 	}
-	if (record_config_version(sup, &next, err, errlen) < 0)
+	recorded = config_version_record(sup, &next, &sup->cfg,
+					 sup->reload_reason ? sup->reload_reason : "reload", err,
+					 errlen);
+	if (recorded < 0)
 		goto refused;
+	/* A crash loop soon after a change is blamed on it (config_watch.rollback_window_s); not
+	 * after a rollback, which would otherwise roll forward again to the change it undid. */
+	if (recorded > 0)
+		sup->reload_mono = sup->reload_reason && strstr(sup->reload_reason, "rollback")
+					   ? 0
+					   : clock_mono_ms();
 	sd_notify_send("RELOADING=1");
 	for (int i = 0; i < ROLE_COUNT; i++)
 		was_enabled[i] = proc_enabled(&sup->procs[i]);
-	for (size_t i = 0; i < sizeof(restart_keys) / sizeof(restart_keys[0]); i++)
-		if (config_section_changed(&sup->cfg, &next, restart_keys[i]))
-			log_warnx("reload: a change to \"%s\" takes effect at the next start",
-				  restart_keys[i]);
+	restart = reload_plan(sup, &next);
 	config_free(&sup->cfg);
 	sup->cfg = next;
 	route_free_shares(sup->shares);
@@ -254,6 +281,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 	 * not yet due under the old, longer period is no sign of a hang. */
 	hb = (uint64_t)sup->cfg.s.supervisor.heartbeat_interval_ms;
 	uv_timer_start(&sup->heartbeat, heartbeat_tick, hb, hb);
+	monitor_reconfigure(sup);
 	for (int i = 0; i < ROLE_COUNT; i++) {
 		struct proc *p = &sup->procs[i];
 
@@ -262,13 +290,20 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		send_config(p);
 		/* Only a change of workers.NAME.enabled starts or stops a process: one an
 		 * operator stopped with tradectl stays stopped. */
-		if (proc_enabled(p) && !was_enabled[i])
+		if (proc_enabled(p) && !was_enabled[i]) {
 			proc_event(p, EV_START);
-		else if (!proc_enabled(p) && was_enabled[i] && p->state != PROC_STOPPED)
+		} else if (!proc_enabled(p) && was_enabled[i] && p->state != PROC_STOPPED) {
 			proc_event(p, EV_STOP);
+		} else if ((restart & ROLE_BIT(i)) && p->state == PROC_RUNNING) {
+			log_notice("reload: restarting %s for the change", role_name(p->role));
+			proc_event(p, EV_STOP);
+			proc_event(p, EV_START);
+		}
 	}
+	config_watch_update(sup);
 	sched_reload(sup);
-	log_notice("reloaded %s", sup->config_path);
+	log_notice("reloaded %s (config version %lld%s)", sup->config_path,
+		   (long long)sup->config_version, recorded ? "" : ", unchanged");
 	sd_notify_send("READY=1");
 	notify_status(sup);
 	return 0;
@@ -324,6 +359,31 @@ static int restrict_dir(const char *dir, mode_t mode, int required)
 	return 0;
 }
 
+/* A damaged database is not traded on: 1 when quick_check finds a problem (logged with the way
+ * to restore). */
+static int quick_check(sqlite3 *db, const char *data_dir)
+{
+	sqlite3_stmt *st;
+	char first[256] = "cannot run quick_check";
+	int damaged = 1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA quick_check", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			snprintf(first, sizeof(first), "%s",
+				 (const char *)sqlite3_column_text(st, 0));
+			damaged = strcmp(first, "ok") != 0;
+		}
+		sqlite3_finalize(st);
+	}
+	if (damaged)
+		log_msg(LOG_LVL_CRIT,
+			"%s/%s fails quick_check (%s): market-data, order-execution and strategy "
+			"are not started; restore a verified backup: tradectl backups, then "
+			"tradectl restore FILE (docs/operations.md)",
+			data_dir, DB_FILE_NAME, first);
+	return damaged;
+}
+
 /* Directories, schema and ownership, done while still privileged. */
 static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int drop)
 {
@@ -349,6 +409,7 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 		sqlite3_close(db);
 		return -1;
 	}
+	sup->db_damaged = quick_check(db, data_dir);
 	/* Closing the last connection removes -wal and -shm, so no root-owned file is left. */
 	sqlite3_close(db);
 	/* Members of control_group must reach the socket inside run_dir (mode 0750). */
@@ -394,6 +455,9 @@ static int setup(struct supervisor *sup, const char *config_path)
 	snprintf(sup->net_path, sizeof(sup->net_path), "%.*s/%s",
 		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
 		 ROLE_NET_BINARY);
+	snprintf(sup->api_path, sizeof(sup->api_path), "%.*s/%s",
+		 (int)(strrchr(sup->exe_path, '/') - sup->exe_path), sup->exe_path,
+		 ROLE_API_BINARY);
 	log_set_level((enum log_level)config_log_level(&sup->cfg));
 	if (sup->cfg.s.clock.test) {
 		char start[40];
@@ -433,7 +497,13 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (!sup->db)
 		return -1;
 	outbox_init(&sup->outbox, sup->db, "tradingd", alert_stored, sup);
-	if (record_config_version(sup, &sup->cfg, err, sizeof(err)) < 0) {
+	if (sup->db_damaged)
+		supervisor_alert(
+			sup, OUTBOX_CRITICAL, "db_integrity",
+			"the database fails its integrity check: the trading workers are "
+			"not started; restore the newest verified backup (tradectl backups, "
+			"then tradectl restore FILE)");
+	if (config_version_record(sup, &sup->cfg, NULL, "start", err, sizeof(err)) < 0) {
 		log_errx("%s", err);
 		return -1;
 	}
@@ -441,7 +511,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 		log_errx("out of memory for the workers' configs");
 		return -1;
 	}
-	return 0;
+	return monitor_start(sup);
 }
 
 int supervisor_run(const char *config_path)
@@ -473,6 +543,11 @@ int supervisor_run(const char *config_path)
 	uv_signal_init(&loop, &sup.sig_hup);
 	uv_timer_init(&loop, &sup.heartbeat);
 	uv_timer_init(&loop, &sup.watchdog);
+	uv_fs_event_init(&loop, &sup.config_watch);
+	uv_timer_init(&loop, &sup.config_settle);
+	uv_timer_init(&loop, &sup.config_rollback);
+	sup.config_watch.data = sup.config_settle.data = sup.config_rollback.data = &sup;
+	sup.request_uid = -1;
 	sup.sig_term.data = sup.sig_int.data = sup.sig_hup.data = &sup;
 	sup.heartbeat.data = sup.watchdog.data = &sup;
 
@@ -487,6 +562,7 @@ int supervisor_run(const char *config_path)
 		uv_signal_start(&sup.sig_int, on_signal, SIGINT);
 		uv_signal_start(&sup.sig_hup, on_signal, SIGHUP);
 		uv_timer_start(&sup.heartbeat, heartbeat_tick, hb, hb);
+		config_watch_update(&sup);
 		sup.watchdog_ms = sd_watchdog_ms();
 		if (sup.watchdog_ms)
 			uv_timer_start(&sup.watchdog, on_watchdog, sup.watchdog_ms / 2,

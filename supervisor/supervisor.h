@@ -3,6 +3,7 @@
 #ifndef TD_SUPERVISOR_H
 #define TD_SUPERVISOR_H
 
+#include <jansson.h>
 #include <limits.h>
 #include <sqlite3.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include "common/outbox.h"
 #include "common/roles.h"
 #include "ipc/ipc.h"
+#include "supervisor/monitor.h"
 
 #define TRADINGD_VERSION "0.2.0"
 /* The daemon's exit status after a crash loop it escalates (EX_TEMPFAIL): systemd's
@@ -75,6 +77,9 @@ struct proc {
 
 	uint64_t ping_seq;
 	int64_t last_pong_mono;
+	/* Heartbeat round trips since it became RUNNING: the last and the worst (tradectl status
+	 * --json "heartbeat_ms"; the backup benchmark reads them). */
+	int64_t ping_sent_mono[8], pong_last_ms, pong_worst_ms; /* sent: by seq % 8 */
 	char *status_json; /* latest STATUS from the worker, for tradectl status --json */
 
 	struct held_msg *held; /* ROUTE_HOLD_MAX entries, for messages to this process */
@@ -82,10 +87,13 @@ struct proc {
 	uint64_t held_dropped;
 	int fatal_count; /* FATALs in a row, for the cool-down's backoff */
 	int64_t fatal_mono;
+	struct proc_usage usage;	 /* monitor.c: the last sample of this process */
+	int crash_alerted, hung_alerted; /* a "crash"/"hung" alert waits for its "_cleared" */
 };
 
 struct control;
 struct job_inflight;
+struct maint_op;
 struct sched;
 
 struct supervisor {
@@ -96,6 +104,7 @@ struct supervisor {
 	char config_path[PATH_MAX];
 	char exe_path[PATH_MAX];
 	char net_path[PATH_MAX]; /* tradingd-net, beside exe_path */
+	char api_path[PATH_MAX]; /* tradingd-api, beside exe_path */
 	struct proc procs[ROLE_COUNT];
 	sqlite3 *db;
 	struct outbox outbox; /* alerts of the supervisor's own, kept while the database refuses */
@@ -112,9 +121,27 @@ struct supervisor {
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
 	struct sched *sched;	   /* sched.c: the scheduler, NULL until it starts */
-	uid_t request_uid;	   /* control.c: the peer of the request being answered */
-	int request_access;	   /* enum peer_access of that peer */
+	int request_access;	   /* control.c: enum peer_access of the request's peer */
 	uint64_t job_adhoc_seq;
+	struct monitor *monitor; /* monitor.c: its timer and statements */
+	struct sys_usage sys_usage;
+	struct proc_usage self_usage; /* the supervisor's own */
+	int64_t next_report_ms;	      /* daemon time of the next status report (status_report.c) */
+	uint64_t jobs_finished[JOB_PERMANENT + 1]; /* job_dispatch.c: runs ended, by result */
+	/* maint_ops.c: the backup, cleanup or restore in progress, and the last one's reply. */
+	struct maint_op *maint_op;
+	uint64_t maint_seq, maint_done_id;
+	json_t *maint_reply;
+	/* The database failed its check at start: the trading workers are not started. */
+	int db_damaged;
+	/* config_versions.c: the version in force and when the last reload applied one. */
+	int64_t config_version;
+	int64_t reload_mono;
+	int request_uid;	   /* uid of the control request being answered; -1: none */
+	const char *reload_reason; /* why the reload in progress happens; NULL: "reload" */
+	uv_fs_event_t config_watch;
+	uv_timer_t config_settle, config_rollback;
+	int config_watching;
 };
 
 /* proc.c: the policy table and the life of each process. */
@@ -141,6 +168,9 @@ void route_worker_ready(struct proc *p);
 /* changed went into or out of RUNNING: tell the workers that depend on it. */
 void route_peer_state(struct supervisor *sup, const struct proc *changed);
 void route_flush_held(struct proc *dest);
+
+/* metrics_reply.c: answers the api worker's METRICS_REQ with the supervisor's state as JSON. */
+void metrics_reply(struct proc *p, uint64_t id);
 
 /* supervisor.c: lifecycle of the daemon. */
 void supervisor_state_changed(struct supervisor *sup);

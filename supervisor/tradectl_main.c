@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "common/config.h"
 #include "common/log.h"
@@ -59,6 +60,7 @@ int main(int argc, char **argv)
 	char *request = NULL, *text = NULL;
 	size_t text_len;
 	json_t *reply;
+	int refresh;
 
 	log_init("tradectl");
 	if (ctl_parse_args(argc, argv, &opt, err, sizeof(err)) < 0) {
@@ -81,6 +83,13 @@ int main(int argc, char **argv)
 		outcome = CTL_NO_REPLY;
 		goto out;
 	}
+	/* top refreshes like top(1) until interrupted, or answers once. */
+	refresh = opt.command->command == CTL_CMD_TOP && !opt.once && !opt.json;
+again:
+	if (refresh)
+		fputs("\033[H\033[2J", stdout);
+	free(text);
+	text = NULL;
 	outcome = ctl_roundtrip(path, request, reply_timeout_ms(), CTL_REPLY_MAX_BYTES, &text,
 				&text_len, err, sizeof(err));
 	if (outcome != CTL_OK) {
@@ -100,6 +109,10 @@ int main(int argc, char **argv)
 	if (fflush(stdout) != 0 && outcome == CTL_OK) {
 		perror("tradectl: stdout");
 		outcome = CTL_NO_REPLY;
+	}
+	if (refresh && outcome == CTL_OK) {
+		usleep(CTL_TOP_REFRESH_MS * 1000);
+		goto again;
 	}
 out:
 	free(text);

@@ -117,6 +117,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "tradingd: no worker role \"%s\" in this binary%s\n", role,
 				r >= 0 && role_info((enum role)r)->binary == ROLE_BIN_NET
 					? " (it runs in " ROLE_NET_BINARY ")"
+				: r >= 0 && role_info((enum role)r)->binary == ROLE_BIN_API
+					? " (it runs in " ROLE_API_BINARY ")"
 					: "");
 			return EX_USAGE;
 		}

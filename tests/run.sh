@@ -1,6 +1,7 @@
 #!/bin/sh
 # make test: lint, then the unit tests (cmocka) and the integration tests (pytest against the
-# real binaries), once plain and once under AddressSanitizer+UBSan. Ends with "N passed, N failed".
+# real binaries, four test files at a time), once plain and once under AddressSanitizer+UBSan.
+# Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
 out=tests/out
@@ -44,8 +45,10 @@ run_unit() { # run_unit BUILD_DIR LABEL
 
 run_pytest() { # run_pytest BIN_DIR LABEL
 	xml="$out/pytest-$2.xml"
-	TD_BIN="$1" /usr/bin/python3 -m pytest -q -p no:cacheprovider --junitxml="$xml" \
-		tests/integration >"$out/pytest-$2.log" 2>&1
+	# The integration tests mostly wait on daemons (a few % CPU each): four at a time, a file
+	# per process (files share module fixtures), fill two cores without starving them.
+	TD_BIN="$1" /usr/bin/python3 -m pytest -q -p no:cacheprovider -n 4 --dist loadfile \
+		--junitxml="$xml" tests/integration >"$out/pytest-$2.log" 2>&1
 	rc=$?
 	tail -30 "$out/pytest-$2.log"
 	if [ ! -f "$xml" ]; then

@@ -1,19 +1,62 @@
-/* The maintenance worker: database upkeep the scheduler runs as jobs. */
+/* The maintenance worker: database upkeep the scheduler runs as jobs (checkpoint here; backup
+ * in maint_backup.c; prune and the daily summary in maint_prune.c). */
+#include <errno.h>
+#include <limits.h>
 #include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/db.h"
 #include "common/log.h"
-#include "workers/worker.h"
+#include "workers/maintenance.h"
 
-struct maintenance {
-	sqlite3 *db;
-};
+static void alert_stored(void *arg, int64_t id)
+{
+	struct maintenance *m = arg;
+
+	worker_send(m->w, IPC_ALERT, &id, sizeof(id));
+}
+
+void maint_alert(struct maintenance *m, const char *severity, const char *kind, const char *fmt,
+		 ...)
+{
+	char text[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	outbox_post(&m->outbox, severity, kind, text);
+}
+
+/* A backup directory that cannot be made or written is a broken config, not a surprise at
+ * midnight: the worker refuses to start (a crash loop the supervisor reports, and rolls back
+ * when it follows a reload). */
+static int check_backup_dir(const struct config_settings *s)
+{
+	char dir[PATH_MAX];
+
+	if (s->maintenance.backup_dir[0])
+		snprintf(dir, sizeof(dir), "%s", s->maintenance.backup_dir);
+	else if ((size_t)snprintf(dir, sizeof(dir), "%s/backups", s->data_dir) >= sizeof(dir))
+		return -1;
+	if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || access(dir, W_OK | X_OK) < 0) {
+		log_err("maintenance.backup_dir %s cannot be used", dir);
+		return -1;
+	}
+	return 0;
+}
 
 static int maintenance_init(struct worker *w)
 {
-	struct maintenance *m = calloc(1, sizeof(*m));
+	struct maintenance *m;
 
+	if (check_backup_dir(&w->cfg.s) < 0)
+		return -1;
+	m = calloc(1, sizeof(*m));
 	if (!m)
 		return -1;
 	m->db = db_open_worker(w->cfg.s.data_dir,
@@ -22,6 +65,8 @@ static int maintenance_init(struct worker *w)
 		free(m);
 		return -1;
 	}
+	m->w = w;
+	outbox_init(&m->outbox, m->db, role_name(w->role), alert_stored, m);
 	w->state = m;
 	return 0;
 }
@@ -51,6 +96,9 @@ static void run_checkpoint(struct worker *w, uint64_t run_id, const char *args)
 
 static const struct worker_action maintenance_actions[] = {
 	{"checkpoint", run_checkpoint},
+	{"backup", maint_run_backup},
+	{"prune", maint_run_prune},
+	{"daily_summary", maint_run_daily_summary},
 	{NULL, NULL},
 };
 
@@ -60,6 +108,8 @@ static void maintenance_stop(struct worker *w)
 
 	if (!m)
 		return;
+	maint_backup_abort(m);
+	maint_prune_abort(m);
 	sqlite3_close(m->db);
 	free(m);
 	w->state = NULL;

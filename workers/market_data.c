@@ -37,9 +37,10 @@ void md_alert(struct market_data *md, const char *severity, const char *kind, co
 static void on_client_alert(void *arg, enum upbit_alert kind, const char *text)
 {
 	struct market_data *md = arg;
-	const char *severity = kind == UPBIT_ALERT_BLOCKED	    ? OUTBOX_CRITICAL
-			       : kind == UPBIT_ALERT_BREAKER_CLOSED ? OUTBOX_INFO
-								    : OUTBOX_WARNING;
+	const char *severity = kind == UPBIT_ALERT_BLOCKED ? OUTBOX_CRITICAL
+			       : kind == UPBIT_ALERT_BREAKER_CLOSED || kind == UPBIT_ALERT_UNBLOCKED
+				       ? OUTBOX_INFO
+				       : OUTBOX_WARNING;
 
 	md_alert(md, severity, upbit_alert_name(kind), "exchange: %s", text);
 }

@@ -54,6 +54,8 @@ struct worker {
 	unsigned peers_down; /* ROLE_BIT of each role it depends on that is not RUNNING */
 	int stopping;
 	uv_timer_t fault_timer; /* test-only: a delayed READY */
+	uv_signal_t sigusr1;	/* test-only: grow-rss */
+	void *fault_rss;	/* test-only: the blocks grow-rss allocated, a list */
 	const struct worker_ops *ops;
 	void *state;
 	uv_signal_t sigterm, sigint;
@@ -81,5 +83,6 @@ extern const struct worker_ops strategy_ops;
 extern const struct worker_ops order_execution_ops;
 extern const struct worker_ops notifier_ops;
 extern const struct worker_ops maintenance_ops;
+extern const struct worker_ops api_ops;
 
 #endif

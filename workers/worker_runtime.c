@@ -1,5 +1,6 @@
 /* The runtime every worker process shares: one libuv loop, the socket to the supervisor on
  * IPC_WORKER_FD, config delivery, READY, heartbeats, status, and a clean shutdown. */
+#include <dirent.h>
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -20,8 +21,9 @@
  * of a broken worker is exercised for real: exit-at-start (exit(1) as soon as the config is
  * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
  * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
- * type T that this role may not send), job-result:ACTION:transient|permanent:COUNT (the first
- * COUNT runs of ACTION in this process end with that result instead of running). */
+ * type T that this role may not send), grow-rss:MB (each SIGUSR1 allocates and touches MB
+ * more, for the monitor's memory limit), job-result:ACTION:transient|permanent:COUNT (the
+ * first COUNT runs of ACTION in this process end with that result instead of running). */
 #define FAULT_ENV "TRADINGD_FAULT"
 
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
@@ -84,6 +86,13 @@ void worker_stop(struct worker *w)
 		return;
 	w->stopping = 1;
 	uv_close((uv_handle_t *)&w->fault_timer, NULL);
+	uv_close((uv_handle_t *)&w->sigusr1, NULL);
+	while (w->fault_rss) {
+		void **next = *(void ***)w->fault_rss;
+
+		free(w->fault_rss);
+		w->fault_rss = next;
+	}
 	if (w->have_config && w->ops->stop)
 		w->ops->stop(w);
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
@@ -94,6 +103,38 @@ void worker_stop(struct worker *w)
 	signal(SIGINT, SIG_IGN);
 	ipc_peer_close(w->supervisor);
 	w->supervisor = NULL;
+}
+
+static int count_own_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	int n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n > 0 ? n - 1 : 0; /* less the descriptor of the listing itself */
+}
+
+/* Test-only: grow-rss:MB makes each SIGUSR1 allocate and touch MB more, kept until exit, so
+ * that the monitor's memory limit can be crossed for real. */
+static void on_grow_rss(uv_signal_t *handle, int signum)
+{
+	struct worker *w = handle->data;
+	const char *mb = fault_requested(w->role, "grow-rss");
+	size_t bytes = (size_t)strtoul(mb ? mb : "0", NULL, 10) << 20;
+	void **block;
+
+	(void)signum;
+	if (bytes < sizeof(void *) || !(block = malloc(bytes)))
+		return;
+	memset(block, 0x5a, bytes);
+	*block = w->fault_rss;
+	w->fault_rss = block;
+	log_warnx("fault injected: RSS grown by %zu MB", bytes >> 20);
 }
 
 static void send_status(struct worker *w, const void *payload, uint32_t len)
@@ -107,6 +148,8 @@ static void send_status(struct worker *w, const void *payload, uint32_t len)
 	(void)len;
 	if (w->ops->status)
 		w->ops->status(w, out);
+	/* Only this process may list its fds (it is not dumpable): the monitor takes it here. */
+	json_object_set_new(out, "fds", json_integer(count_own_fds()));
 	text = json_dumps(out, JSON_COMPACT);
 	json_decref(out);
 	if (!text)
@@ -389,6 +432,10 @@ int worker_run(enum role role, const struct worker_ops *ops)
 	w.sigterm.data = w.sigint.data = &w;
 	uv_signal_start(&w.sigterm, on_signal, SIGTERM);
 	uv_signal_start(&w.sigint, on_signal, SIGINT);
+	uv_signal_init(&loop, &w.sigusr1);
+	w.sigusr1.data = &w;
+	if (fault_requested(role, "grow-rss"))
+		uv_signal_start(&w.sigusr1, on_grow_rss, SIGUSR1);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);
 	if (rc != 0)

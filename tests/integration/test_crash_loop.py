@@ -24,7 +24,11 @@ def alerts(d, kind):
 def kill_until_fatal(d, name):
     """kill -9 the worker each time it is RUNNING again, until the supervisor gives up."""
     def step():
-        st = d.status()[name]
+        st = d.status()
+        if st is None:
+            # No answer: with fatal_action "exit" the daemon may be gone already.
+            return d.proc.poll() is not None
+        st = st[name]
         if st["state"] == "FATAL":
             return True
         if st["state"] == "RUNNING" and st["pid"] > 0:

@@ -170,6 +170,9 @@ def test_429_then_418_ban(daemon_factory, sim, clock):
         assert 1 <= n418 <= (1 if g == "ticker" else 4), (g, n418)
     d = rig.details()["upbit"]["groups"]
     assert d["ticker"]["n_418"] >= 1 and sum(g["n_429"] for g in d.values()) >= 4
+    # The ban's end is alerted as its clear.
+    assert wait_until(lambda: "blocked_cleared" in {k for k, _ in rig.notifications()}, 5,
+                      0.05), rig.notifications()
 
 
 def sample_ticker_queue(rig, seconds):

@@ -16,7 +16,7 @@ HDR = struct.Struct("=IIII")  # ipc/ipc.h struct ipc_hdr: type, len, peer, pid
 READY, PING, PONG, CONFIG, SHUTDOWN, STATUS_REQ = 1, 2, 3, 4, 5, 6
 IPC_VERSION = ipc_version()
 IPC_ID_SUPERVISOR = 0xffff
-ROLE_SIM = 5  # common/roles.h: ROLE_SIM = ROLE_WORKER_COUNT
+ROLE_SIM = 6  # common/roles.h: ROLE_SIM = ROLE_WORKER_COUNT
 
 
 def frame(ftype, payload=b"", length=None):
@@ -160,7 +160,7 @@ def test_eof_means_the_supervisor_is_gone(supervised):
     (frame(0), "malformed frame from the supervisor (type 0 UNKNOWN"),
     # A header announcing 1 MiB of CONFIG is refused before any payload is read.
     (frame(CONFIG, length=1 << 20), "CONFIG from the supervisor"),
-])
+], ids=["config", "status-req", "ready", "short-ping", "type-99", "type-0", "huge-config"])
 def test_protocol_violation_exits_1(supervised, bad, message):
     s = supervised().ready()
     s.ping(1)

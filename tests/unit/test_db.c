@@ -50,6 +50,11 @@ static void test_migrate_is_idempotent_and_wal(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
 	sqlite3_finalize(st);
+	/* Ours, by its header: a backup carries it, a foreign file does not. */
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA application_id", -1, &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_int(st, 0), DB_APPLICATION_ID);
+	sqlite3_finalize(st);
 	sqlite3_close(db);
 }
 

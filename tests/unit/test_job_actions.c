@@ -13,7 +13,7 @@
 static const struct worker_ops *const ops_of[ROLE_WORKER_COUNT] = {
 	[ROLE_NOTIFIER] = &notifier_ops,       [ROLE_MAINTENANCE] = &maintenance_ops,
 	[ROLE_MARKET_DATA] = &market_data_ops, [ROLE_ORDER_EXECUTION] = &order_execution_ops,
-	[ROLE_STRATEGY] = &strategy_ops,
+	[ROLE_STRATEGY] = &strategy_ops,       [ROLE_API] = &api_ops,
 };
 
 static const struct worker_action *implemented(enum role role, const char *name)

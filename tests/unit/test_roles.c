@@ -47,6 +47,11 @@ static void test_sections_and_binaries(void **state)
 	assert_true(role_receives_section(ROLE_MARKET_DATA, "exchange"));
 	assert_false(role_receives_section(ROLE_MARKET_DATA, "sim"));
 	assert_false(role_receives_section(ROLE_STRATEGY, "exchange"));
+	/* The api worker serves HTTP: its own section, no exchange URL, no account. */
+	assert_true(role_receives_section(ROLE_API, "api"));
+	assert_false(role_receives_section(ROLE_API, "exchange"));
+	assert_false(role_receives_section(ROLE_API, "sim"));
+	assert_int_equal(role_info(ROLE_API)->binary, ROLE_BIN_API);
 	/* Only order-execution (and the simulator itself) hold the exchange secrets. */
 	for (int r = 0; r < ROLE_WORKER_COUNT; r++)
 		assert_int_equal(role_info((enum role)r)->secret_holder, r == ROLE_ORDER_EXECUTION);

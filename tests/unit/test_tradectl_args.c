@@ -88,6 +88,33 @@ static void test_requests(void **state)
 	expect_request(ARGC(j4), j4, "{\"cmd\":\"job\",\"args\":[\"pause\",\"backup\"]}");
 }
 
+static void test_maintenance_requests(void **state)
+{
+	(void)state;
+	char *a1[] = {"tradectl", "backup"};
+	char *a2[] = {"tradectl", "--json", "backups"};
+	char *a3[] = {"tradectl", "restore", "/var/lib/tradingd/backups/x.db"};
+	char *a4[] = {"tradectl", "config", "diff", "3", "4"};
+	char *a5[] = {"tradectl", "config", "rollback"};
+	char *b1[] = {"tradectl", "restore"};
+	char *b2[] = {"tradectl", "restore", "a", "b"};
+	char *b3[] = {"tradectl", "config"};
+	char *b4[] = {"tradectl", "config", "diff", "1", "2", "3"};
+	char *b5[] = {"tradectl", "cleanup", "now"};
+
+	expect_request(ARGC(a1), a1, "{\"cmd\":\"backup\",\"args\":[]}");
+	expect_request(ARGC(a2), a2, "{\"cmd\":\"backups\",\"args\":[]}");
+	expect_request(ARGC(a3), a3,
+		       "{\"cmd\":\"restore\",\"args\":[\"/var/lib/tradingd/backups/x.db\"]}");
+	expect_request(ARGC(a4), a4, "{\"cmd\":\"config\",\"args\":[\"diff\",\"3\",\"4\"]}");
+	expect_request(ARGC(a5), a5, "{\"cmd\":\"config\",\"args\":[\"rollback\"]}");
+	expect_usage_error(ARGC(b1), b1, "usage: tradectl restore FILE");
+	expect_usage_error(ARGC(b2), b2, "usage: tradectl restore FILE");
+	expect_usage_error(ARGC(b3), b3, "usage: tradectl config show");
+	expect_usage_error(ARGC(b4), b4, "usage: tradectl config show");
+	expect_usage_error(ARGC(b5), b5, "cleanup takes no arguments");
+}
+
 static void test_options(void **state)
 {
 	(void)state;
@@ -122,6 +149,33 @@ static void test_options(void **state)
 	assert_int_equal(ctl_parse_args(ARGC(a4), a4, &opt, err, sizeof(err)), 0);
 	assert_int_equal(opt.command->command, CTL_CMD_STATUS);
 	ctl_options_free(&opt);
+}
+
+static void test_top_once(void **state)
+{
+	(void)state;
+	struct ctl_options opt;
+	char err[256];
+	char *a1[] = {"tradectl", "top", "--once"};
+	char *a2[] = {"tradectl", "--json", "top"};
+	char *a3[] = {"tradectl", "--once", "top"};
+	char *a4[] = {"tradectl", "status", "--once"};
+	char *a5[] = {"tradectl", "top", "strategy"};
+
+	assert_int_equal(ctl_parse_args(ARGC(a1), a1, &opt, err, sizeof(err)), 0);
+	assert_int_equal(opt.command->command, CTL_CMD_TOP);
+	assert_true(opt.once);
+	assert_false(opt.json);
+	ctl_options_free(&opt);
+	expect_request(ARGC(a1), a1, "{\"cmd\":\"top\",\"args\":[]}");
+	assert_int_equal(ctl_parse_args(ARGC(a2), a2, &opt, err, sizeof(err)), 0);
+	assert_true(opt.json);
+	assert_false(opt.once);
+	ctl_options_free(&opt);
+	/* --once belongs to top, after it. */
+	expect_usage_error(ARGC(a3), a3, "unknown option '--once'");
+	expect_usage_error(ARGC(a4), a4, "unknown option '--once'");
+	expect_usage_error(ARGC(a5), a5, "top takes no arguments");
 }
 
 static void test_help(void **state)
@@ -198,7 +252,7 @@ static void test_command_table(void **state)
 {
 	(void)state;
 	const char *names[] = {"status",   "start", "stop",    "restart", "reload",
-			       "shutdown", "pid",   "version", "help"};
+			       "shutdown", "pid",   "version", "top",	  "help"};
 
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		const struct ctl_command_info *c = ctl_command_find(names[i]);
@@ -277,7 +331,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests),
+		cmocka_unit_test(test_maintenance_requests),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_top_once),
 		cmocka_unit_test(test_help),
 		cmocka_unit_test(test_usage_errors),
 		cmocka_unit_test(test_command_table),

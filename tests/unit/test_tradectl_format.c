@@ -333,6 +333,62 @@ static void test_render_others(void **state)
 	expect_render("reload", 0, "{\"ok\":true}", CTL_OK, "", "");
 }
 
+static void test_render_maintenance(void **state)
+{
+	(void)state;
+	expect_render("backups", 0,
+		      "{\"ok\":true,\"backups\":[{\"id\":3,\"file\":\"/b/t.db\",\"size\":4096,"
+		      "\"created_ms\":1767744000000,\"verified\":true,\"error\":\"\"},{\"id\":4,"
+		      "\"file\":\"/b/u.db\",\"size\":0,\"created_ms\":1767830400000,\"verified\":"
+		      "false,\"error\":\"disk\\nfull\"}]}",
+		      CTL_OK,
+		      "ID    CREATED                      BYTES VERIFIED FILE\n"
+		      "3     2026-01-07 00:00:00Z          4096 yes      /b/t.db\n"
+		      "4     2026-01-08 00:00:00Z             0 FAILED   /b/u.db (disk?full)\n",
+		      "");
+	expect_render("cleanup", 0,
+		      "{\"ok\":false,\"error\":\"a step failed (see results)\",\"results\":["
+		      "{\"action\":\"backup\",\"result\":\"transient\",\"message\":\"full\"},"
+		      "{\"action\":\"prune\",\"result\":\"ok\",\"message\":\"pruned\"}]}",
+		      CTL_REFUSED,
+		      "backup         transient full\nprune          ok        pruned\n",
+		      "tradectl: a step failed (see results)\n");
+	expect_render("config", 0, "{\"ok\":true,\"from\":1,\"to\":2,\"diff\":[]}", CTL_OK,
+		      "no difference\n", "");
+	expect_render("config", 0,
+		      "{\"ok\":true,\"from\":1,\"to\":2,\"diff\":[\"~ log_level: \\\"info\\\" -> "
+		      "\\\"debug\\\"\"]}",
+		      CTL_OK, "~ log_level: \"info\" -> \"debug\"\n", "");
+	expect_render("restore", 0, "{\"ok\":false,\"error\":\"refused: not ours\"}", CTL_REFUSED,
+		      "", "tradectl: refused: not ours\n");
+	expect_render("backups", 1, "{\"ok\":true,\"backups\":[]}", CTL_OK,
+		      "{\"ok\": true, \"backups\": []}\n", "");
+}
+
+static void test_render_top(void **state)
+{
+	(void)state;
+	const char *reply =
+		"{\"ok\":true,\"processes\":[{\"name\":\"tradingd\",\"state\":\"RUNNING\","
+		"\"pid\":10,\"cpu_pct\":1.25,\"rss_kb\":4096,\"fds\":22,\"restarts\":0},"
+		"{\"name\":\"strat\\u001begy\",\"state\":\"BACKOFF\",\"pid\":0,\"cpu_pct\":0,"
+		"\"rss_kb\":0,\"fds\":0,\"restarts\":3}],\"system\":{\"sampled\":true,"
+		"\"cpu_pct\":12.5,\"load1\":0.5,\"load5\":0.25,\"load15\":0.125,"
+		"\"mem_total_kb\":2097152,\"mem_avail_kb\":1048576,\"disk_total_kb\":10240,"
+		"\"disk_free_kb\":5120,\"data_dir\":\"/var/lib/tradingd\"}}";
+
+	expect_render("top", 0, reply, CTL_OK,
+		      "system: CPU 12.5%, load 0.50 0.25 0.12, memory 1024 of 2048 MB available, "
+		      "disk 5 of 10 MB free (/var/lib/tradingd)\n\n"
+		      "NAME               STATE          PID    CPU%    RSS(kB)    FDS RESTARTS\n"
+		      "tradingd           RUNNING         10     1.2       4096     22        0\n"
+		      "strat?egy          BACKOFF          0     0.0          0      0        3\n",
+		      "");
+	expect_render("top", 0, "{\"ok\":true,\"processes\":{}}", CTL_BAD_REPLY, "",
+		      "tradectl: malformed reply to top from test.sock: no \"processes\" array or "
+		      "\"system\" object\n");
+}
+
 static void test_exit_codes(void **state)
 {
 	(void)state;
@@ -359,6 +415,8 @@ int main(void)
 		cmocka_unit_test(test_render_refusals),
 		cmocka_unit_test(test_render_results),
 		cmocka_unit_test(test_render_others),
+		cmocka_unit_test(test_render_top),
+		cmocka_unit_test(test_render_maintenance),
 		cmocka_unit_test(test_exit_codes),
 	};
 

@@ -78,6 +78,8 @@ const char *upbit_alert_name(enum upbit_alert kind)
 		return "failover";
 	case UPBIT_ALERT_INVALID_DATA:
 		return "invalid_data";
+	case UPBIT_ALERT_UNBLOCKED:
+		return "blocked_cleared";
 	}
 	return "unknown";
 }
@@ -363,6 +365,9 @@ static void pump(struct group_state *gs)
 				return;
 			}
 			gs->bucket.blocked_by_418 = 0;
+			alert(c, UPBIT_ALERT_UNBLOCKED,
+			      "group %s: the exchange's block (418) is over",
+			      upbit_group_name(gs->group));
 		}
 		for (struct upbit_call *it = gs->head; it; it = it->next) {
 			if (it->not_before_ms <= now) {

@@ -23,6 +23,7 @@ enum upbit_alert {
 	UPBIT_ALERT_BREAKER_CLOSED, /* ... and recovered */
 	UPBIT_ALERT_FAILOVER,	    /* a group moved to another base URL (or back to the primary) */
 	UPBIT_ALERT_INVALID_DATA, /* the exchange sent data that failed validation (rate-limited) */
+	UPBIT_ALERT_UNBLOCKED,	  /* the 418 block of a group is over ("blocked_cleared") */
 };
 
 const char *upbit_alert_name(enum upbit_alert kind);
