@@ -30,7 +30,8 @@ struct sched_run {
 	int attempts;
 	enum run_state state;
 	int deadline_alerted;
-	int blocked; /* this pump: could not start (worker refused); others may go first */
+	int blocked;  /* this pump: could not start (worker refused); others may go first */
+	int detached; /* its row was in a database since replaced (restore): result not written */
 	char trigger[12];
 };
 
@@ -87,6 +88,7 @@ struct sched {
 	uint64_t rng;
 	sqlite3_stmt *st[ST_COUNT];
 	int closing;
+	int db_gone; /* sched_db_close: the statements are finalized until sched_db_open */
 };
 
 static void pump(struct sched *s);
@@ -406,6 +408,12 @@ static void run_ended(struct sched *s, int64_t id, enum ipc_job_result result, c
 	s->js[r->job].running--;
 	if (!j->local)
 		s->busy[j->role]--;
+	if (r->detached || s->db_gone) {
+		log_notice("job %s: run of a replaced database ended (%s): not recorded", j->name,
+			   msg);
+		drop_run(s, r);
+		return;
+	}
 	if (result == JOB_TRANSIENT && r->attempts <= j->retries) {
 		int64_t delay = job_backoff_ms(j, r->attempts + 1, rnd(s));
 
@@ -499,6 +507,8 @@ static int urgent(const struct sched_run *r, const struct job_spec *j, int64_t n
 /* Starts what can start, best first, until nothing more can. */
 static void pump(struct sched *s)
 {
+	if (s->db_gone)
+		return;
 	for (size_t i = 0; i < s->nruns; i++)
 		s->runs[i].blocked = 0;
 	for (;;) {
@@ -576,6 +586,8 @@ static void clock_jumped(struct sched *s, int64_t before, int64_t now, int64_t s
 
 static void tick(struct sched *s)
 {
+	if (s->db_gone)
+		return;
 	int64_t now = clock_now_ms(), mono = clock_mono_ms();
 	/* Daemon time against the monotonic clock: a step of the wall clock (or of a test clock)
 	 * shows as a difference; both read in whole ms, so a test clock's rate widens the slack. */
@@ -949,6 +961,46 @@ void sched_reload(struct supervisor *sup)
 	log_info("scheduler: reloaded, %zu jobs", s->table.n);
 	pump(s);
 	arm(s);
+}
+
+/* A restore replaces the database: the statements go first, the plan waits. */
+void sched_db_close(struct supervisor *sup)
+{
+	struct sched *s = sup->sched;
+
+	if (!s || s->db_gone)
+		return;
+	s->db_gone = 1;
+	db_finalize_all(s->st, ST_COUNT);
+}
+
+/* The restored ledger is the truth: runs in flight are detached, waiting ones are dropped and
+ * read back from it, and its last due times decide what was missed. */
+int sched_db_open(struct supervisor *sup)
+{
+	struct sched *s = sup->sched;
+
+	if (!s || !s->db_gone)
+		return 0;
+	if (db_prepare_all(sup->db, sql, s->st, ST_COUNT) < 0)
+		return -1;
+	s->db_gone = 0;
+	s->nwrites = 0;
+	for (size_t i = 0; i < s->nruns; i++) {
+		if (s->runs[i].state == RUN_RUNNING) {
+			s->runs[i].detached = 1;
+			s->runs[i].id = -s->runs[i].id; /* never a row of the restored ledger */
+		} else {
+			drop_run(s, &s->runs[i]);
+			i--;
+		}
+	}
+	recover(s);
+	if (!s->closing) {
+		pump(s);
+		arm(s);
+	}
+	return 0;
 }
 
 /* Control commands (sched_ctl.c does the audited changes). */

@@ -20,6 +20,10 @@ int sched_start(struct supervisor *sup);
 void sched_stop(struct supervisor *sup);
 /* After the loop ended, before the database closes. */
 void sched_free(struct supervisor *sup);
+/* Around a restore (maint_restore.c): the statements go, then come back on the new database
+ * whose ledger is read again. sched_db_open: 0 or -1. */
+void sched_db_close(struct supervisor *sup);
+int sched_db_open(struct supervisor *sup);
 /* The config was reloaded: the table is rebuilt (overrides kept) and the plan recomputed. */
 void sched_reload(struct supervisor *sup);
 
