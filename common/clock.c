@@ -44,6 +44,14 @@ int clock_set_test(int64_t start_ms, double rate, int64_t anchor_real_ms)
 	return 0;
 }
 
+int clock_step_test(int64_t ms)
+{
+	if (!clock_test)
+		return -1;
+	clock_start_ms += ms;
+	return 0;
+}
+
 void clock_set_real(void)
 {
 	clock_test = 0;

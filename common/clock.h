@@ -16,6 +16,8 @@ int64_t clock_mono_ms(void);
  * rate times faster than real time. Returns -1 when rate is not in (0, 100000]. */
 int clock_set_test(int64_t start_ms, double rate, int64_t anchor_real_ms);
 void clock_set_real(void);
+/* Test-only: the test clock of this process jumps by ms (a wall-clock step). -1 when real. */
+int clock_step_test(int64_t ms);
 int clock_is_test(void);
 double clock_rate(void);
 

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "clock.h"
+#include "job_spec.h"
 #include "log.h"
 
 #define CONFIG_MAX_FILE_BYTES (1 << 20)
@@ -59,10 +60,28 @@ static void add_error(struct validation *v, const char *key, const char *fmt, ..
 	va_end(ap);
 }
 
+/* 1 when path matches pattern, whose "*" segments match any one key. */
+static int path_match(const char *pattern, const char *path)
+{
+	while (*pattern && *path) {
+		if (pattern[0] == '*' && (pattern[1] == '.' || pattern[1] == '\0')) {
+			path += strcspn(path, ".");
+			pattern++;
+			continue;
+		}
+		if (*pattern++ != *path++)
+			return 0;
+	}
+	return *pattern == '\0' && *path == '\0';
+}
+
 static const struct config_key *schema_find(const char *path)
 {
 	for (const struct config_key *k = config_schema; k->path; k++)
 		if (strcmp(k->path, path) == 0)
+			return k;
+	for (const struct config_key *k = config_schema; k->path; k++)
+		if (strchr(k->path, '*') && path_match(k->path, path))
 			return k;
 	return NULL;
 }
@@ -293,9 +312,38 @@ static json_t *get_path(json_t *root, const char *path)
 	return node;
 }
 
+/* A default of "a.*.key": set in every object under "a" that lacks it. */
+static void fill_wildcard_default(struct config *cfg, const struct config_key *k)
+{
+	char parent[128];
+	const char *star = strstr(k->path, ".*.");
+	const char *key;
+	json_t *obj, *each;
+
+	if (!star || !k->defval)
+		return;
+	snprintf(parent, sizeof(parent), "%.*s", (int)(star - k->path), k->path);
+	obj = get_path(cfg->root, parent);
+	json_object_foreach(obj, key, each)
+	{
+		json_t *def;
+
+		if (!json_is_object(each) || json_object_get(each, star + 3))
+			continue;
+		def = json_loads(k->defval, JSON_DECODE_ANY, NULL);
+		if (!def)
+			fatalx("config schema: bad default for %s", k->path);
+		json_object_set_new(each, star + 3, def);
+	}
+}
+
 static void fill_defaults(struct config *cfg)
 {
 	for (const struct config_key *k = config_schema; k->path; k++) {
+		if (strchr(k->path, '*')) {
+			fill_wildcard_default(cfg, k);
+			continue;
+		}
 		if (k->type == CFG_OBJECT) {
 			if (!get_path(cfg->root, k->path))
 				set_path(cfg->root, k->path, json_object());
@@ -454,6 +502,47 @@ static void check_group(struct validation *v)
 
 	if (group[0] && !getgrnam(group))
 		add_error(v, "control_group", "no such group \"%.32s\"", group);
+	group = v->cfg->s.monitor_group;
+	if (group[0] && !getgrnam(group))
+		add_error(v, "monitor_group", "no such group \"%.32s\"", group);
+}
+
+static void job_error(void *arg, const char *key, const char *msg)
+{
+	add_error(arg, key, "%s", msg);
+}
+
+/* Every job names its schedule, worker and action; then the table is parsed and checked. */
+static void check_jobs(struct validation *v)
+{
+	static const char *const required[] = {"schedule", "worker", "action"};
+	json_t *defs = get_path(v->cfg->root, "jobs.defs");
+	const char *name;
+	json_t *obj;
+	char key[160];
+	int missing = 0;
+
+	json_object_foreach(defs, name, obj)
+	{
+		for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+			if (json_object_get(obj, required[i]))
+				continue;
+			snprintf(key, sizeof(key), "jobs.defs.%s.%s", name, required[i]);
+			add_error(v, key, "required");
+			missing = 1;
+		}
+	}
+	if (missing)
+		return;
+	v->cfg->s.jobs.table = calloc(1, sizeof(struct job_table));
+	if (!v->cfg->s.jobs.table) {
+		add_error(v, "jobs", "out of memory");
+		return;
+	}
+	if (job_table_load(v->cfg->s.jobs.table, defs, job_error, v) < 0) {
+		free(v->cfg->s.jobs.table);
+		v->cfg->s.jobs.table = NULL;
+	}
 }
 
 /* Rules that tie keys together; each is reported at the key a reader would change. */
@@ -508,6 +597,7 @@ static void validate_relations(struct validation *v)
 	check_user(v);
 	check_group(v);
 	check_notifier(v);
+	check_jobs(v);
 }
 
 static void set_error(struct config *cfg, int line, int column, const char *key, const char *msg)
@@ -638,6 +728,10 @@ void config_free(struct config *cfg)
 	for (const struct config_key *k = config_schema; k->path; k++)
 		if (k->field && (k->type == CFG_STRING_ARRAY || k->type == CFG_URL_LIST))
 			free(((struct config_list *)(base + k->field))->v);
+	if (cfg->s.jobs.table) {
+		job_table_free(cfg->s.jobs.table);
+		free(cfg->s.jobs.table);
+	}
 	memset(&cfg->s, 0, sizeof(cfg->s));
 	json_decref(cfg->root);
 	json_decref(cfg->file);

@@ -10,6 +10,8 @@
 
 #include "common/roles.h"
 
+struct job_table;
+
 enum config_type {
 	CFG_OBJECT,
 	CFG_STRING,
@@ -48,6 +50,7 @@ struct config_settings {
 	int bound; /* 1 once filled; also keeps offset 0 free to mean "no field" */
 	int mode;  /* enum config_mode */
 	const char *user, *control_group, *data_dir, *run_dir;
+	const char *monitor_group;
 	int log_level; /* index of crit|err|warn|notice|info|debug: LOG_LVL_CRIT + index */
 	struct config_supervisor {
 		int64_t stop_timeout_ms, heartbeat_interval_ms, heartbeat_timeout_ms,
@@ -117,6 +120,10 @@ struct config_settings {
 			int64_t poll_timeout_s, chat_interval_ms, group_per_minute;
 		} telegram;
 	} notifier;
+	struct {
+		int64_t queue_max, jump_threshold_ms, max_missed_rows;
+		struct job_table *table; /* jobs.defs parsed (CONFIG_FULL only; else NULL) */
+	} jobs;
 };
 
 struct config_key {

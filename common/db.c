@@ -132,6 +132,29 @@ static const char *const migrations[] = {
 	"  sink TEXT PRIMARY KEY, state TEXT NOT NULL, error TEXT NOT NULL DEFAULT '',"
 	"  changed_ms INTEGER NOT NULL, update_offset INTEGER NOT NULL DEFAULT 0) STRICT;",
 
+	/* 7: issue 8, the scheduler. job_runs is the ledger: one row per (job, due instant),
+	 * unique, so a due time runs at most once across crashes; a run that cannot happen is a
+	 * 'missed' row with its reason. schedule_audit keeps every change of a job (before and
+	 * after, as JSON of its overrides); job_overrides holds what tradectl job set and pause
+	 * changed on top of the config file. */
+	"CREATE TABLE job_runs ("
+	"  id INTEGER PRIMARY KEY, job TEXT NOT NULL, due_ms INTEGER NOT NULL,"
+	"  trigger TEXT NOT NULL CHECK (trigger IN"
+	"    ('schedule', 'catch_up', 'manual', 'fallback')),"
+	"  state TEXT NOT NULL CHECK (state IN"
+	"    ('queued', 'running', 'retry', 'ok', 'failed', 'missed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0, next_ms INTEGER,"
+	"  started_ms INTEGER, ended_ms INTEGER, duration_ms INTEGER,"
+	"  result TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '',"
+	"  UNIQUE (job, due_ms)) STRICT;"
+	"CREATE INDEX job_runs_open ON job_runs(state) WHERE state IN ('queued', 'running', "
+	"'retry');"
+	"CREATE TABLE job_overrides ("
+	"  job TEXT PRIMARY KEY, settings TEXT NOT NULL) STRICT;"
+	"CREATE TABLE schedule_audit ("
+	"  id INTEGER PRIMARY KEY, changed_ms INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	"  job TEXT NOT NULL, what TEXT NOT NULL, before TEXT NOT NULL,"
+	"  after TEXT NOT NULL) STRICT;",
 };
 
 int db_schema_version(void)

@@ -9,7 +9,8 @@ static const struct role_info roles[ROLE_COUNT] = {
 	[ROLE_SIM] = {"upbit-sim", ROLE_BIN_SIM, 0, 0, {NULL}, 0, 1},
 	/* The notifier speaks HTTP (Telegram, webhooks): it lives in the libcurl binary. */
 	[ROLE_NOTIFIER] = {"notifier", ROLE_BIN_NET, 1, 0, {"notifier", NULL}, 1, 0},
-	[ROLE_MAINTENANCE] = {"maintenance", ROLE_BIN_CORE, 2, 0, {"maintenance", NULL}, 0, 0},
+	[ROLE_MAINTENANCE] =
+		{"maintenance", ROLE_BIN_CORE, 2, 0, {"maintenance", NULL}, 0, 0, 10, 1},
 	[ROLE_MARKET_DATA] = {"market-data",
 			      ROLE_BIN_NET,
 			      3,

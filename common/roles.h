@@ -43,6 +43,10 @@ struct role_info {
 	const char *sections[ROLE_MAX_SECTIONS];
 	int network;	   /* talks to hosts outside the machine */
 	int secret_holder; /* receives the exchange account secrets (sim.accounts, keys) */
+	/* Resources: the worker lowers its CPU priority by nice and, with io_low, takes the
+	 * lowest best-effort I/O priority at start, so that its jobs never slow trading. */
+	int nice;
+	int io_low;
 };
 
 #define ROLE_BIT(r) (1u << (r))

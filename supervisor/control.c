@@ -28,6 +28,7 @@ struct control_client {
 	char *buf;
 	size_t len;
 	uid_t uid;
+	int access;  /* enum peer_access */
 	int counted; /* holds one of control.max_clients (refused ones never do) */
 	int closing;
 	int pending_closes;
@@ -233,6 +234,8 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 	}
 	/* Who asked, for what the request records (config versions). */
 	c->ctl->sup->request_uid = (int)c->uid;
+	/* Decided per request: a monitor_group member may read, not change. */
+	c->ctl->sup->request_access = c->access;
 	reply = control_dispatch(c->ctl->sup, request, &wait);
 	c->ctl->sup->request_uid = -1;
 	json_decref(request);
@@ -311,7 +314,7 @@ static void on_connection(uv_stream_t *server, int status)
 	}
 	if (uv_fileno((uv_handle_t *)&c->pipe, &fd) < 0 ||
 	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0 ||
-	    !privdrop_peer_allowed(ctl->sup, fd, cred.uid, cred.gid)) {
+	    (c->access = privdrop_peer_access(ctl->sup, fd, cred.uid, cred.gid)) == PEER_NONE) {
 		log_refusal(ctl, &cred, "permission denied");
 		client_reply(c, error_reply("permission denied"));
 		return;
@@ -393,7 +396,9 @@ struct control *control_open(struct supervisor *sup, uid_t owner, gid_t owner_gi
 	}
 	unlink(ctl->path);
 	rc = uv_pipe_bind(&ctl->server, ctl->path);
-	if (rc == 0 && chmod(ctl->path, 0660) < 0)
+	/* monitor_group's members are no group of the socket's: it is open, and each peer is
+	 * judged by its credentials. */
+	if (rc == 0 && chmod(ctl->path, sup->cfg.s.monitor_group[0] ? 0666 : 0660) < 0)
 		rc = -errno;
 	/* Bound while still root: without the chown the daemon's own user could not connect. */
 	if (rc == 0 && (group[0] || owner != (uid_t)-1)) {

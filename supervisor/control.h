@@ -54,6 +54,9 @@ int control_select(struct supervisor *sup, json_t *args, struct proc **out, int 
 /* control_cmds.c: answers one request. Returns the reply, or NULL with *wait set (malloc'd, the
  * caller's) when the reply must wait for the processes: see control_wait_settled. */
 json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control_wait **wait);
+/* 1 when cmd (with its first argument sub, may be NULL) changes something: root, the daemon's
+ * uid or control_group only; 0 when monitor_group may run it too. */
+int control_command_mutating(const char *cmd, const char *sub);
 
 /* control_alerts.c: tradectl alerts (the sinks, open and recent alerts; "send" queues one). */
 json_t *control_alerts(struct supervisor *sup, json_t *args);

@@ -1,6 +1,7 @@
 /* What each tradectl command does to the supervisor, and the JSON it answers with (start, stop
  * and restart: control_wait.c). The wire format is described in README.md ("Control protocol"). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include "supervisor/config_versions.h"
 #include "supervisor/control.h"
 #include "supervisor/maint_ops.h"
+#include "supervisor/sched.h"
 
 void control_quote(const char *arg, char *out, size_t len)
 {
@@ -191,6 +193,105 @@ static json_t *refusal(const char *message)
 	return json_pack("{s:b, s:s}", "ok", 0, "error", message);
 }
 
+/* Every command, read-only or mutating, in one table; sub names the first argument when only
+ * that form changes something ("jobs rollback"). A command not here counts as mutating. */
+static const struct {
+	const char *cmd, *sub;
+	int mutating;
+} command_access[] = {
+	{"status", NULL, 0}, {"pid", NULL, 0},		{"version", NULL, 0},
+	{"top", NULL, 0},    {"backups", NULL, 0},	{"jobs", "rollback", 1},
+	{"jobs", NULL, 0},   {"config", "rollback", 1}, {"config", NULL, 0},
+	{"start", NULL, 1},  {"stop", NULL, 1},		{"restart", NULL, 1},
+	{"reload", NULL, 1}, {"shutdown", NULL, 1},	{"job", NULL, 1},
+	{"backup", NULL, 1}, {"cleanup", NULL, 1},	{"restore", NULL, 1},
+};
+
+int control_command_mutating(const char *cmd, const char *sub)
+{
+	for (size_t i = 0; i < sizeof(command_access) / sizeof(command_access[0]); i++)
+		if (strcmp(command_access[i].cmd, cmd) == 0 &&
+		    (!command_access[i].sub || (sub && strcmp(command_access[i].sub, sub) == 0)))
+			return command_access[i].mutating;
+	return 1;
+}
+
+/* KEY=VALUE: VALUE is JSON when it parses (3, true, ["a"]), else a string. */
+static json_t *parse_settings(json_t *args, size_t from, const char **bad)
+{
+	json_t *set = json_object();
+
+	for (size_t i = from; i < json_array_size(args); i++) {
+		const char *kv = json_string_value(json_array_get(args, i));
+		const char *eq = kv ? strchr(kv, '=') : NULL;
+		char key[64];
+		json_t *v;
+
+		if (!eq || eq == kv || (size_t)(eq - kv) >= sizeof(key)) {
+			*bad = kv ? kv : "(not a string)";
+			json_decref(set);
+			return NULL;
+		}
+		snprintf(key, sizeof(key), "%.*s", (int)(eq - kv), kv);
+		v = json_loads(eq + 1, JSON_DECODE_ANY, NULL);
+		json_object_set_new(set, key, v ? v : json_string(eq + 1));
+	}
+	return set;
+}
+
+static json_t *cmd_jobs(struct supervisor *sup, json_t *args)
+{
+	const char *sub = json_string_value(json_array_get(args, 0));
+	const char *ver = json_string_value(json_array_get(args, 1));
+	char *end;
+	long long v = 0;
+
+	if (!sub)
+		return sched_jobs_json(sup);
+	if (strcmp(sub, "history") == 0 && json_array_size(args) == 1)
+		return sched_history(sup);
+	if (strcmp(sub, "rollback") == 0 && json_array_size(args) <= 2) {
+		if (ver) {
+			v = strtoll(ver, &end, 10);
+			if (*end || v <= 0)
+				return control_fail("not a version: %s", ver);
+		}
+		return sched_rollback(sup, v, (uid_t)sup->request_uid);
+	}
+	return control_fail("jobs: unknown form %s (jobs [history|rollback [VERSION]])", sub);
+}
+
+static json_t *cmd_job(struct supervisor *sup, json_t *args)
+{
+	const char *sub = json_string_value(json_array_get(args, 0));
+	const char *name = json_string_value(json_array_get(args, 1));
+	const char *bad = NULL;
+	json_t *set, *reply;
+
+	if (!sub || !name)
+		return control_fail("%s",
+				    "job run|pause|resume NAME, or job set NAME KEY=VALUE...");
+	if (strcmp(sub, "run") == 0 && json_array_size(args) == 2)
+		return sched_run_now(sup, name);
+	if ((strcmp(sub, "pause") == 0 || strcmp(sub, "resume") == 0) &&
+	    json_array_size(args) == 2) {
+		set = json_pack("{s:b}", "enabled", strcmp(sub, "resume") == 0);
+		reply = sched_set(sup, name, sub, set, (uid_t)sup->request_uid);
+		json_decref(set);
+		return reply;
+	}
+	if (strcmp(sub, "set") == 0 && json_array_size(args) >= 3) {
+		set = parse_settings(args, 2, &bad);
+		if (!set)
+			return control_fail("not KEY=VALUE: %s", bad);
+		reply = sched_set(sup, name, "set", set, (uid_t)sup->request_uid);
+		json_decref(set);
+		return reply;
+	}
+	return control_fail("job: unknown form %s (run|pause|resume NAME, set NAME KEY=VALUE...)",
+			    sub);
+}
+
 json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control_wait **wait)
 {
 	const char *cmd = json_string_value(json_object_get(request, "cmd"));
@@ -203,6 +304,16 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		return refusal("malformed request: no \"cmd\"");
 	if (args && !json_is_array(args))
 		return refusal("malformed request: \"args\" must be an array");
+	if (sup->request_access != PEER_CONTROL &&
+	    control_command_mutating(cmd, json_string_value(json_array_get(args, 0)))) {
+		snprintf(err, sizeof(err),
+			 "permission denied: \"%.32s\" changes the daemon and needs root, the "
+			 "daemon's user or a member of control_group%s%.32s%s; monitor_group may "
+			 "only read",
+			 cmd, sup->cfg.s.control_group[0] ? " (" : "", sup->cfg.s.control_group,
+			 sup->cfg.s.control_group[0] ? ")" : "");
+		return refusal(err);
+	}
 	if (!args)
 		args = json_array();
 	else
@@ -221,6 +332,10 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = json_pack("{s:b, s:s}", "ok", 1, "result", "shutting down");
 	} else if (strcmp(cmd, "top") == 0) {
 		reply = cmd_top(sup);
+	} else if (strcmp(cmd, "jobs") == 0) {
+		reply = cmd_jobs(sup, args);
+	} else if (strcmp(cmd, "job") == 0) {
+		reply = cmd_job(sup, args);
 	} else if (strcmp(cmd, "pid") == 0) {
 		reply = cmd_pid(sup, args);
 	} else if (strcmp(cmd, "alerts") == 0) {

@@ -64,7 +64,8 @@ enum ctl_command {
 	CTL_CMD_RESTORE,
 	CTL_CMD_CONFIG,
 	CTL_CMD_ALERTS,
-
+	CTL_CMD_JOBS,
+	CTL_CMD_JOB,
 };
 
 struct ctl_command_info {

@@ -32,7 +32,12 @@ const struct ctl_command_info ctl_commands[] = {
 	 "config versions: the text, the list, what changed, apply an earlier one"},
 	{"alerts", CTL_CMD_ALERTS, 0, -1, "alerts [send ...]",
 	 "alert sinks, open and recent alerts; send SEVERITY KIND TEXT: a test alert"},
-
+	{"jobs", CTL_CMD_JOBS, 0, 2, "jobs [history|rollback [V]]",
+	 "the jobs (schedule, next run in its zone, last result); their audited changes; undo "
+	 "change V (default: the latest) and the later ones of its job"},
+	{"job", CTL_CMD_JOB, 2, -1, "job run|pause|resume NAME",
+	 "run NAME now, or pause/resume it (audited); job set NAME KEY=VALUE... changes its "
+	 "keys (audited)"},
 	{"help", CTL_CMD_HELP, 0, -1, "help", "this text"},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
@@ -104,6 +109,11 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 		snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
 		return -1;
 	}
+	if (opt->nargs < c->min_args && c->command == CTL_CMD_JOB) {
+		snprintf(err, errlen,
+			 "usage: job run|pause|resume NAME, or job set NAME KEY=VALUE...");
+		return -1;
+	}
 	if (opt->nargs < c->min_args) {
 		snprintf(err, errlen, "%s needs a NAME, or 'all'", c->name);
 		return -1;
@@ -113,6 +123,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 			snprintf(err, errlen, "%s takes no arguments", c->name);
 		else if (c->command == CTL_CMD_CONFIG || c->command == CTL_CMD_RESTORE)
 			snprintf(err, errlen, "usage: tradectl %s", c->synopsis);
+		else if (c->command == CTL_CMD_JOBS)
+			snprintf(err, errlen, "usage: %s", c->synopsis);
 		else
 			snprintf(err, errlen, "%s takes at most one NAME", c->name);
 		return -1;
@@ -260,6 +272,10 @@ void ctl_usage(FILE *out)
 			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
 		else
 			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+		if (strlen(c->synopsis) < 22)
+			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+		else /* a long synopsis gets a line of its own */
+			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
 	}
 	fprintf(out,
 		"\n"

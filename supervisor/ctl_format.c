@@ -6,6 +6,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/clock.h"
+
 int ctl_exit_code(enum ctl_outcome outcome)
 {
 	switch (outcome) {
@@ -319,6 +321,61 @@ static enum ctl_outcome render_top(const struct ctl_options *opt, const char *wh
 	return CTL_OK;
 }
 
+/* tradectl jobs: one line per job; jobs history: one line per change. */
+static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *where, json_t *reply,
+				    FILE *out, FILE *err)
+{
+	json_t *jobs = json_object_get(reply, "jobs"), *hist = json_object_get(reply, "history");
+	json_t *j;
+	size_t i;
+
+	if (opt->json) {
+		print_json(reply, out);
+		return CTL_OK;
+	}
+	if (json_is_array(hist)) {
+		json_array_foreach(hist, i, j)
+		{
+			char job[64], what[32], before[256], after[256], when[40];
+
+			copy_printable(job, sizeof(job), member_str(j, "job"));
+			copy_printable(what, sizeof(what), member_str(j, "what"));
+			copy_printable(before, sizeof(before), member_str(j, "before"));
+			copy_printable(after, sizeof(after), member_str(j, "after"));
+			clock_format(member_int(j, "changed_ms"), 0, when, sizeof(when));
+			fprintf(out,
+				"%-4" JSON_INTEGER_FORMAT " %sZ uid %-6" JSON_INTEGER_FORMAT
+				" %-8s %-20s %s -> %s\n",
+				member_int(j, "version"), when, member_int(j, "uid"), what, job,
+				before, after);
+		}
+		return CTL_OK;
+	}
+	if (!json_is_array(jobs))
+		return bad_reply(err, where, "jobs", "no \"jobs\" array");
+	fprintf(out, "%-20s %-18s %-26s %-9s %s\n", "NAME", "SCHEDULE", "NEXT RUN", "LAST",
+		"WORKER.ACTION");
+	json_array_foreach(jobs, i, j)
+	{
+		char name[64], sched[64], next[48], last[16], worker[32], action[32];
+		json_t *l = json_object_get(j, "last");
+
+		copy_printable(name, sizeof(name), member_str(j, "name"));
+		copy_printable(sched, sizeof(sched), member_str(j, "schedule"));
+		copy_printable(next, sizeof(next),
+			       json_is_true(json_object_get(j, "enabled"))
+				       ? member_str(j, "next_run")
+				       : "paused");
+		copy_printable(last, sizeof(last),
+			       json_is_object(l) ? member_str(l, "state") : "-");
+		copy_printable(worker, sizeof(worker), member_str(j, "worker"));
+		copy_printable(action, sizeof(action), member_str(j, "action"));
+		fprintf(out, "%-20s %-18s %-26s %-9s %s.%s\n", name, sched, next, last, worker,
+			action);
+	}
+	return CTL_OK;
+}
+
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err)
 {
@@ -373,6 +430,10 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 			}
 			return ctl_render_alerts(reply, out);
 		}
+		break;
+	case CTL_CMD_JOBS:
+		if (json_object_get(reply, "jobs") || json_object_get(reply, "history"))
+			return render_jobs(opt, where, reply, out, err);
 		break;
 	case CTL_CMD_RELOAD:
 	case CTL_CMD_SHUTDOWN:

@@ -16,6 +16,7 @@
 #include "supervisor/maint_op.h"
 #include "supervisor/maint_ops.h"
 #include "supervisor/monitor.h"
+#include "supervisor/sched.h"
 
 /* Ours and whole: recorded verified in the backups table at this size (a file grown or cut
  * since is not what was verified), our application_id, a schema we can migrate, quick_check. */
@@ -155,11 +156,14 @@ static int swap(struct maint_op *op, char *err, size_t len)
 	/* Every statement on the connection goes first (the monitor's), or it cannot close and
 	 * would go on writing into the database set aside. */
 	monitor_close(sup);
+	sched_db_close(sup);
 	if (sqlite3_close(sup->db) != SQLITE_OK) {
 		snprintf(err, len, "the supervisor's database connection is still in use: %s",
 			 sqlite3_errmsg(sup->db));
 		if (monitor_start(sup) < 0)
 			log_errx("restore: the monitor could not start again");
+		if (sched_db_open(sup) < 0)
+			log_errx("restore: the scheduler could not start again");
 		return -1;
 	}
 	sup->db = NULL;
@@ -190,6 +194,8 @@ reopen:
 	sup->outbox.db = sup->db;
 	if (monitor_start(sup) < 0)
 		log_errx("restore: the monitor could not start again");
+	if (sched_db_open(sup) < 0)
+		log_errx("restore: the scheduler could not start again");
 	if (err[0])
 		return -1;
 	snprintf(sql, sizeof(sql),

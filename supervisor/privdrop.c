@@ -115,13 +115,20 @@ static int peer_in_group(int fd, uid_t uid, gid_t primary, gid_t group)
 
 int privdrop_peer_allowed(const struct supervisor *sup, int fd, uid_t uid, gid_t gid)
 {
+	return privdrop_peer_access(sup, fd, uid, gid) == PEER_CONTROL;
+}
+
+int privdrop_peer_access(const struct supervisor *sup, int fd, uid_t uid, gid_t gid)
+{
 	const char *group = sup->cfg.s.control_group;
+	const char *monitor = sup->cfg.s.monitor_group;
 	struct group *gr;
 
 	if (uid == 0 || uid == geteuid())
-		return 1;
-	if (group[0] == '\0')
-		return 0;
-	gr = getgrnam(group);
-	return gr && peer_in_group(fd, uid, gid, gr->gr_gid);
+		return PEER_CONTROL;
+	if (group[0] && (gr = getgrnam(group)) && peer_in_group(fd, uid, gid, gr->gr_gid))
+		return PEER_CONTROL;
+	if (monitor[0] && (gr = getgrnam(monitor)) && peer_in_group(fd, uid, gid, gr->gr_gid))
+		return PEER_MONITOR;
+	return PEER_NONE;
 }

@@ -19,6 +19,7 @@
 #include "supervisor/config_versions.h"
 #include "supervisor/job_dispatch.h"
 #include "supervisor/maint_ops.h"
+#include "supervisor/sched.h"
 #include "supervisor/supervisor.h"
 #include "workers/worker.h"
 
@@ -155,6 +156,7 @@ static void finish(struct supervisor *sup)
 	sup->finished = 1;
 	control_close(sup->control);
 	sup->control = NULL;
+	sched_stop(sup);
 	job_dispatch_close(sup);
 	monitor_close(sup);
 	maint_ops_close(sup);
@@ -207,6 +209,8 @@ void supervisor_shutdown(struct supervisor *sup, const char *why)
 		return;
 	log_notice("shutting down: %s", why);
 	sup->shutting_down = 1;
+	/* No job starts once the workers begin to stop. */
+	sched_stop(sup);
 	sd_notify_send("STOPPING=1");
 	shutdown_step(sup);
 }
@@ -322,6 +326,7 @@ int supervisor_reload(struct supervisor *sup, char *err, size_t errlen)
 		}
 	}
 	config_watch_update(sup);
+	sched_reload(sup);
 	log_notice("reloaded %s (config version %lld%s)", sup->config_path,
 		   (long long)sup->config_version, recorded ? "" : ", unchanged");
 	sd_notify_send("READY=1");
@@ -411,15 +416,18 @@ static int prepare_storage(struct supervisor *sup, uid_t uid, gid_t gid, int dro
 	const char *run_dir = sup->cfg.s.run_dir;
 	const char *group = sup->cfg.s.control_group;
 	struct group *gr = group[0] ? getgrnam(group) : NULL;
+	/* With monitor_group, its members must reach the socket too: others may traverse run_dir
+	 * and the daemon tells peers apart by their credentials (privdrop_peer_access). */
+	mode_t run_mode = sup->cfg.s.monitor_group[0] ? 0751 : 0750;
 	char path[PATH_MAX];
 	sqlite3 *db;
 
-	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, 0750) < 0) {
+	if (mkdir_p(data_dir, 0700) < 0 || mkdir_p(run_dir, run_mode) < 0) {
 		log_err("cannot create data_dir %s or run_dir %s", data_dir, run_dir);
 		return -1;
 	}
 	/* Owner-only data, also when an older build made it group-readable. */
-	if (restrict_dir(run_dir, 0750, 1) < 0 || restrict_dir(data_dir, 0700, 0) < 0)
+	if (restrict_dir(run_dir, run_mode, 1) < 0 || restrict_dir(data_dir, 0700, 0) < 0)
 		return -1;
 	db = db_open(data_dir, DB_SETUP_BUSY_MS);
 	if (!db || db_migrate(db) < 0) {
@@ -604,11 +612,14 @@ int supervisor_run(const char *config_path)
 			if (proc_enabled(p))
 				proc_event(p, EV_START);
 		}
+		if (sched_start(&sup) < 0)
+			log_errx("the scheduler did not start: no job runs");
 		notify_status(&sup);
 	}
 	uv_run(&loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&loop) != 0)
 		log_warnx("loop closed with handles still open");
+	sched_free(&sup);
 	sqlite3_close(sup.db);
 	if (sup.notifier_token_fd >= 0)
 		close(sup.notifier_token_fd);

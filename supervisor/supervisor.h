@@ -94,6 +94,7 @@ struct proc {
 struct control;
 struct job_inflight;
 struct maint_op;
+struct sched;
 
 struct supervisor {
 	uv_loop_t *loop;
@@ -119,6 +120,8 @@ struct supervisor {
 	int64_t start_real_ms;
 	uint64_t watchdog_ms;
 	struct job_inflight *jobs; /* job_dispatch.c: runs waiting for their JOB_DONE */
+	struct sched *sched;	   /* sched.c: the scheduler, NULL until it starts */
+	int request_access;	   /* control.c: enum peer_access of the request's peer */
 	uint64_t job_adhoc_seq;
 	struct monitor *monitor; /* monitor.c: its timer and statements */
 	struct sys_usage sys_usage;
@@ -196,5 +199,9 @@ int notifier_token_open(const char *path, uid_t daemon_uid, char *err, size_t le
 int privdrop_prepare(struct supervisor *sup, uid_t *uid, gid_t *gid, int *drop);
 int privdrop_apply(uid_t uid, gid_t gid);
 int privdrop_peer_allowed(const struct supervisor *sup, int fd, uid_t uid, gid_t gid);
+/* What a peer may do, decided from its credentials: nothing, read (monitor_group), or change
+ * (root, the daemon's uid, control_group). */
+enum peer_access { PEER_NONE, PEER_MONITOR, PEER_CONTROL };
+int privdrop_peer_access(const struct supervisor *sup, int fd, uid_t uid, gid_t gid);
 
 #endif

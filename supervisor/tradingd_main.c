@@ -8,6 +8,8 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/roles.h"
+#include "common/job_spec.h"
+#include "supervisor/sched_local.h"
 #include "supervisor/supervisor.h"
 #include "workers/worker.h"
 
@@ -78,6 +80,9 @@ int main(int argc, char **argv)
 	const char *config_path = "/etc/tradingd/tradingd.json";
 	const char *role = NULL;
 	int check = 0, opt;
+
+	/* Jobs may name the supervisor's local actions: the config checks them against its table. */
+	job_spec_local_known = sched_local_known;
 
 	while ((opt = getopt_long(argc, argv, "+c:x:Vh", longopts, NULL)) != -1) {
 		switch (opt) {

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/clock.h"
@@ -21,7 +23,8 @@
  * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
  * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
  * type T that this role may not send), grow-rss:MB (each SIGUSR1 allocates and touches MB
- * more, for the monitor's memory limit). */
+ * more, for the monitor's memory limit), job-result:ACTION:transient|permanent:COUNT (the
+ * first COUNT runs of ACTION in this process end with that result instead of running). */
 #define FAULT_ENV "TRADINGD_FAULT"
 
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
@@ -280,9 +283,35 @@ void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result resu
 /* JOB_RUN: the action named, with the arguments after the struct. An action this worker does
  * not have is a permanent failure, not a protocol violation: the config names actions, and a
  * mismatch between the two is for the operator to see. */
+/* Test-only: 1 when this run of action is to fail with *result (job-result fault). */
+static int job_fault(struct worker *w, const char *action, enum ipc_job_result *result)
+{
+	static unsigned long used;
+	const char *spec = fault_requested(w->role, "job-result");
+	size_t n = strlen(action);
+	const char *kind;
+	unsigned long count;
+
+	if (!spec || strncmp(spec, action, n) != 0 || spec[n] != ':')
+		return 0;
+	kind = spec + n + 1;
+	if (strncmp(kind, "transient:", 10) == 0)
+		*result = JOB_TRANSIENT;
+	else if (strncmp(kind, "permanent:", 10) == 0)
+		*result = JOB_PERMANENT;
+	else
+		return 0;
+	count = strtoul(kind + 10, NULL, 10);
+	if (used >= count)
+		return 0;
+	used++;
+	return 1;
+}
+
 static void job_run(struct worker *w, const void *payload, uint32_t len)
 {
 	struct ipc_job_run run;
+	enum ipc_job_result forced;
 	char *args;
 
 	memcpy(&run, payload, sizeof(run));
@@ -291,6 +320,11 @@ static void job_run(struct worker *w, const void *payload, uint32_t len)
 	if (!args)
 		fatalx("out of memory for a job's arguments");
 	w->jobs_running++;
+	if (job_fault(w, run.action, &forced)) {
+		free(args);
+		worker_job_done(w, run.run_id, forced, "test fault: %s forced to fail", run.action);
+		return;
+	}
 	for (const struct worker_action *a = w->ops->actions; a && a->name; a++) {
 		if (strcmp(a->name, run.action) == 0) {
 			log_info("job %llu: %s", (unsigned long long)run.run_id, a->name);
@@ -366,6 +400,21 @@ static void on_signal(uv_signal_t *handle, int signum)
 	worker_stop(w);
 }
 
+/* The role's resource priorities (roles.c): nice, and ioprio_set, which glibc does not wrap. */
+static void lower_priority(enum role role)
+{
+	const struct role_info *ri = role_info(role);
+
+	if (ri->nice && setpriority(PRIO_PROCESS, 0, ri->nice) < 0)
+		log_warn("setpriority(%d)", ri->nice);
+	/* IOPRIO_WHO_PROCESS = 1, class IOPRIO_CLASS_BE (2) << 13, level 7: the lowest. */
+	if (ri->io_low && syscall(SYS_ioprio_set, 1, 0, (2 << 13) | 7) < 0)
+		log_warn("ioprio_set");
+	if (ri->nice || ri->io_low)
+		log_info("running at nice %d%s", ri->nice,
+			 ri->io_low ? " and the lowest best-effort I/O priority" : "");
+}
+
 int worker_run(enum role role, const struct worker_ops *ops)
 {
 	struct worker w = {.role = role};
@@ -390,6 +439,7 @@ int worker_run(enum role role, const struct worker_ops *ops)
 		fatalx("malformed %s in the environment", CLOCK_ENV);
 	if ((unsigned)role >= ROLE_WORKER_COUNT)
 		fatalx("%s is not a worker role", role_name(role));
+	lower_priority(role);
 	w.ops = ops;
 	signal(SIGPIPE, SIG_IGN);
 	if (uv_loop_init(&loop) < 0)

@@ -149,8 +149,9 @@ def test_watchdog_pings(daemon_factory, notify):
     time.sleep(0.75)
     count = n.texts().count("WATCHDOG=1")
     elapsed = time.monotonic() - t0
-    # Every 100 ms (half of 200 ms): about 7 in 0.75 s, counted loosely against scheduling.
-    assert 5 <= count <= 9, (count, elapsed)
+    # Every 100 ms (half of 200 ms): about 7 in 0.75 s. Counted loosely: a loaded machine
+    # (tests run four at a time) delays some, but never makes more than one per 100 ms.
+    assert 3 <= count <= int(elapsed / 0.1) + 2, (count, elapsed)
     for name, pid in pids_of(d.status()).items():
         with open(f"/proc/{pid}/environ", "rb") as f:
             assert b"WATCHDOG_USEC=" not in f.read(), name

@@ -23,11 +23,14 @@ needs_analyze = pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is n
 
 # systemd starts tradingd as its account with no capability (User=), and it trades over the
 # Internet: what systemd-analyze still counts is below, nothing else. The issue asks for 2.0 at
-# most; the unit measures 1.4.
-EXPOSURE_MAX = 1.4
+# most; the unit measures 1.5 (1.4 before setpriority and ioprio_set were allowed back for the
+# maintenance worker's lower priority).
+EXPOSURE_MAX = 1.5
 STILL_EXPOSED = {
     "SystemCallFilter=~@privileged": "chown (the chgrp of run_dir and the socket to "
                                      "control_group) belongs to @privileged",
+    "SystemCallFilter=~@resources": "setpriority and ioprio_set: the maintenance worker lowers "
+                                    "its own CPU and I/O priority (issue 8)",
     "RemoveIPC=": "counted by systemd-analyze whatever the value, with User= set",
     "PrivateNetwork=": "the exchange is on the Internet",
     "RestrictAddressFamilies=~AF_(INET|INET6)": "the exchange is on the Internet",
@@ -104,7 +107,8 @@ def in_sandbox(code):
 @needs_sandbox
 def test_sandbox_emulation_refuses_what_the_unit_refuses():
     """Positive controls: unit_sandbox.py does apply the unit's limits."""
-    res = in_sandbox("import os; os.nice(1)")  # setpriority: @resources, taken out
+    # sched_setaffinity: @resources, taken out (setpriority is added back for maintenance)
+    res = in_sandbox("import os; os.sched_setaffinity(0, os.sched_getaffinity(0))")
     assert res.returncode == -signal.SIGSYS, res
     res = in_sandbox("import os; os.chroot('/')")  # @privileged and no CAP_SYS_CHROOT
     assert res.returncode == -signal.SIGSYS, res

@@ -74,6 +74,18 @@ static void test_requests(void **state)
 	expect_request(ARGC(a10), a10, "{\"cmd\":\"pid\",\"args\":[\"order-execution\"]}");
 	expect_request(ARGC(a11), a11, "{\"cmd\":\"version\",\"args\":[]}");
 	expect_request(ARGC(a12), a12, "{\"cmd\":\"start\",\"args\":[\"we\\\"ird\\\\\"]}");
+
+	char *j1[] = {"tradectl", "--json", "jobs"};
+	char *j2[] = {"tradectl", "jobs", "rollback", "3"};
+	char *j3[] = {"tradectl", "job", "set", "backup", "priority=70", "retries=2"};
+	char *j4[] = {"tradectl", "job", "pause", "backup"};
+
+	expect_request(ARGC(j1), j1, "{\"cmd\":\"jobs\",\"args\":[]}");
+	expect_request(ARGC(j2), j2, "{\"cmd\":\"jobs\",\"args\":[\"rollback\",\"3\"]}");
+	expect_request(
+		ARGC(j3), j3,
+		"{\"cmd\":\"job\",\"args\":[\"set\",\"backup\",\"priority=70\",\"retries=2\"]}");
+	expect_request(ARGC(j4), j4, "{\"cmd\":\"job\",\"args\":[\"pause\",\"backup\"]}");
 }
 
 static void test_maintenance_requests(void **state)
@@ -228,6 +240,12 @@ static void test_usage_errors(void **state)
 	expect_usage_error(ARGC(a15), a15, "empty NAME");
 	expect_usage_error(ARGC(a16), a16, "missing COMMAND");
 	expect_usage_error(ARGC(a17), a17, "unknown option '--configx=a'");
+
+	char *j1[] = {"tradectl", "job", "run"};
+	char *j2[] = {"tradectl", "jobs", "rollback", "1", "2"};
+
+	expect_usage_error(ARGC(j1), j1, "usage: job run|pause|resume NAME");
+	expect_usage_error(ARGC(j2), j2, "usage: jobs [history|rollback [V]]");
 }
 
 static void test_command_table(void **state)
