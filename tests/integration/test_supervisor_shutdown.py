@@ -56,7 +56,8 @@ def test_signal_stops_everything_in_reverse_dependency_order(daemon_factory, sig
     assert events == expected, events
     # Each worker saw the request and exited on its own, in the same order.
     exits = re.findall(r"^\S+ ([a-z-]+)\[info\]: exited cleanly$", log, re.M)
-    assert exits == STOP_ORDER[:-1], exits
+    assert exits == STOP_ORDER[:-1], (exits, [line for line in log.splitlines()
+                                              if "market-data" in line][-12:])
     assert "every process stopped: exiting" in log
 
 
