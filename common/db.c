@@ -90,6 +90,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",
+	/* 4: issue 7 (orders): a random id drawn once per database and part of every exchange
+	 * identifier, so that a fresh database never reuses one the exchange has burned. */
+	"CREATE TABLE exec_instance ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), instance TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL) STRICT;",
 };
 
 int db_schema_version(void)

@@ -72,6 +72,9 @@ void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result resu
 		     ...) __attribute__((format(printf, 4, 5)));
 /* Says READY to the supervisor once (after init, or after start-up work). */
 void worker_ready(struct worker *w);
+/* Test-only: the argument of TRADINGD_FAULT=ROLE:FAULT[:ARG] for this worker ("" when it has
+ * none), or NULL when that fault is not requested. */
+const char *worker_fault(const struct worker *w, const char *fault);
 /* Begins a clean exit: stop the worker's handles, then the runtime's. */
 void worker_stop(struct worker *w);
 

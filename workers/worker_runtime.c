@@ -45,6 +45,11 @@ static const char *fault_requested(enum role role, const char *fault)
 	return *spec == ':' ? spec + 1 : *spec == '\0' ? spec : NULL;
 }
 
+const char *worker_fault(const struct worker *w, const char *fault)
+{
+	return fault_requested(w->role, fault);
+}
+
 void worker_ready(struct worker *w)
 {
 	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
