@@ -12,11 +12,29 @@
 #include "common/log.h"
 #include "workers/order_execution.h"
 
+/* A worker may send nothing but READY before READY: what the start-up reconcile finds is held
+ * until then. Past the hold's size a nudge is dropped; the row is committed and the notifier
+ * and the strategy rescan their tables. */
+void oe_sent_alert(struct oe *oe, int64_t id)
+{
+	if (oe->w->ready)
+		worker_send(oe->w, IPC_ALERT, &id, sizeof(id));
+	else if (oe->n_held_alerts < sizeof(oe->held_alerts) / sizeof(oe->held_alerts[0]))
+		oe->held_alerts[oe->n_held_alerts++] = id;
+}
+
 static void alert_stored(void *arg, int64_t id)
 {
-	struct oe *oe = arg;
+	oe_sent_alert(arg, id);
+}
 
-	worker_send(oe->w, IPC_ALERT, &id, sizeof(id));
+static void send_held(struct oe *oe)
+{
+	for (size_t i = 0; i < oe->n_held_alerts; i++)
+		worker_send(oe->w, IPC_ALERT, &oe->held_alerts[i], sizeof(oe->held_alerts[i]));
+	for (size_t i = 0; i < oe->n_held_fills; i++)
+		worker_send(oe->w, IPC_FILL, &oe->held_fills[i], sizeof(oe->held_fills[i]));
+	oe->n_held_alerts = oe->n_held_fills = 0;
 }
 
 void oe_alert(struct oe *oe, const char *severity, const char *kind, const char *fmt, ...)
@@ -36,7 +54,10 @@ void oe_sent_fill(struct oe *oe, const char *market, int64_t intent_id)
 	struct ipc_fill f = {.intent_id = intent_id};
 
 	snprintf(f.market, sizeof(f.market), "%s", market);
-	worker_send(oe->w, IPC_FILL, &f, sizeof(f));
+	if (oe->w->ready)
+		worker_send(oe->w, IPC_FILL, &f, sizeof(f));
+	else if (oe->n_held_fills < sizeof(oe->held_fills) / sizeof(oe->held_fills[0]))
+		oe->held_fills[oe->n_held_fills++] = f;
 }
 
 static void on_client_alert(void *arg, enum upbit_alert kind, const char *text)
@@ -58,6 +79,7 @@ static void startup_balances_done(struct oe *oe)
 	oe->startup = 0;
 	log_info("reconciled at start: %" PRIu64 " unknown outcomes resolved", oe->unknown_resolved);
 	worker_ready(oe->w);
+	send_held(oe);
 }
 
 static void reconcile_balances_done(struct oe *oe)

@@ -97,6 +97,10 @@ struct oe {
 	int cancel_all;
 
 	void (*balances_done)(struct oe *oe);
+	/* Nudges made before READY (the start-up reconcile records fills): sent after it. */
+	int64_t held_alerts[64];
+	struct ipc_fill held_fills[64];
+	size_t n_held_alerts, n_held_fills;
 	char last_mismatch[1024];
 	uint64_t placed, refused, unknown_resolved, fills, mismatches, cancels;
 	int64_t last_balance_ms;
@@ -149,6 +153,7 @@ void oe_alert(struct oe *oe, const char *severity, const char *kind, const char 
 /* Called once the current intent's step is over (success or not): the scan goes on. */
 void oe_step_done(struct oe *oe);
 void oe_sent_fill(struct oe *oe, const char *market, int64_t intent_id);
+void oe_sent_alert(struct oe *oe, int64_t id);
 
 /* order_execution_exchange.c: one step of an intent against the exchange (sim and live). */
 void oe_exchange_step(struct oe *oe, int64_t intent_id);

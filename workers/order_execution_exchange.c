@@ -15,6 +15,10 @@ struct step {
 	int attempt;
 	char ident[UPBIT_IDENT_LEN];
 	char uuid[UPBIT_UUID_LEN];
+	/* What the POST's answer said when it did not place the order; acted on only once the
+	 * lookup by identifier has shown that the order is not on the exchange. */
+	enum oe_outcome outcome;
+	char why[400];
 };
 
 static void step_end(struct step *s)
@@ -75,6 +79,7 @@ static void on_cancelled(void *arg, const struct upbit_result *r, const struct u
 }
 
 static void resolve_by_identifier(struct step *s);
+static void refused(struct step *s);
 
 /* An order the exchange has (from the POST's reply or found by identifier): its row first,
  * then its trades. */
@@ -105,12 +110,29 @@ static void not_placed(struct step *s, const char *why)
 	step_end(s);
 }
 
+/* The order an identifier names is this intent's when market, side and type agree. */
+static int same_order(const struct oe_intent *it, const struct upbit_order *o)
+{
+	return strcmp(it->market, o->market) == 0 && strcmp(it->side, o->side) == 0 &&
+	       strcmp(it->ord_type, o->ord_type) == 0;
+}
+
 static void on_resolved(void *arg, const struct upbit_result *r, const struct upbit_order *o)
 {
 	struct step *s = arg;
 
 	if (stopping(s, r))
 		return;
+	if (r->status == UPBIT_OK && !same_order(&s->it, o)) {
+		oe_rotate_instance(s->oe);
+		oe_alert(s->oe, OUTBOX_CRITICAL, "identifier_reused",
+			 "identifier %s names order %s (%s %s %s) on the exchange, not intent "
+			 "%" PRId64 " (a restored backup?): new identifiers from now on; compare the "
+			 "exchange's orders with the database",
+			 s->ident, o->uuid, o->market, o->side, o->ord_type, s->it.id);
+		not_placed(s, "identifier already used on the exchange by another order");
+		return;
+	}
 	if (r->status == UPBIT_OK) {
 		log_notice("intent %" PRId64 ": %s found on the exchange as order %s", s->it.id,
 			   s->ident, o->uuid);
@@ -119,10 +141,14 @@ static void on_resolved(void *arg, const struct upbit_result *r, const struct up
 		return;
 	}
 	if (r->status == UPBIT_ERR_API && r->http_status == 404) {
+		s->oe->unknown_resolved++;
+		if (s->outcome == OE_REFUSED) {
+			refused(s);
+			return;
+		}
 		log_notice("intent %" PRId64 ": %s is not on the exchange: a new attempt follows",
 			   s->it.id, s->ident);
-		s->oe->unknown_resolved++;
-		not_placed(s, "not on the exchange after an unknown outcome");
+		not_placed(s, s->why[0] ? s->why : "not on the exchange after an unknown outcome");
 		return;
 	}
 	log_warnx("intent %" PRId64 ": cannot look %s up (%s %s): again at the next scan", s->it.id,
@@ -136,12 +162,11 @@ static void resolve_by_identifier(struct step *s)
 		step_end(s);
 }
 
-static void refused(struct step *s, const struct upbit_result *r)
+static void refused(struct step *s)
 {
 	struct oe *oe = s->oe;
-	char why[400];
+	const char *why = s->why;
 
-	snprintf(why, sizeof(why), "%s: %s", r->error.name, r->error.message);
 	if (oe_begin(oe) == 0) {
 		if (oe_resolve_attempt(oe, s->it.id, s->attempt, "refused", NULL, why) < 0 ||
 		    oe_set_intent(oe, s->it.id, "refused", why) < 0)
@@ -156,45 +181,33 @@ static void refused(struct step *s, const struct upbit_result *r)
 	step_end(s);
 }
 
+/* Only a 2xx with an order is taken at its word. Any other answer may follow a request that
+ * the transport sent twice (libcurl resends a request whose reused connection died, and the
+ * second copy meets nonce_used, 429 or duplicate_identifier): the order is looked up by its
+ * identifier first, and the answer acted on only when it is not on the exchange. */
 static void on_created(void *arg, const struct upbit_result *r, const struct upbit_order *o)
 {
 	struct step *s = arg;
 	struct oe *oe = s->oe;
-	char why[400];
 
 	if (stopping(s, r))
 		return;
 	oe_crash_point(oe, OE_CRASH_AFTER_POST);
-	switch (oe_classify(r->status, r->error.name)) {
-	case OE_PLACED:
+	s->outcome = oe_classify(r->status, r->error.name);
+	if (s->outcome == OE_PLACED) {
 		oe_crash_point(oe, OE_CRASH_AFTER_REPLY);
 		placed(s, o);
 		return;
-	case OE_REFUSED:
-		refused(s, r);
-		return;
-	case OE_NOT_PLACED:
-		snprintf(why, sizeof(why), "not taken: %s %s", upbit_status_name(r->status),
-			 r->error.name);
-		log_warnx("intent %" PRId64 ": %s (%s): another attempt at the next scan", s->it.id,
-			  why, s->ident);
-		not_placed(s, why);
-		return;
-	case OE_DUPLICATE:
-		oe_rotate_instance(oe);
-		oe_alert(oe, OUTBOX_CRITICAL, "identifier_reused",
-			 "identifier %s was already used on the exchange (a restored backup?): "
-			 "new identifiers from now on; compare the exchange's orders",
-			 s->ident);
-		not_placed(s, "identifier already used on the exchange");
-		return;
-	case OE_UNKNOWN:
-		break;
 	}
-	log_warnx("intent %" PRId64 ": outcome of %s unknown (%s, HTTP %ld): looking it up by "
-		  "identifier",
-		  s->it.id, s->ident, upbit_status_name(r->status), r->http_status);
-	if (oe_set_intent(oe, s->it.id, "unknown", upbit_status_name(r->status)) < 0)
+	if (r->status == UPBIT_ERR_API)
+		snprintf(s->why, sizeof(s->why), "%s: %s", r->error.name, r->error.message);
+	else
+		snprintf(s->why, sizeof(s->why), "%s (HTTP %ld)", upbit_status_name(r->status),
+			 r->http_status);
+	log_warnx("intent %" PRId64 ": %s answered %s: looking it up by identifier", s->it.id,
+		  s->ident, s->why);
+	if (s->outcome != OE_REFUSED &&
+	    oe_set_intent(oe, s->it.id, "unknown", upbit_status_name(r->status)) < 0)
 		log_warnx("db: intent %" PRId64 " stays 'sending'", s->it.id);
 	resolve_by_identifier(s);
 }

@@ -431,7 +431,7 @@ static int record_trade(struct oe *oe, int64_t intent_id, const struct upbit_ord
 	*rec_fees += fee;
 	oe->fills++;
 	log_notice("%s", text);
-	worker_send(oe->w, IPC_ALERT, &nid, sizeof(nid));
+	oe_sent_alert(oe, nid);
 	oe_sent_fill(oe, o->market, intent_id);
 	return 0;
 fail:
