@@ -406,7 +406,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 	}
 	/* Children inherit it from the environment: every process computes the same instant. */
 	clock_export_env();
-	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
+	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 || keys_file_open(sup, uid) < 0 ||
 	    prepare_storage(sup, uid, gid, drop) < 0)
 		return -1;
 	sup->control =
@@ -438,7 +438,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 
 int supervisor_run(const char *config_path)
 {
-	struct supervisor sup = {0};
+	struct supervisor sup = {.keys_fd = -1};
 	uv_loop_t loop;
 	int rc = 0;
 
@@ -496,6 +496,8 @@ int supervisor_run(const char *config_path)
 	if (uv_loop_close(&loop) != 0)
 		log_warnx("loop closed with handles still open");
 	sqlite3_close(sup.db);
+	if (sup.keys_fd >= 0)
+		close(sup.keys_fd);
 	route_free_shares(sup.shares);
 	config_free(&sup.cfg);
 	if (rc == 0 && sup.exit_status) {

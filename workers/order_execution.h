@@ -12,7 +12,7 @@
 #include "workers/worker.h"
 
 /* The fixed descriptor on which the supervisor hands order-execution the open keys file. */
-#define OE_KEYS_FD 4
+#define OE_KEYS_FD WORKER_KEYS_FD
 #define OE_INSTANCE_LEN 17 /* 16 hex digits and the NUL */
 
 /* Compiled-in crash points, armed by TRADINGD_FAULT=order-execution:crash-at:NAME (test only,

@@ -12,7 +12,7 @@
 #include "workers/order_execution.h"
 
 #define KEYS_MAP 4096
-#define KEYS_FD_ENV "TRADINGD_KEYS_FD"
+#define KEYS_FD_ENV WORKER_KEYS_FD_ENV
 
 /* Locked: never swapped out; not dumped; read, then parsed in place. */
 static char *locked_page(void)
@@ -54,7 +54,9 @@ static int read_fd(struct oe *oe, int fd)
 	size_t got = 0;
 	ssize_t n;
 
-	while (got < KEYS_MAP - 1 && (n = read(fd, oe->keys + got, KEYS_MAP - 1 - got)) != 0) {
+	/* pread from 0: every restart inherits the same open file, and so its offset. */
+	while (got < KEYS_MAP - 1 &&
+	       (n = pread(fd, oe->keys + got, KEYS_MAP - 1 - got, (off_t)got)) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {

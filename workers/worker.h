@@ -12,6 +12,11 @@
 
 struct worker;
 
+/* order-execution alone may receive the open exchange.keys_file on this descriptor, said by
+ * this variable in its environment (supervisor/spawn.c). */
+#define WORKER_KEYS_FD (IPC_WORKER_FD + 1)
+#define WORKER_KEYS_FD_ENV "TRADINGD_KEYS_FD"
+
 /* What init returns when READY must wait for start-up work (a reconciliation, a rescan):
  * the worker calls worker_ready() when it is done, within supervisor.ready_timeout_ms. */
 #define WORKER_READY_LATER 1
