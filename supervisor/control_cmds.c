@@ -169,6 +169,9 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = json_pack("{s:b, s:s}", "ok", 1, "result", "shutting down");
 	} else if (strcmp(cmd, "pid") == 0) {
 		reply = cmd_pid(sup, args);
+	} else if (strcmp(cmd, "orders") == 0 || strcmp(cmd, "trades") == 0 ||
+		   strcmp(cmd, "pnl") == 0) {
+		reply = control_trading_report(sup, cmd, args);
 	} else if (strcmp(cmd, "version") == 0) {
 		reply = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "version", TRADINGD_VERSION,
 				  "ipc_version", IPC_VERSION, "schema_version",

@@ -56,6 +56,9 @@ enum ctl_command {
 	CTL_CMD_PID,
 	CTL_CMD_VERSION,
 	CTL_CMD_HELP,
+	CTL_CMD_ORDERS,
+	CTL_CMD_TRADES,
+	CTL_CMD_PNL,
 };
 
 struct ctl_command_info {
