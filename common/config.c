@@ -481,6 +481,8 @@ static void validate_relations(struct validation *v)
 		add_error(v, "clock",
 			  "a test clock is refused in live mode unless every exchange.base_url "
 			  "is a loopback address (a local exchange for tests)");
+	if (get_path(v->cfg->file, "clock.origin") && !s->clock.test)
+		add_error(v, "clock.origin", "clock.origin needs clock.start");
 	if (get_path(v->cfg->file, "clock.rate") && !s->clock.test)
 		add_error(v, "clock.start", "clock.rate needs clock.start");
 	if (s->supervisor.heartbeat_timeout_ms <= s->supervisor.heartbeat_interval_ms)

@@ -88,6 +88,10 @@ const struct config_key config_schema[] = {
 	 0, 0},
 	{"clock.start", CFG_TIMESTAMP, NULL, 0, 0, NULL,
 	 "ISO-8601 instant with a zone at which the test clock starts", F(clock.start_ms), 0},
+	{"clock.origin", CFG_TIMESTAMP, NULL, 0, 0, NULL,
+	 "real instant at which the test clock read clock.start (absent: the daemon's start), so "
+	 "that a restarted daemon resumes the same timeline",
+	 F(clock.origin_ms), 0},
 	{"clock.rate", CFG_NUMBER, "1", 0.001, 100000, NULL, "speed of the test clock",
 	 F(clock.rate), 0},
 

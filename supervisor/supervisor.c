@@ -390,7 +390,10 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (sup->cfg.s.clock.test) {
 		char start[40];
 
-		clock_set_test(sup->cfg.s.clock.start_ms, sup->cfg.s.clock.rate, 0);
+		/* With clock.origin a restarted daemon goes on where the timeline is now, as an
+		 * exchange outside the daemon does, instead of starting the day over. */
+		clock_set_test(sup->cfg.s.clock.start_ms, sup->cfg.s.clock.rate,
+			       sup->cfg.s.clock.origin_ms);
 		clock_format(sup->cfg.s.clock.start_ms, 0, start, sizeof(start));
 		log_msg(LOG_LVL_WARN,
 			"TEST CLOCK ACTIVE: time starts at %sZ and runs %g times faster", start,
