@@ -59,7 +59,7 @@ struct config_settings {
 		int enabled;
 	} workers[ROLE_WORKER_COUNT];
 	struct {
-		int64_t start_ms; /* meaningful when test is 1 */
+		int64_t start_ms;  /* meaningful when test is 1 */
 		int64_t origin_ms; /* real instant at which the clock read start_ms; 0: at start */
 		double rate;
 		int test; /* clock.start was given */

@@ -6,7 +6,8 @@
 static const struct job_action_info actions[] = {
 	{ROLE_MAINTENANCE, "checkpoint", "WAL checkpoint (TRUNCATE) and PRAGMA optimize"},
 	{ROLE_ORDER_EXECUTION, "cancel_open", "cancel every open order on the exchange"},
-	{ROLE_ORDER_EXECUTION, "reconcile", "resolve unknown intents, poll open orders, compare balances"},
+	{ROLE_ORDER_EXECUTION, "reconcile",
+	 "resolve unknown intents, poll open orders, compare balances"},
 	{ROLE_WORKER_COUNT, NULL, NULL},
 };
 

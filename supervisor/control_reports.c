@@ -13,19 +13,22 @@
 enum report_sql { SQL_ORDERS, SQL_ORDERS_OPEN, SQL_TRADES, SQL_PNL, SQL_COUNT };
 
 static const char *const report_sql[SQL_COUNT] = {
-	[SQL_ORDERS] = "SELECT i.id, i.market, i.side, i.ord_type, i.price_e8, i.volume_e8, "
-		       "i.funds_e8, i.state, i.reason, i.attempts, i.created_ms, o.uuid, o.state, "
-		       "o.executed_volume_e8, o.paid_fee_e8 FROM order_intents i LEFT JOIN orders o "
-		       "ON o.intent_id = i.id WHERE i.created_ms >= ? ORDER BY i.id DESC LIMIT ?",
-	[SQL_ORDERS_OPEN] = "SELECT i.id, i.market, i.side, i.ord_type, i.price_e8, i.volume_e8, "
-			    "i.funds_e8, i.state, i.reason, i.attempts, i.created_ms, o.uuid, "
-			    "o.state, o.executed_volume_e8, o.paid_fee_e8 FROM order_intents i "
-			    "LEFT JOIN orders o ON o.intent_id = i.id WHERE i.state IN ('pending', "
-			    "'sending', 'unknown', 'open') AND i.created_ms >= ? ORDER BY i.id DESC "
-			    "LIMIT ?",
-	[SQL_TRADES] = "SELECT trade_uuid, order_uuid, market, side, price_e8, volume_e8, funds_e8, "
-		       "fee_e8, realized_e8, trade_ms FROM fills WHERE trade_ms >= ? ORDER BY "
-		       "trade_ms DESC LIMIT ?",
+	[SQL_ORDERS] =
+		"SELECT i.id, i.market, i.side, i.ord_type, i.price_e8, i.volume_e8, "
+		"i.funds_e8, i.state, i.reason, i.attempts, i.created_ms, o.uuid, o.state, "
+		"o.executed_volume_e8, o.paid_fee_e8 FROM order_intents i LEFT JOIN orders o "
+		"ON o.intent_id = i.id WHERE i.created_ms >= ? ORDER BY i.id DESC LIMIT ?",
+	[SQL_ORDERS_OPEN] =
+		"SELECT i.id, i.market, i.side, i.ord_type, i.price_e8, i.volume_e8, "
+		"i.funds_e8, i.state, i.reason, i.attempts, i.created_ms, o.uuid, "
+		"o.state, o.executed_volume_e8, o.paid_fee_e8 FROM order_intents i "
+		"LEFT JOIN orders o ON o.intent_id = i.id WHERE i.state IN ('pending', "
+		"'sending', 'unknown', 'open') AND i.created_ms >= ? ORDER BY i.id DESC "
+		"LIMIT ?",
+	[SQL_TRADES] =
+		"SELECT trade_uuid, order_uuid, market, side, price_e8, volume_e8, funds_e8, "
+		"fee_e8, realized_e8, trade_ms FROM fills WHERE trade_ms >= ? ORDER BY "
+		"trade_ms DESC LIMIT ?",
 	[SQL_PNL] = "SELECT day, sum(realized_e8), sum(fee_e8), count(*), sum(CASE side WHEN 'bid' "
 		    "THEN funds_e8 ELSE 0 END), sum(CASE side WHEN 'ask' THEN funds_e8 ELSE 0 END) "
 		    "FROM fills WHERE trade_ms >= ? GROUP BY day ORDER BY day DESC LIMIT ?",

@@ -101,13 +101,14 @@ static int report_args_check(const struct ctl_options *opt, char *err, size_t er
 		else if (strncmp(a, "--days=", 7) == 0)
 			n = a + 7;
 		if (!n || days) {
-			snprintf(err, errlen, "%s: unexpected '%.64s' (see tradectl --help)", name, a);
+			snprintf(err, errlen, "%s: unexpected '%.64s' (see tradectl --help)", name,
+				 a);
 			return -1;
 		}
 		v = strtol(n, &end, 10);
 		if (*n == '\0' || *end != '\0' || v < 1 || v > 3650) {
-			snprintf(err, errlen, "%s: --days needs a number of days 1..3650, not '%.32s'",
-				 name, n);
+			snprintf(err, errlen,
+				 "%s: --days needs a number of days 1..3650, not '%.32s'", name, n);
 			return -1;
 		}
 		days = 1;

@@ -287,14 +287,13 @@ static const char *cell(const json_t *row, const char *key, char *buf, size_t le
 static enum ctl_outcome render_report(const struct ctl_options *opt, const char *where,
 				      json_t *reply, FILE *out, FILE *err)
 {
-	static const char *const orders_cols[] = {"intent", "market",	       "side",
-						  "ord_type", "state",	       "executed_volume",
-						  "paid_fee", "attempts",      "reason",
-						  NULL};
+	static const char *const orders_cols[] = {
+		"intent",	   "market",   "side",	   "ord_type", "state",
+		"executed_volume", "paid_fee", "attempts", "reason",   NULL};
 	static const char *const trades_cols[] = {"market", "side", "price",	"volume",
 						  "funds",  "fee",  "realized", NULL};
-	static const char *const pnl_cols[] = {"day", "realized", "fees", "fills", "bought", "sold",
-					       NULL};
+	static const char *const pnl_cols[] = {"day",	 "realized", "fees", "fills",
+					       "bought", "sold",     NULL};
 	const char *key = opt->command->command == CTL_CMD_ORDERS   ? "orders"
 			  : opt->command->command == CTL_CMD_TRADES ? "trades"
 								    : "days";

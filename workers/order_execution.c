@@ -77,7 +77,8 @@ static void scan_start(struct oe *oe);
 static void startup_balances_done(struct oe *oe)
 {
 	oe->startup = 0;
-	log_info("reconciled at start: %" PRIu64 " unknown outcomes resolved", oe->unknown_resolved);
+	log_info("reconciled at start: %" PRIu64 " unknown outcomes resolved",
+		 oe->unknown_resolved);
 	worker_ready(oe->w);
 	send_held(oe);
 }
@@ -101,8 +102,8 @@ static void scan_over(struct oe *oe)
 	if (oe->cancel_all) {
 		oe->cancel_all = 0;
 		if (oe->cancel_run)
-			worker_job_done(oe->w, oe->cancel_run, JOB_OK, "%" PRIu64 " orders cancelled",
-					oe->cancels);
+			worker_job_done(oe->w, oe->cancel_run, JOB_OK,
+					"%" PRIu64 " orders cancelled", oe->cancels);
 		oe->cancel_run = 0;
 	}
 	if (oe->startup) {
@@ -244,7 +245,8 @@ static int oe_init(struct worker *w)
 	}
 	if (oe_keys_load(oe) < 0)
 		return -1;
-	oe->db = db_open_worker(cfg->s.data_dir, db_busy_ms(cfg->s.supervisor.heartbeat_timeout_ms));
+	oe->db =
+		db_open_worker(cfg->s.data_dir, db_busy_ms(cfg->s.supervisor.heartbeat_timeout_ms));
 	if (!oe->db || oe_store_open(oe) < 0 || oe_load_instance(oe) < 0)
 		return -1;
 	outbox_init(&oe->outbox, oe->db, role_name(w->role), alert_stored, oe);
@@ -301,13 +303,13 @@ static void oe_status(struct worker *w, json_t *out)
 	if (!oe)
 		return;
 	json_object_set_new(out, "mode", json_string(config_mode_name(oe->mode)));
-	json_object_set_new(
-		out, "orders",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "placed", (json_int_t)oe->placed,
-			  "refused", (json_int_t)oe->refused, "unknown_resolved",
-			  (json_int_t)oe->unknown_resolved, "fills", (json_int_t)oe->fills,
-			  "cancelled", (json_int_t)oe->cancels, "balance_mismatches",
-			  (json_int_t)oe->mismatches, "balance_mismatch", oe->last_mismatch[0] != 0));
+	json_object_set_new(out, "orders",
+			    json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:b}", "placed",
+				      (json_int_t)oe->placed, "refused", (json_int_t)oe->refused,
+				      "unknown_resolved", (json_int_t)oe->unknown_resolved, "fills",
+				      (json_int_t)oe->fills, "cancelled", (json_int_t)oe->cancels,
+				      "balance_mismatches", (json_int_t)oe->mismatches,
+				      "balance_mismatch", oe->last_mismatch[0] != 0));
 	if (oe->client)
 		upbit_client_status_json(oe->client, out);
 }

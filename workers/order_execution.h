@@ -82,10 +82,10 @@ struct oe {
 	struct upbit_client *client;
 	char *urls[UPBIT_MAX_BASES];
 	char instance[OE_INSTANCE_LEN];
-	char *keys;	    /* mlock'ed "ACCESS\0SECRET\0", zeroed when freed */
+	char *keys; /* mlock'ed "ACCESS\0SECRET\0", zeroed when freed */
 	size_t keys_len;
 	const char *access, *secret;
-	int mode;	    /* enum config_mode */
+	int mode; /* enum config_mode */
 	uv_timer_t scan_timer, balance_timer, retry_timer;
 
 	/* The scan: the active intents found when it started, handled one at a time. */

@@ -48,8 +48,8 @@ static void on_polled(void *arg, const struct upbit_result *r, const struct upbi
 	if (r->status != UPBIT_OK) {
 		log_warnx("order %s of intent %" PRId64 ": cannot poll it (%s%s%s): again at the "
 			  "next scan",
-			  s->uuid, s->it.id, upbit_status_name(r->status), r->error.name[0] ? ": " : "",
-			  r->error.name);
+			  s->uuid, s->it.id, upbit_status_name(r->status),
+			  r->error.name[0] ? ": " : "", r->error.name);
 		step_end(s);
 		return;
 	}
@@ -127,7 +127,8 @@ static void on_resolved(void *arg, const struct upbit_result *r, const struct up
 		oe_rotate_instance(s->oe);
 		oe_alert(s->oe, OUTBOX_CRITICAL, "identifier_reused",
 			 "identifier %s names order %s (%s %s %s) on the exchange, not intent "
-			 "%" PRId64 " (a restored backup?): new identifiers from now on; compare the "
+			 "%" PRId64
+			 " (a restored backup?): new identifiers from now on; compare the "
 			 "exchange's orders with the database",
 			 s->ident, o->uuid, o->market, o->side, o->ord_type, s->it.id);
 		not_placed(s, "identifier already used on the exchange by another order");
@@ -222,8 +223,8 @@ static void place(struct step *s)
 					 .identifier = s->ident};
 
 	if (s->it.attempts >= oe->w->cfg.s.orders.max_attempts) {
-		if (oe_set_intent(oe, s->it.id, "failed", "the exchange took none of the attempts") ==
-		    0)
+		if (oe_set_intent(oe, s->it.id, "failed",
+				  "the exchange took none of the attempts") == 0)
 			oe_alert(oe, OUTBOX_WARNING, "order_failed",
 				 "intent %" PRId64 " %s: failed after %d attempts", s->it.id,
 				 s->it.market, s->it.attempts);

@@ -33,16 +33,17 @@ int oe_instance_new(char out[OE_INSTANCE_LEN])
 
 /* Names under which Upbit refuses an order for good: retrying the same order cannot help. */
 static const char *const refusal_prefixes[] = {
-	"insufficient_funds", "under_min_total", "over_max_total", "invalid_price",
-	"invalid_volume",     "invalid_market",	 "market_offline", "validation_error",
+	"insufficient_funds", "under_min_total",  "over_max_total",    "invalid_price",
+	"invalid_volume",     "invalid_market",	  "market_offline",    "validation_error",
 	"create_bid_error",   "create_ask_error", "invalid_parameter", "not_supported_ord_type",
-	"invalid_ord_type",   "invalid_side",	 "out_of_scope",   "market_does_not_exist",
+	"invalid_ord_type",   "invalid_side",	  "out_of_scope",      "market_does_not_exist",
 };
 
 /* Names that say the request was not taken and that another attempt later may pass. */
 static const char *const not_placed_names[] = {
-	"jwt_verification", "expired_access_key", "nonce_used",	      "no_authorization_ip",
-	"no_authorization_token", "invalid_access_key", "invalid_query_payload", "too_many_requests",
+	"jwt_verification",	 "expired_access_key",	   "nonce_used",
+	"no_authorization_ip",	 "no_authorization_token", "invalid_access_key",
+	"invalid_query_payload", "too_many_requests",
 };
 
 enum oe_outcome oe_classify(enum upbit_status status, const char *error_name)
@@ -76,10 +77,8 @@ enum oe_outcome oe_classify(enum upbit_status status, const char *error_name)
 }
 
 static const char *const crash_names[OE_CRASH_COUNT] = {
-	[OE_CRASH_PICKED_UP] = "picked-up",
-	[OE_CRASH_AFTER_SENDING] = "after-sending",
-	[OE_CRASH_AFTER_POST] = "after-post",
-	[OE_CRASH_AFTER_REPLY] = "after-reply",
+	[OE_CRASH_PICKED_UP] = "picked-up",	    [OE_CRASH_AFTER_SENDING] = "after-sending",
+	[OE_CRASH_AFTER_POST] = "after-post",	    [OE_CRASH_AFTER_REPLY] = "after-reply",
 	[OE_CRASH_BETWEEN_FILLS] = "between-fills",
 };
 

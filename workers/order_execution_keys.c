@@ -33,8 +33,8 @@ static int split_keys(struct oe *oe, const char *where)
 	char *colon = strchr(oe->keys, ':');
 	size_t len = strlen(oe->keys);
 
-	while (len > 0 && (oe->keys[len - 1] == '\n' || oe->keys[len - 1] == '\r' ||
-			   oe->keys[len - 1] == ' '))
+	while (len > 0 &&
+	       (oe->keys[len - 1] == '\n' || oe->keys[len - 1] == '\r' || oe->keys[len - 1] == ' '))
 		oe->keys[--len] = '\0';
 	if (!colon || colon == oe->keys || colon[1] == '\0') {
 		log_errx("keys: %s is not ACCESS_KEY:SECRET_KEY (the content is not shown)", where);

@@ -58,8 +58,8 @@ static int paper_fill(const struct oe *oe, const struct oe_intent *it, dec8 px, 
 	if ((strcmp(it->ord_type, "price") == 0 && !bid) ||
 	    (strcmp(it->ord_type, "market") == 0 && bid))
 		return -1; /* Upbit's rule: price buys by total, market sells a volume */
-	if (dec8_muldiv(px, bid ? 10000 + bps : 10000 - bps, 10000, bid ? DEC8_UP : DEC8_DOWN,
-			&p) < 0)
+	if (dec8_muldiv(px, bid ? 10000 + bps : 10000 - bps, 10000, bid ? DEC8_UP : DEC8_DOWN, &p) <
+	    0)
 		return -1;
 	p = dec8_krw_round(p, bid ? DEC8_UP : DEC8_DOWN);
 	if (strcmp(it->ord_type, "limit") == 0) {
@@ -86,8 +86,7 @@ static int paper_fill(const struct oe *oe, const struct oe_intent *it, dec8 px, 
 }
 
 /* A local order as the exchange would report it, through the same order and fill code. */
-static void paper_record(struct paper *pp, const char *state, dec8 price, dec8 volume,
-			 dec8 funds)
+static void paper_record(struct paper *pp, const char *state, dec8 price, dec8 volume, dec8 funds)
 {
 	struct oe *oe = pp->oe;
 	struct upbit_order o = {0};
@@ -107,8 +106,8 @@ static void paper_record(struct paper *pp, const char *state, dec8 price, dec8 v
 		set_dec(&o.price, pp->it.price);
 	if (pp->it.has_volume)
 		set_dec(&o.volume, pp->it.volume);
-	if (filled && dec8_muldiv(funds, oe->w->cfg.s.orders.paper_fee_bps, 10000,
-				  DEC8_HALF_EVEN, &fee) < 0)
+	if (filled &&
+	    dec8_muldiv(funds, oe->w->cfg.s.orders.paper_fee_bps, 10000, DEC8_HALF_EVEN, &fee) < 0)
 		fee = 0;
 	set_dec(&o.executed_volume, filled ? volume : 0);
 	set_dec(&o.paid_fee, fee);
@@ -155,8 +154,9 @@ static void on_ticker(void *arg, const struct upbit_result *r, const struct upbi
 	}
 	rc = paper_fill(oe, &pp->it, px, &price, &volume, &funds);
 	if (rc < 0) {
-		if (oe_set_intent(oe, pp->it.id, "refused", "paper: the intent cannot be filled "
-							     "(amounts missing or too small)") == 0)
+		if (oe_set_intent(oe, pp->it.id, "refused",
+				  "paper: the intent cannot be filled "
+				  "(amounts missing or too small)") == 0)
 			oe_alert(oe, OUTBOX_WARNING, "order_refused",
 				 "order refused: intent %" PRId64 " %s: paper fill impossible",
 				 pp->it.id, pp->it.market);
@@ -208,8 +208,8 @@ void oe_paper_step(struct oe *oe, int64_t intent_id)
 		ask_price(pp);
 	} else if (strcmp(pp->it.state, "sending") == 0 || strcmp(pp->it.state, "unknown") == 0) {
 		/* Nothing left the process: without its order row the attempt never happened. */
-		if (oe_last_attempt(oe, intent_id, &pp->attempt, pp->ident, sizeof(pp->ident), state,
-				    sizeof(state)) == 0 &&
+		if (oe_last_attempt(oe, intent_id, &pp->attempt, pp->ident, sizeof(pp->ident),
+				    state, sizeof(state)) == 0 &&
 		    oe_begin(oe) == 0) {
 			if (oe_resolve_attempt(oe, intent_id, pp->attempt, "absent", NULL,
 					       "paper: interrupted before the fill") < 0 ||
@@ -222,8 +222,8 @@ void oe_paper_step(struct oe *oe, int64_t intent_id)
 	} else if (strcmp(pp->it.state, "open") == 0) {
 		if (oe_open_order_of_intent(oe, intent_id, uuid, sizeof(uuid), type, sizeof(type),
 					    &created) < 0 ||
-		    oe_last_attempt(oe, intent_id, &pp->attempt, pp->ident, sizeof(pp->ident), state,
-				    sizeof(state)) < 0) {
+		    oe_last_attempt(oe, intent_id, &pp->attempt, pp->ident, sizeof(pp->ident),
+				    state, sizeof(state)) < 0) {
 			oe_set_intent(oe, intent_id, "done", "no order left open");
 			paper_end(pp);
 			return;

@@ -43,11 +43,12 @@ static const char *const sql[ST_COUNT] = {
 				  "count(*) FROM fills WHERE order_uuid = ?",
 	[ST_POSITION_GET] = "SELECT volume_e8, cost_e8, realized_e8, fees_e8 FROM positions "
 			    "WHERE market = ?",
-	[ST_POSITION_PUT] = "INSERT INTO positions(market, volume_e8, cost_e8, realized_e8, "
-			    "fees_e8, updated_ms) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(market) DO "
-			    "UPDATE SET volume_e8 = excluded.volume_e8, cost_e8 = excluded.cost_e8, "
-			    "realized_e8 = excluded.realized_e8, fees_e8 = excluded.fees_e8, "
-			    "updated_ms = excluded.updated_ms",
+	[ST_POSITION_PUT] =
+		"INSERT INTO positions(market, volume_e8, cost_e8, realized_e8, "
+		"fees_e8, updated_ms) VALUES(?, ?, ?, ?, ?, ?) ON CONFLICT(market) DO "
+		"UPDATE SET volume_e8 = excluded.volume_e8, cost_e8 = excluded.cost_e8, "
+		"realized_e8 = excluded.realized_e8, fees_e8 = excluded.fees_e8, "
+		"updated_ms = excluded.updated_ms",
 	[ST_BALANCE_PUT] = "INSERT INTO balances(currency, balance_e8, locked_e8, "
 			   "avg_buy_price_e8, checked_ms) VALUES(?, ?, ?, ?, ?) ON "
 			   "CONFLICT(currency) DO UPDATE SET balance_e8 = excluded.balance_e8, "
@@ -131,8 +132,8 @@ int oe_rotate_instance(struct oe *oe)
 
 	if (oe_instance_new(fresh) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(oe->db, "UPDATE exec_instance SET instance = ? WHERE id = 1", -1,
-			       &q, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(oe->db, "UPDATE exec_instance SET instance = ? WHERE id = 1", -1, &q,
+			       NULL) != SQLITE_OK)
 		return -1;
 	sqlite3_bind_text(q, 1, fresh, -1, SQLITE_STATIC);
 	rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
@@ -561,8 +562,8 @@ int oe_check_balances(struct oe *oe, const struct upbit_account *v, size_t n)
 		dec8_format(have, hb);
 		if (used < sizeof(diff))
 			used += (size_t)snprintf(diff + used, sizeof(diff) - used,
-						 "%s%s: positions %s, exchange %s", used ? "; " : "",
-						 cur, wb, hb);
+						 "%s%s: positions %s, exchange %s",
+						 used ? "; " : "", cur, wb, hb);
 	}
 	sqlite3_reset(pos);
 	/* Coins on the exchange that no position knows of. */

@@ -10,7 +10,7 @@
 
 #include "workers/order_execution.h"
 
-#define D(x) ((dec8)((x) * 100000000LL))
+#define D(x) ((dec8)((x)*100000000LL))
 
 static void test_identifier_is_instance_intent_attempt(void **state)
 {
