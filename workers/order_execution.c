@@ -30,6 +30,8 @@ static void alert_stored(void *arg, int64_t id)
 
 static void send_held(struct oe *oe)
 {
+	if (!oe->w->ready)
+		return; /* READY itself is held (a test's delay): the scan timer sends them later */
 	for (size_t i = 0; i < oe->n_held_alerts; i++)
 		worker_send(oe->w, IPC_ALERT, &oe->held_alerts[i], sizeof(oe->held_alerts[i]));
 	for (size_t i = 0; i < oe->n_held_fills; i++)
@@ -192,6 +194,7 @@ static void on_scan_timer(uv_timer_t *t)
 	struct oe *oe = t->data;
 
 	outbox_retry(&oe->outbox);
+	send_held(oe);
 	scan_start(oe);
 }
 
