@@ -55,7 +55,7 @@ static void strategy_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		s->ticks++;
 		v = view_of(s, t.market);
 		if (v && t.trade_ts_ms >= v->trade_ts_ms) {
-			v->price = t.price;
+			v->price = (double)t.price_e8 / 1e8;
 			v->trade_ts_ms = t.trade_ts_ms;
 		}
 		break;
