@@ -56,6 +56,9 @@ enum ctl_command {
 	CTL_CMD_PID,
 	CTL_CMD_VERSION,
 	CTL_CMD_HELP,
+	CTL_CMD_PAUSE,
+	CTL_CMD_RESUME,
+	CTL_CMD_POSITIONS,
 };
 
 struct ctl_command_info {
