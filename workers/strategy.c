@@ -20,6 +20,20 @@ static struct strategy_slot *slot_of(struct strategy *s, const char *market)
 	return NULL;
 }
 
+static struct market_view *view_of(struct strategy *s, const char *market)
+{
+	for (size_t i = 0; i < s->n_views; i++)
+		if (strncmp(s->views[i].market, market, IPC_MARKET_LEN) == 0)
+			return &s->views[i];
+	if (s->n_views == STRATEGY_MAX_VIEWS) {
+		s->view_overflow++;
+		return NULL;
+	}
+	snprintf(s->views[s->n_views].market, sizeof(s->views[0].market), "%.*s",
+		 IPC_MARKET_LEN - 1, market);
+	return &s->views[s->n_views++];
+}
+
 static void set_day(struct strategy *s, int64_t now)
 {
 	char day[16];
@@ -210,8 +224,13 @@ static int strategy_init(struct worker *w)
 static void on_tick(struct strategy *s, const struct ipc_tick *t)
 {
 	struct strategy_slot *slot = slot_of(s, t->market);
+	struct market_view *v = view_of(s, t->market);
 
 	s->ticks++;
+	if (v && t->trade_ts_ms >= v->trade_ts_ms) {
+		v->price = t->price_e8;
+		v->trade_ts_ms = t->trade_ts_ms;
+	}
 	if (!slot || t->trade_ts_ms < slot->trade_ts_ms || t->price_e8 <= 0)
 		return;
 	slot->trade_ts_ms = t->trade_ts_ms;
@@ -231,6 +250,7 @@ static void strategy_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		struct ipc_tick t;
 
 		memcpy(&t, payload, sizeof(t));
+		t.market[IPC_MARKET_LEN - 1] = '\0';
 		on_tick(s, &t);
 		break;
 	}
@@ -238,9 +258,14 @@ static void strategy_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		struct ipc_market_state st;
 
 		memcpy(&st, payload, sizeof(st));
+		st.market[IPC_MARKET_LEN - 1] = '\0';
 		slot = slot_of(s, st.market);
 		if (slot)
 			slot->m.stale = st.stale;
+		struct market_view *v = view_of(s, st.market);
+
+		if (v)
+			v->stale = st.stale;
 		log_info("%s: market data %s", st.market,
 			 st.stale ? "stale: not trading on it" : "fresh");
 		break;
@@ -249,6 +274,7 @@ static void strategy_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		struct ipc_candle c;
 
 		memcpy(&c, payload, sizeof(c));
+		c.market[IPC_MARKET_LEN - 1] = '\0';
 		s->candles++;
 		slot = slot_of(s, c.market);
 		if (slot && slot->m.impl->on_candle) {
@@ -334,6 +360,13 @@ static void strategy_status(struct worker *w, json_t *out)
 
 	if (!s || !s->slots)
 		return;
+	for (size_t i = 0; i < s->n_views; i++) {
+		dec8_format(s->views[i].price, price);
+		json_object_set_new(markets, s->views[i].market,
+				    json_pack("{s:s, s:I, s:b, s:b}", "price", price, "trade_ts_ms",
+					      (json_int_t)s->views[i].trade_ts_ms, "stale",
+					      s->views[i].stale, "traded", 0));
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		const struct strategy_slot *sl = &s->slots[i];
 
@@ -341,11 +374,13 @@ static void strategy_status(struct worker *w, json_t *out)
 		dec8_format(sl->m.position, pos);
 		json_object_set_new(
 			markets, sl->m.market,
-			json_pack("{s:s, s:s, s:b, s:s, s:s, s:I, s:I, s:I, s:s}", "strategy",
-				  sl->m.impl->name, "price", price, "stale", sl->m.stale, "day",
-				  sl->m.day, "position", pos, "entries", (json_int_t)sl->entries,
-				  "exits", (json_int_t)sl->exits, "refusals",
-				  (json_int_t)sl->refusals, "last_refusal", sl->last_refusal));
+			json_pack("{s:s, s:s, s:I, s:b, s:b, s:s, s:s, s:I, s:I, s:I, s:s}",
+				  "strategy", sl->m.impl->name, "price", price, "trade_ts_ms",
+				  (json_int_t)sl->trade_ts_ms, "stale", sl->m.stale, "traded", 1,
+				  "day", sl->m.day, "position", pos, "entries",
+				  (json_int_t)sl->entries, "exits", (json_int_t)sl->exits,
+				  "refusals", (json_int_t)sl->refusals, "last_refusal",
+				  sl->last_refusal));
 	}
 	json_object_set_new(out, "markets", markets);
 	for (int r = 0; r < ROLE_COUNT; r++)

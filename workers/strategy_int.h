@@ -29,6 +29,16 @@ struct strategy_slot {
 	uint64_t entries, exits, refusals;
 };
 
+/* Every market market-data reports, traded or not: its latest price and stale flag. */
+#define STRATEGY_MAX_VIEWS 512
+
+struct market_view {
+	char market[24];
+	dec8 price;
+	int64_t trade_ts_ms;
+	int stale;
+};
+
 struct strategy {
 	struct worker *w;
 	sqlite3 *db;
@@ -44,6 +54,9 @@ struct strategy {
 	uv_timer_t check_timer, edge_timer;
 	struct strategy_slot *slots;
 	size_t n;
+	struct market_view views[STRATEGY_MAX_VIEWS];
+	size_t n_views;
+	uint64_t view_overflow;
 	uint64_t ticks, candles, fills, checks, alerts;
 };
 
