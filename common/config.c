@@ -443,8 +443,8 @@ static void check_strategy(struct validation *v)
 		if (strat_entry_parse(m->v[i], &e, err, sizeof(err)) < 0)
 			add_error(v, path, "%s", err);
 		for (size_t j = 0; j < i; j++)
-			if (strat_entry_parse(m->v[j], &(struct strat_entry){0}, err, sizeof(err)) ==
-				    0 &&
+			if (strat_entry_parse(m->v[j], &(struct strat_entry){0}, err,
+					      sizeof(err)) == 0 &&
 			    strncmp(m->v[j], e.market, strlen(e.market)) == 0 &&
 			    (m->v[j][strlen(e.market)] == '\0' || m->v[j][strlen(e.market)] == ':'))
 				add_error(v, path, "%s is listed twice", e.market);

@@ -133,8 +133,8 @@ const struct config_key config_schema[] = {
 	{"sim.accounts", CFG_STRING_ARRAY, "[]", 0, 16, NULL,
 	 "funded accounts, each ACCESS_KEY:SECRET_KEY:KRW_BALANCE", F(sim.accounts), CFG_SECRET},
 
-	{"strategy", CFG_OBJECT, NULL, 0, 0, NULL, "the strategy worker: what it trades, when, how much",
-	 0, 0},
+	{"strategy", CFG_OBJECT, NULL, 0, 0, NULL,
+	 "the strategy worker: what it trades, when, how much", 0, 0},
 	{"strategy.markets", CFG_STRING_ARRAY, "[]", 0, 400, NULL,
 	 "markets traded, each MARKET[:STRATEGY[:key=value,...]]; STRATEGY is a built-in name or "
 	 "a plugin path (with a '/'); empty: no trading",
@@ -160,8 +160,8 @@ const struct config_key config_schema[] = {
 	{"strategy.window_close", CFG_STRING, "\"23:00\"", 5, 5, NULL,
 	 "HH:MM the trading window closes", F(strategy.window_close), 0},
 	{"strategy.check_interval_s", CFG_INT, "300", 1, 86400, NULL,
-	 "period of the condition check (on_check) in daemon seconds",
-	 F(strategy.check_interval_s), 0},
+	 "period of the condition check (on_check) in daemon seconds", F(strategy.check_interval_s),
+	 0},
 	{"strategy.buy_type", CFG_ENUM, "\"market\"", 0, 0, "market|limit",
 	 "entry as a market buy by KRW total (ord_type price) or a limit buy at the target",
 	 F(strategy.buy_type), 0},

@@ -28,15 +28,16 @@ static int parse_params(const char *p, struct strat_entry *out, char *err, size_
 
 		eq = memchr(p, '=', n);
 		if (!eq || eq == p || eq + 1 == p + n) {
-			snprintf(err, len, "parameter \"%.*s\" is not key=value", (int)(n > 40 ? 40 : n),
-				 p);
+			snprintf(err, len, "parameter \"%.*s\" is not key=value",
+				 (int)(n > 40 ? 40 : n), p);
 			return -1;
 		}
 		if (out->n_params == STRAT_MAX_PARAMS) {
 			snprintf(err, len, "more than %d parameters", STRAT_MAX_PARAMS);
 			return -1;
 		}
-		if ((size_t)(eq - p) >= STRAT_PARAM_LEN || (size_t)(p + n - eq - 1) >= STRAT_PARAM_LEN) {
+		if ((size_t)(eq - p) >= STRAT_PARAM_LEN ||
+		    (size_t)(p + n - eq - 1) >= STRAT_PARAM_LEN) {
 			snprintf(err, len, "a parameter key or value longer than %d bytes",
 				 STRAT_PARAM_LEN - 1);
 			return -1;
@@ -68,8 +69,9 @@ int strat_entry_parse(const char *text, struct strat_entry *out, char *err, size
 	c2 = strchr(c1 + 1, ':');
 	n = c2 ? (size_t)(c2 - c1 - 1) : strlen(c1 + 1);
 	if (n == 0 || n >= STRAT_NAME_LEN) {
-		snprintf(err, len, "expected MARKET:STRATEGY[:key=value,...], with a strategy name "
-				   "or a plugin path of 1 to %d bytes",
+		snprintf(err, len,
+			 "expected MARKET:STRATEGY[:key=value,...], with a strategy name "
+			 "or a plugin path of 1 to %d bytes",
 			 STRAT_NAME_LEN - 1);
 		return -1;
 	}
@@ -90,8 +92,8 @@ int strat_time_of_day(const char *text)
 	int h, m;
 
 	if (strlen(text) != 5 || !isdigit((unsigned char)text[0]) ||
-	    !isdigit((unsigned char)text[1]) || text[2] != ':' || !isdigit((unsigned char)text[3]) ||
-	    !isdigit((unsigned char)text[4]))
+	    !isdigit((unsigned char)text[1]) || text[2] != ':' ||
+	    !isdigit((unsigned char)text[3]) || !isdigit((unsigned char)text[4]))
 		return -1;
 	h = (text[0] - '0') * 10 + (text[1] - '0');
 	m = (text[3] - '0') * 10 + (text[4] - '0');

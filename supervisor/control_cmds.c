@@ -114,12 +114,11 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 		for (int i = 0; i < n; i++)
 			json_array_append_new(workers, proc_json(sel[i]));
 	}
-	json_t *reply = json_pack(
-		"{s:b, s:o, s:{s:i, s:I, s:s, s:s, s:b}}", "ok", 1, "workers", workers, "daemon",
-		"pid", (int)getpid(), "uptime_s",
-		(json_int_t)((clock_mono_ms() - sup->start_mono) / 1000), "version",
-		TRADINGD_VERSION, "mode", config_mode_name(sup->cfg.s.mode), "test_clock",
-		clock_is_test());
+	json_t *reply = json_pack("{s:b, s:o, s:{s:i, s:I, s:s, s:s, s:b}}", "ok", 1, "workers",
+				  workers, "daemon", "pid", (int)getpid(), "uptime_s",
+				  (json_int_t)((clock_mono_ms() - sup->start_mono) / 1000),
+				  "version", TRADINGD_VERSION, "mode",
+				  config_mode_name(sup->cfg.s.mode), "test_clock", clock_is_test());
 
 	if (reply)
 		control_trading_status(sup, reply);

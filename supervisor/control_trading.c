@@ -141,12 +141,12 @@ json_t *control_positions(struct supervisor *sup, json_t *args)
 		return json_pack("{s:b, s:s}", "ok", 0, "error", sqlite3_errmsg(sup->db));
 	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_array_append_new(
-			list, json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "market",
-					(const char *)sqlite3_column_text(st, 0), "volume",
-					dec_json(st, 1), "cost", dec_json(st, 2), "realized",
-					dec_json(st, 3), "fees", dec_json(st, 4), "updated_ms",
-					(json_int_t)sqlite3_column_int64(st, 5)));
+		json_array_append_new(list, json_pack("{s:s, s:o, s:o, s:o, s:o, s:I}", "market",
+						      (const char *)sqlite3_column_text(st, 0),
+						      "volume", dec_json(st, 1), "cost",
+						      dec_json(st, 2), "realized", dec_json(st, 3),
+						      "fees", dec_json(st, 4), "updated_ms",
+						      (json_int_t)sqlite3_column_int64(st, 5)));
 	sqlite3_finalize(st);
 	if (rc != SQLITE_DONE) {
 		json_decref(list);

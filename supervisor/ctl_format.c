@@ -218,7 +218,8 @@ static enum ctl_outcome render_status(const struct ctl_options *opt, const char 
 		    (json_object_get(reply, "paused") &&
 		     json_object_set(o, "paused", json_object_get(reply, "paused")) < 0) ||
 		    (json_object_get(reply, "window_open") &&
-		     json_object_set(o, "window_open", json_object_get(reply, "window_open")) < 0)) {
+		     json_object_set(o, "window_open", json_object_get(reply, "window_open")) <
+			     0)) {
 			json_decref(o);
 			fprintf(err, "tradectl: out of memory\n");
 			return CTL_BAD_REPLY;

@@ -154,8 +154,9 @@ static int load_market(struct strategy *s, struct strategy_slot *slot, const cha
 	if (strchr(name, '/'))
 		slot->m.impl = strategy_plugin_load(name, &slot->dl, err, sizeof(err));
 	else if (!(slot->m.impl = strategy_builtin(name)))
-		snprintf(err, sizeof(err), "%s: no strategy named \"%s\" (built in: "
-					   "volatility_breakout; a plugin is a path with a '/')",
+		snprintf(err, sizeof(err),
+			 "%s: no strategy named \"%s\" (built in: "
+			 "volatility_breakout; a plugin is a path with a '/')",
 			 slot->m.market, name);
 	if (!slot->m.impl) {
 		log_errx("%s", err);
@@ -193,7 +194,8 @@ static int strategy_init(struct worker *w)
 	s->check_timer.data = s->edge_timer.data = s;
 	if (load_settings(s) < 0)
 		return -1;
-	s->db = db_open_worker(w->cfg.s.data_dir, db_busy_ms(w->cfg.s.supervisor.heartbeat_timeout_ms));
+	s->db = db_open_worker(w->cfg.s.data_dir,
+			       db_busy_ms(w->cfg.s.supervisor.heartbeat_timeout_ms));
 	if (!s->db || sdb_open(&s->sdb, s->db) < 0)
 		return -1;
 	outbox_init(&s->outbox, s->db, role_name(w->role), alert_stored, s);
@@ -278,8 +280,8 @@ static void strategy_on_msg(struct worker *w, const struct ipc_hdr *hdr, const v
 		s->candles++;
 		slot = slot_of(s, c.market);
 		if (slot && slot->m.impl->on_candle) {
-			struct strat_candle sc = {c.start_ms, c.unit_min, c.open_e8, c.high_e8,
-						  c.low_e8,   c.close_e8};
+			struct strat_candle sc = {c.start_ms, c.unit_min, c.open_e8,
+						  c.high_e8,  c.low_e8,	  c.close_e8};
 
 			slot->m.impl->on_candle(&slot->m, &sc);
 		}

@@ -11,7 +11,7 @@
 #include "workers/strategy_calc.h"
 
 struct breakout {
-	dec8 k, stop;	     /* stop: share of the entry price, 0 for none */
+	dec8 k, stop; /* stop: share of the entry price, 0 for none */
 	int ma_days;
 	int flatten;	     /* sell at the window's close */
 	char day[16];	     /* the day the target belongs to */
@@ -74,7 +74,8 @@ static void compute_target(struct strat_market *m)
 		return; /* the candles are not stored yet: the next check tries again */
 	if (strat_target(lv.today_open, lv.prev_high, lv.prev_low, b->k, &t) < 0) {
 		log_warnx("%s: no target from open %lld high %lld low %lld", m->market,
-			  (long long)lv.today_open, (long long)lv.prev_high, (long long)lv.prev_low);
+			  (long long)lv.today_open, (long long)lv.prev_high,
+			  (long long)lv.prev_low);
 		return;
 	}
 	if (t != b->target) {
@@ -106,8 +107,9 @@ static int breakout_init(struct strat_market *m, char *err, size_t len)
 	    param_dec(m, "ma_days", &ma_days, err, len) < 0)
 		return -1;
 	if (ma_days % DEC8_ONE != 0 || ma_days / DEC8_ONE > 200 || pct > 100 * DEC8_ONE) {
-		snprintf(err, len, "%s: ma_days must be a whole number up to 200 and stop_loss_pct "
-				   "at most 100",
+		snprintf(err, len,
+			 "%s: ma_days must be a whole number up to 200 and stop_loss_pct "
+			 "at most 100",
 			 m->market);
 		return -1;
 	}
@@ -180,6 +182,13 @@ static void breakout_on_check(struct strat_market *m, int64_t now_ms)
 
 	roll_day(m);
 	compute_target(m);
+	/* Level-triggered too: a position still held while the window is closed (a restart
+	 * across the close, an exit that failed) is flattened at the next check. */
+	if (!m->window_open && b->flatten && !b->exited && m->position > 0 &&
+	    m->host->exit(m, "exit", "the trading window is closed") == 1) {
+		b->exited = 1;
+		checkpoint(m);
+	}
 	if (b->target && m->price > 0)
 		breakout_on_tick(m, now_ms);
 }

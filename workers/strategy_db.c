@@ -122,8 +122,8 @@ int sdb_signal_exists(struct sdb *s, const char *strategy, const char *market, c
 	return found;
 }
 
-int64_t sdb_signal_intent(struct sdb *s, const char *strategy, const char *market,
-			  const char *day, const char *kind, const char *detail, const char *side,
+int64_t sdb_signal_intent(struct sdb *s, const char *strategy, const char *market, const char *day,
+			  const char *kind, const char *detail, const char *side,
 			  const char *ord_type, dec8 price, dec8 volume, dec8 funds)
 {
 	sqlite3_stmt *sig = s->st[SDB_SIGNAL_INSERT], *in = s->st[SDB_INTENT_INSERT];
@@ -225,8 +225,8 @@ dec8 sdb_day_result(struct sdb *s, const char *day)
 }
 
 /* Yesterday's high and low: its day candle, else the minute candles of that day. */
-static int prev_range(struct sdb *s, const char *market, int64_t day_start, dec8 *high,
-		      dec8 *low, dec8 *close)
+static int prev_range(struct sdb *s, const char *market, int64_t day_start, dec8 *high, dec8 *low,
+		      dec8 *close)
 {
 	sqlite3_stmt *st = s->st[SDB_DAY_CANDLE];
 	int ok = 0;

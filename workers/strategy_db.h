@@ -46,8 +46,8 @@ int sdb_signal_exists(struct sdb *s, const char *strategy, const char *market, c
 		      const char *kind);
 /* Records the signal and its intent in one transaction: the intent id, 0 when the signal
  * existed already (nothing written), -1 on error. price/volume/funds 0 mean NULL. */
-int64_t sdb_signal_intent(struct sdb *s, const char *strategy, const char *market,
-			  const char *day, const char *kind, const char *detail, const char *side,
+int64_t sdb_signal_intent(struct sdb *s, const char *strategy, const char *market, const char *day,
+			  const char *kind, const char *detail, const char *side,
 			  const char *ord_type, dec8 price, dec8 volume, dec8 funds);
 int sdb_position(struct sdb *s, const char *market, dec8 *volume, dec8 *cost);
 dec8 sdb_positions_total(struct sdb *s);

@@ -33,7 +33,8 @@ void strategy_alert(struct strategy *s, const char *severity, const char *kind, 
 }
 
 /* A refusal is logged when it first happens and when its reason changes, not at every tick. */
-static int refuse(struct strat_market *m, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int refuse(struct strat_market *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 static int refuse(struct strat_market *m, const char *fmt, ...)
 {
@@ -109,8 +110,7 @@ static int host_enter(struct strat_market *m, dec8 ref, const char *detail)
 		return refuse(m, "order-execution or market-data is not running");
 	if (sdb_signal_exists(&s->sdb, strategy_key(m), m->market, m->day, "entry"))
 		return 0; /* entered today already: the one entry of the day */
-	if (sdb_entries_since(&s->sdb, m->day_start_ms) >=
-	    s->w->cfg.s.strategy.max_orders_per_day)
+	if (sdb_entries_since(&s->sdb, m->day_start_ms) >= s->w->cfg.s.strategy.max_orders_per_day)
 		return refuse(m, "strategy.max_orders_per_day reached");
 	if (loss_limit_reached(s, m->day))
 		return refuse(m, "daily loss limit reached: trading paused");

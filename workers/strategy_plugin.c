@@ -23,7 +23,8 @@ const struct strategy_impl *strategy_plugin_load(const char *path, void **handle
 	}
 	*(void **)&entry = dlsym(dl, STRATEGY_PLUGIN_SYMBOL);
 	if (!entry) {
-		snprintf(err, len, "strategy plugin %s: no symbol %s", path, STRATEGY_PLUGIN_SYMBOL);
+		snprintf(err, len, "strategy plugin %s: no symbol %s", path,
+			 STRATEGY_PLUGIN_SYMBOL);
 		dlclose(dl);
 		return NULL;
 	}

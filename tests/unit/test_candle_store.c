@@ -59,8 +59,9 @@ static void test_duplicates_are_ignored_and_not_fresh(void **state)
 	assert_int_equal(tmp_db_count(db, "SELECT close_e8 FROM candles WHERE market = 'KRW-BTC'"
 					  " AND unit = 1 AND start_ms = 120000"),
 			 2);
-	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM candles WHERE quote_volume ="
-					  " '123456789012.12345678' AND typeof(open_e8) = 'integer'"),
+	assert_int_equal(tmp_db_count(db,
+				      "SELECT count(*) FROM candles WHERE quote_volume ="
+				      " '123456789012.12345678' AND typeof(open_e8) = 'integer'"),
 			 4);
 	candle_store_close(&cs);
 }
@@ -89,11 +90,12 @@ static void test_migration_converts_real_rows_exactly(void **state)
 	assert_int_equal(db_migrate(db), 0);
 	assert_int_equal(db_user_version(db), db_schema_version());
 	sqlite3_stmt *st;
-	assert_int_equal(sqlite3_prepare_v2(db,
-					    "SELECT open_e8, high_e8, low_e8, close_e8, volume,"
-					    " quote_volume, last_trade_ms FROM candles ORDER BY market",
-					    -1, &st, NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+		sqlite3_prepare_v2(db,
+				   "SELECT open_e8, high_e8, low_e8, close_e8, volume,"
+				   " quote_volume, last_trade_ms FROM candles ORDER BY market",
+				   -1, &st, NULL),
+		SQLITE_OK);
 	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
 	assert_true(sqlite3_column_int64(st, 0) == INT64_C(14500000000000000));
 	assert_true(sqlite3_column_int64(st, 1) == INT64_C(15012300000000000));
@@ -110,8 +112,9 @@ static void test_migration_converts_real_rows_exactly(void **state)
 	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
 	sqlite3_finalize(st);
 	/* STRICT: a REAL price is refused from now on. */
-	assert_int_not_equal(sqlite3_exec(db, "INSERT INTO candles VALUES('KRW-X', 1, 0, 1.5, 1,"
-					      " 1, 1, '1', '1', 0, 0)",
+	assert_int_not_equal(sqlite3_exec(db,
+					  "INSERT INTO candles VALUES('KRW-X', 1, 0, 1.5, 1,"
+					  " 1, 1, '1', '1', 0, 0)",
 					  NULL, NULL, NULL),
 			     SQLITE_OK);
 	sqlite3_close(db);

@@ -38,12 +38,12 @@ static void test_target_on_the_tick_grid(void **state)
 		const char *open, *high, *low, *k, *target;
 	} rows[] = {
 		{"145000000", "147500000", "143000000", "0.5", "147250000"},
-		{"3100", "3200", "3077", "0.5", "3162"},    /* 3161.5 up to the 1 KRW grid */
+		{"3100", "3200", "3077", "0.5", "3162"}, /* 3161.5 up to the 1 KRW grid */
 		{"450", "460", "440", "0.5", "460"},
-		{"9.99", "10.2", "9.8", "0.5", "10.19"},    /* 0.01 grid from 10 KRW */
-		{"4999", "5003", "4999", "0.5", "5005"},    /* 5001 crosses onto the 5 KRW grid */
+		{"9.99", "10.2", "9.8", "0.5", "10.19"},      /* 0.01 grid from 10 KRW */
+		{"4999", "5003", "4999", "0.5", "5005"},      /* 5001 crosses onto the 5 KRW grid */
 		{"0.12345", "0.13", "0.12", "0.3", "0.1265"}, /* 0.12645 up to 0.0001 */
-		{"100", "100", "100", "0.5", "100"},	    /* no range: the open itself */
+		{"100", "100", "100", "0.5", "100"},	      /* no range: the open itself */
 		{"2000000", "2100000", "1900000", "0", "2000000"},
 	};
 	dec8 t;
@@ -84,22 +84,39 @@ static void test_window_in_seoul_across_days(void **state)
 			setenv("TZ", tz[i], 1);
 		else
 			unsetenv("TZ");
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T08:59:59+09:00")), 0);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T09:00:00+09:00")), 1);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T00:00:00Z")), 1);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T22:59:59+09:00")), 1);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T23:00:00+09:00")), 0);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T15:30:00Z")), 0);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-06T09:00:00+09:00")), 1);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2026-01-05T08:59:59+09:00")), 0);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2026-01-05T09:00:00+09:00")), 1);
+		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T00:00:00Z")),
+				 1);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2026-01-05T22:59:59+09:00")), 1);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2026-01-05T23:00:00+09:00")), 0);
+		assert_int_equal(strat_window_is_open(z, open, close, at("2026-01-05T15:30:00Z")),
+				 0);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2026-01-06T09:00:00+09:00")), 1);
 		/* A year-end and a leap day are days like the others. */
-		assert_int_equal(strat_window_is_open(z, open, close, at("2027-12-31T23:30:00+09:00")), 0);
-		assert_int_equal(strat_window_is_open(z, open, close, at("2028-02-29T12:00:00+09:00")), 1);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2027-12-31T23:30:00+09:00")), 0);
+		assert_int_equal(
+			strat_window_is_open(z, open, close, at("2028-02-29T12:00:00+09:00")), 1);
 		/* A window over midnight; equal times: never open. */
-		assert_int_equal(strat_window_is_open(z, 22 * 60, 2 * 60, at("2026-01-05T23:59:00+09:00")), 1);
-		assert_int_equal(strat_window_is_open(z, 22 * 60, 2 * 60, at("2026-01-06T01:59:59+09:00")), 1);
-		assert_int_equal(strat_window_is_open(z, 22 * 60, 2 * 60, at("2026-01-06T02:00:00+09:00")), 0);
-		assert_int_equal(strat_window_is_open(z, 600, 600, at("2026-01-06T10:00:00+09:00")), 0);
-		assert_int_equal(strat_window_is_open(z, 0, 24 * 60, at("2026-01-06T00:00:00+09:00")), 1);
+		assert_int_equal(
+			strat_window_is_open(z, 22 * 60, 2 * 60, at("2026-01-05T23:59:00+09:00")),
+			1);
+		assert_int_equal(
+			strat_window_is_open(z, 22 * 60, 2 * 60, at("2026-01-06T01:59:59+09:00")),
+			1);
+		assert_int_equal(
+			strat_window_is_open(z, 22 * 60, 2 * 60, at("2026-01-06T02:00:00+09:00")),
+			0);
+		assert_int_equal(strat_window_is_open(z, 600, 600, at("2026-01-06T10:00:00+09:00")),
+				 0);
+		assert_int_equal(
+			strat_window_is_open(z, 0, 24 * 60, at("2026-01-06T00:00:00+09:00")), 1);
 	}
 	unsetenv("TZ");
 	tzone_free(z);
@@ -238,8 +255,8 @@ static void test_signal_key_is_unique(void **state)
 	int64_t a, b;
 
 	assert_int_equal(sdb_open(&s, db), 0);
-	a = sdb_signal_intent(&s, "vb", "KRW-BTC", "2026-01-05", "entry", "x", "bid", "price", 0,
-			      0, D("100000"));
+	a = sdb_signal_intent(&s, "vb", "KRW-BTC", "2026-01-05", "entry", "x", "bid", "price", 0, 0,
+			      D("100000"));
 	assert_true(a > 0);
 	assert_int_equal(sdb_signal_intent(&s, "vb", "KRW-BTC", "2026-01-05", "entry", "again",
 					   "bid", "price", 0, 0, D("100000")),
@@ -284,11 +301,12 @@ static void test_risk_inputs_from_the_tables(void **state)
 	assert_int_equal(sdb_paused(&s, reason, sizeof(reason)), 1);
 	assert_string_equal(reason, "daily loss limit");
 	assert_int_equal(sdb_balance_krw(&s, &bal), 0);
-	assert_int_equal(db_exec(db, "INSERT INTO balances VALUES('KRW', 123456789000000, 0, 0, 0);"
-				     "INSERT INTO positions VALUES('KRW-BTC', 68965, 9995000000000,"
-				     " 0, 5000000000, 0);"
-				     "INSERT INTO positions VALUES('KRW-ETH', 1, 500000000000, 0, 0, 0);"),
-			 0);
+	assert_int_equal(
+		db_exec(db, "INSERT INTO balances VALUES('KRW', 123456789000000, 0, 0, 0);"
+			    "INSERT INTO positions VALUES('KRW-BTC', 68965, 9995000000000,"
+			    " 0, 5000000000, 0);"
+			    "INSERT INTO positions VALUES('KRW-ETH', 1, 500000000000, 0, 0, 0);"),
+		0);
 	assert_int_equal(sdb_balance_krw(&s, &bal), 1);
 	assert_dec(bal, "1234567.89");
 	assert_int_equal(sdb_position(&s, "KRW-BTC", &v, &c), 0);
@@ -298,11 +316,12 @@ static void test_risk_inputs_from_the_tables(void **state)
 	assert_true(v == 0 && c == 0);
 	assert_dec(sdb_positions_total(&s), "104950");
 	/* The day's result: realised PnL less fees, of that day only. */
-	assert_int_equal(db_exec(db, "PRAGMA foreign_keys=OFF;"
-				     "INSERT INTO fills VALUES('t1', 'o', 'KRW-BTC', 'ask', 1, 1, 1,"
-				     " 6000000000, -1200000000000, 0, '2026-01-05', 0);"
-				     "INSERT INTO fills VALUES('t2', 'o', 'KRW-BTC', 'ask', 1, 1, 1,"
-				     " 100, 700000000000, 0, '2026-01-04', 0);"),
+	assert_int_equal(db_exec(db,
+				 "PRAGMA foreign_keys=OFF;"
+				 "INSERT INTO fills VALUES('t1', 'o', 'KRW-BTC', 'ask', 1, 1, 1,"
+				 " 6000000000, -1200000000000, 0, '2026-01-05', 0);"
+				 "INSERT INTO fills VALUES('t2', 'o', 'KRW-BTC', 'ask', 1, 1, 1,"
+				 " 100, 700000000000, 0, '2026-01-04', 0);"),
 			 0);
 	assert_dec(sdb_day_result(&s, "2026-01-05"), "-12060");
 	assert_dec(sdb_day_result(&s, "2026-01-04"), "6999.999999");
@@ -322,16 +341,20 @@ static void test_levels_from_candles(void **state)
 
 	assert_int_equal(sdb_open(&s, db), 0);
 	assert_int_equal(sdb_levels(&s, "KRW-BTC", day, 0, &lv), -1);
-	snprintf(sql, sizeof(sql),
-		 "INSERT INTO candles VALUES('KRW-BTC', 1, %lld, 100, 300, 50, 200, '1', '1', 0, 0);"
-		 "INSERT INTO candles VALUES('KRW-BTC', 1, %lld, 200, 900, 150, 400, '1', '1', 0, 0);",
-		 (long long)y, (long long)(y + 60000));
+	snprintf(
+		sql, sizeof(sql),
+		"INSERT INTO candles VALUES('KRW-BTC', 1, %lld, 100, 300, 50, 200, '1', '1', 0, 0);"
+		"INSERT INTO candles VALUES('KRW-BTC', 1, %lld, 200, 900, 150, 400, '1', '1', 0, "
+		"0);",
+		(long long)y, (long long)(y + 60000));
 	assert_int_equal(db_exec(db, sql), 0);
 	/* Minutes give the range but no close to open today with. */
 	assert_int_equal(sdb_levels(&s, "KRW-BTC", day, 0, &lv), -1);
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO candles VALUES('KRW-BTC', 1440, %lld, 100, 1000, 40, 500, '1', '1', 0, 0);"
-		 "INSERT INTO candles VALUES('KRW-BTC', 1440, %lld, 100, 1000, 40, 300, '1', '1', 0, 0);",
+		 "INSERT INTO candles VALUES('KRW-BTC', 1440, %lld, 100, 1000, 40, 500, '1', '1', "
+		 "0, 0);"
+		 "INSERT INTO candles VALUES('KRW-BTC', 1440, %lld, 100, 1000, 40, 300, '1', '1', "
+		 "0, 0);",
 		 (long long)y, (long long)(y - 86400000));
 	assert_int_equal(db_exec(db, sql), 0);
 	assert_int_equal(sdb_levels(&s, "KRW-BTC", day, 2, &lv), 0);
@@ -341,7 +364,8 @@ static void test_levels_from_candles(void **state)
 	assert_int_equal(sdb_levels(&s, "KRW-BTC", day, 3, &lv), 0);
 	assert_int_equal(lv.have_ma, 0);
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO candles VALUES('KRW-BTC', 1, %lld, 510, 520, 505, 515, '1', '1', 0, 0);",
+		 "INSERT INTO candles VALUES('KRW-BTC', 1, %lld, 510, 520, 505, 515, '1', '1', 0, "
+		 "0);",
 		 (long long)day);
 	assert_int_equal(db_exec(db, sql), 0);
 	assert_int_equal(sdb_levels(&s, "KRW-BTC", day, 0, &lv), 0);
