@@ -179,7 +179,7 @@ const struct config_key config_schema[] = {
 	{"strategy.max_orders_per_day", CFG_INT, "10", 0, 100000, NULL,
 	 "most entry intents per day (09:00 KST to 09:00 KST)", F(strategy.max_orders_per_day), 0},
 	{"strategy.daily_loss_limit_krw", CFG_INT, "0", 0, 1e10, NULL,
-	 "a day's realised loss (after fees) this large pauses trading and alerts; 0: no limit",
+	 "a day's realised loss (fees included) this large pauses trading and alerts; 0: no limit",
 	 F(strategy.daily_loss_limit_krw), 0},
 	{NULL, 0, NULL, 0, 0, NULL, NULL, 0, 0},
 };

@@ -27,8 +27,7 @@ static const char *const sdb_sql[SDB_STMT_COUNT] = {
 	[SDB_BALANCE_KRW] = "SELECT balance_e8 FROM balances WHERE currency = 'KRW'",
 	[SDB_ENTRIES_SINCE] = "SELECT count(*) FROM order_intents WHERE side = 'bid' AND"
 			      " created_ms >= ?",
-	[SDB_DAY_RESULT] = "SELECT coalesce(sum(realized_e8), 0) - coalesce(sum(fee_e8), 0)"
-			   " FROM fills WHERE day = ?",
+	[SDB_DAY_RESULT] = "SELECT coalesce(sum(realized_e8), 0) FROM fills WHERE day = ?",
 	[SDB_DAY_CANDLE] = "SELECT high_e8, low_e8, close_e8 FROM candles WHERE market = ? AND"
 			   " unit = 1440 AND start_ms = ?",
 	[SDB_MINUTES_RANGE] = "SELECT max(high_e8), min(low_e8), count(*) FROM candles WHERE"

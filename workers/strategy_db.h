@@ -54,7 +54,8 @@ dec8 sdb_positions_total(struct sdb *s);
 /* 1 with the balance, 0 when order-execution has written none. */
 int sdb_balance_krw(struct sdb *s, dec8 *balance);
 int64_t sdb_entries_since(struct sdb *s, int64_t since_ms);
-/* Realised PnL less fees of the day's fills. */
+/* Realised PnL of the day's fills (order-execution books fees into it: a buy's fee into the
+ * cost, a sell's out of its proceeds). */
 dec8 sdb_day_result(struct sdb *s, const char *day);
 int sdb_levels(struct sdb *s, const char *market, int64_t day_start_ms, int ma_days,
 	       struct strat_levels *out);

@@ -145,7 +145,7 @@ def test_daily_loss_limit_pauses_entries(daemon_factory):
     clock = shared_clock(RATE, START_MS)
     with Sim(["--markets", ",".join(MARKETS)], admin=True, env={"TRADINGD_CLOCK": clock}) as sim:
         d = rig(daemon_factory, sim, clock, {"strategy.daily_loss_limit_krw": 10000}).start()
-        # A losing fill of today, as order-execution records it: -12,000 KRW realised, 60 fee.
+        # A losing fill of today, as order-execution records it: -12,000 KRW realised (its fee in).
         with db_of(d, ro=False) as db:
             db.execute("INSERT INTO fills VALUES('t-1', 'o-1', 'KRW-BTC', 'ask', 1, 1, 1,"
                        " ?, ?, ?, ?, ?)", (60 * 10**8, -12000 * 10**8, START_MS + 120000, DAY,
@@ -160,7 +160,7 @@ def test_daily_loss_limit_pauses_entries(daemon_factory):
                                             " trading_control").fetchone()
             alerts = db.execute("SELECT severity, text FROM notifications WHERE source ="
                                 " 'strategy' AND kind = 'daily_loss_limit'").fetchall()
-        assert paused == 1 and by == "strategy" and "-12060" in reason, reason
+        assert paused == 1 and by == "strategy" and "-12000" in reason, reason
         assert len(alerts) == 1 and alerts[0][0] == "critical", alerts
         assert wait_until(lambda: refused_for(d, "paused"), 10), strategy_details(d)
         assert intents(d, "bid") == []

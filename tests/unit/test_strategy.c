@@ -315,7 +315,7 @@ static void test_risk_inputs_from_the_tables(void **state)
 	assert_int_equal(sdb_position(&s, "KRW-XRP", &v, &c), 0);
 	assert_true(v == 0 && c == 0);
 	assert_dec(sdb_positions_total(&s), "104950");
-	/* The day's result: realised PnL less fees, of that day only. */
+	/* The day's result: realised PnL (fees already in it), of that day only. */
 	assert_int_equal(db_exec(db,
 				 "PRAGMA foreign_keys=OFF;"
 				 "INSERT INTO fills VALUES('t1', 'o', 'KRW-BTC', 'ask', 1, 1, 1,"
@@ -323,8 +323,8 @@ static void test_risk_inputs_from_the_tables(void **state)
 				 "INSERT INTO fills VALUES('t2', 'o', 'KRW-BTC', 'ask', 1, 1, 1,"
 				 " 100, 700000000000, 0, '2026-01-04', 0);"),
 			 0);
-	assert_dec(sdb_day_result(&s, "2026-01-05"), "-12060");
-	assert_dec(sdb_day_result(&s, "2026-01-04"), "6999.999999");
+	assert_dec(sdb_day_result(&s, "2026-01-05"), "-12000");
+	assert_dec(sdb_day_result(&s, "2026-01-04"), "7000");
 	assert_dec(sdb_day_result(&s, "2026-01-06"), "0");
 	sdb_close(&s);
 }
