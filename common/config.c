@@ -487,13 +487,33 @@ static void check_group(struct validation *v)
 		add_error(v, "control_group", "no such group \"%.32s\"", group);
 }
 
+/* 1 when every URL's host is 127.x.x.x, [::1] or localhost: a local exchange for tests. */
+static int all_loopback(const struct config_list *urls)
+{
+	for (size_t i = 0; i < urls->n; i++) {
+		const char *h = strstr(urls->v[i], "://");
+
+		h = h ? h + 3 : urls->v[i];
+		if (strncmp(h, "127.", 4) != 0 && strncmp(h, "[::1]", 5) != 0 &&
+		    strncmp(h, "localhost", 9) != 0)
+			return 0;
+		if (strncmp(h, "localhost", 9) == 0 && h[9] != ':' && h[9] != '/' && h[9] != '\0')
+			return 0;
+	}
+	return urls->n > 0;
+}
+
 /* Rules that tie keys together; each is reported at the key a reader would change. */
 static void validate_relations(struct validation *v)
 {
 	const struct config_settings *s = &v->cfg->s;
 
-	if (s->clock.test && s->mode == MODE_LIVE)
-		add_error(v, "clock", "a test clock is refused in live mode");
+	if (s->clock.test && s->mode == MODE_LIVE && !all_loopback(&s->exchange.base_url))
+		add_error(v, "clock",
+			  "a test clock is refused in live mode unless every exchange.base_url "
+			  "is a loopback address (a local exchange for tests)");
+	if (get_path(v->cfg->file, "clock.origin") && !s->clock.test)
+		add_error(v, "clock.origin", "clock.origin needs clock.start");
 	if (get_path(v->cfg->file, "clock.rate") && !s->clock.test)
 		add_error(v, "clock.start", "clock.rate needs clock.start");
 	if (s->supervisor.heartbeat_timeout_ms <= s->supervisor.heartbeat_interval_ms)

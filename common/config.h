@@ -59,7 +59,8 @@ struct config_settings {
 		int enabled;
 	} workers[ROLE_WORKER_COUNT];
 	struct {
-		int64_t start_ms; /* meaningful when test is 1 */
+		int64_t start_ms;  /* meaningful when test is 1 */
+		int64_t origin_ms; /* real instant at which the clock read start_ms; 0: at start */
 		double rate;
 		int test; /* clock.start was given */
 	} clock;
@@ -72,6 +73,10 @@ struct config_settings {
 		struct config_list markets;
 		int64_t ticker_interval_ms, stale_after_s, backfill_max_minutes, candle_grace_ms;
 	} market_data;
+	struct config_orders {
+		int64_t scan_interval_ms, balance_interval_ms, limit_timeout_ms, max_attempts,
+			paper_slippage_bps, paper_fee_bps;
+	} orders;
 	struct {
 		const char *listen;
 		int64_t seed;

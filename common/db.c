@@ -90,7 +90,12 @@ static const char *const migrations[] = {
 	"CREATE TABLE strategy_state ("
 	"  strategy TEXT NOT NULL, market TEXT NOT NULL, state TEXT NOT NULL,"
 	"  updated_ms INTEGER NOT NULL, PRIMARY KEY (strategy, market)) STRICT;",
-	/* 4: issue 7 (strategy): candle prices in exact integer units of 1e-8 in a STRICT
+	/* 4: issue 7 (orders): a random id drawn once per database and part of every exchange
+	 * identifier, so that a fresh database never reuses one the exchange has burned. */
+	"CREATE TABLE exec_instance ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), instance TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL) STRICT;",
+	/* 5: issue 7 (strategy): candle prices in exact integer units of 1e-8 in a STRICT
 	 * table. Stored REALs had at most 8 places, so rounding x * 1e8 recovers them exactly
 	 * (below 2^53 units, and a whole number above it is exact as it is). Volumes become
 	 * decimal text: a day's volume can exceed dec8's range. */

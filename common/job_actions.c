@@ -10,6 +10,9 @@ static const struct job_action_info actions[] = {
 	{ROLE_STRATEGY, "window_open", "open the trading window now (until the clock's next edge)"},
 	{ROLE_STRATEGY, "window_close",
 	 "close the trading window now: flatten or hold as strategy.on_window_close says"},
+	{ROLE_ORDER_EXECUTION, "cancel_open", "cancel every open order on the exchange"},
+	{ROLE_ORDER_EXECUTION, "reconcile",
+	 "resolve unknown intents, poll open orders, compare balances"},
 	{ROLE_WORKER_COUNT, NULL, NULL},
 };
 

@@ -22,7 +22,7 @@ static const struct role_info roles[ROLE_COUNT] = {
 				  ROLE_BIN_NET,
 				  4,
 				  ROLE_BIT(ROLE_SIM),
-				  {"exchange", "sim", NULL},
+				  {"exchange", "sim", "orders", NULL},
 				  1,
 				  1},
 	[ROLE_STRATEGY] = {"strategy",

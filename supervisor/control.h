@@ -42,6 +42,8 @@ struct control_wait {
 void control_quote(const char *arg, char *out, size_t len);
 /* {"ok":false,"error":fmt} with its one %s replaced by arg, quoted. */
 json_t *control_fail(const char *fmt, const char *arg);
+/* control_reports.c: "orders", "trades" or "pnl" from the trading tables. */
+json_t *control_trading_report(struct supervisor *sup, const char *cmd, json_t *args);
 /* Resolves args to distinct processes: names, or "all" (the enabled ones). Returns the count,
  * or -1 with *bad set to the offending argument. */
 int control_select(struct supervisor *sup, json_t *args, struct proc **out, int allow_all,

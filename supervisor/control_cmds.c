@@ -179,6 +179,9 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = control_resume(sup, args);
 	} else if (strcmp(cmd, "positions") == 0) {
 		reply = control_positions(sup, args);
+	} else if (strcmp(cmd, "orders") == 0 || strcmp(cmd, "trades") == 0 ||
+		   strcmp(cmd, "pnl") == 0) {
+		reply = control_trading_report(sup, cmd, args);
 	} else if (strcmp(cmd, "version") == 0) {
 		reply = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "version", TRADINGD_VERSION,
 				  "ipc_version", IPC_VERSION, "schema_version",

@@ -59,6 +59,9 @@ enum ctl_command {
 	CTL_CMD_PAUSE,
 	CTL_CMD_RESUME,
 	CTL_CMD_POSITIONS,
+	CTL_CMD_ORDERS,
+	CTL_CMD_TRADES,
+	CTL_CMD_PNL,
 };
 
 struct ctl_command_info {

@@ -274,6 +274,61 @@ static enum ctl_outcome render_results(const struct ctl_options *opt, const char
 	return outcome;
 }
 
+/* One column of a report: a member printed as it came (strings) or as a number. */
+static const char *cell(const json_t *row, const char *key, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(row, key);
+
+	if (json_is_string(v))
+		copy_printable(buf, len, json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* orders, trades, pnl: one line per row under a header; --json as it came. */
+static enum ctl_outcome render_report(const struct ctl_options *opt, const char *where,
+				      json_t *reply, FILE *out, FILE *err)
+{
+	static const char *const orders_cols[] = {
+		"intent",	   "market",   "side",	   "ord_type", "state",
+		"executed_volume", "paid_fee", "attempts", "reason",   NULL};
+	static const char *const trades_cols[] = {"market", "side", "price",	"volume",
+						  "funds",  "fee",  "realized", NULL};
+	static const char *const pnl_cols[] = {"day",	 "realized", "fees", "fills",
+					       "bought", "sold",     NULL};
+	const char *key = opt->command->command == CTL_CMD_ORDERS   ? "orders"
+			  : opt->command->command == CTL_CMD_TRADES ? "trades"
+								    : "days";
+	const char *const *cols = opt->command->command == CTL_CMD_ORDERS   ? orders_cols
+				  : opt->command->command == CTL_CMD_TRADES ? trades_cols
+									    : pnl_cols;
+	json_t *rows = json_object_get(reply, key), *row;
+	size_t i;
+
+	if (!json_is_array(rows))
+		return bad_reply(err, where, opt->command->name, "no rows array");
+	if (opt->json) {
+		print_json(reply, out);
+		return CTL_OK;
+	}
+	for (const char *const *c = cols; *c; c++)
+		fprintf(out, "%-*s", c[1] ? 16 : 0, *c);
+	fputc('\n', out);
+	json_array_foreach(rows, i, row)
+	{
+		for (const char *const *c = cols; *c; c++) {
+			char buf[256];
+
+			fprintf(out, "%-*s ", c[1] ? 15 : 0, cell(row, *c, buf, sizeof(buf)));
+		}
+		fputc('\n', out);
+	}
+	return CTL_OK;
+}
+
 static enum ctl_outcome render_positions(const struct ctl_options *opt, const char *where,
 					 json_t *reply, FILE *out, FILE *err)
 {
@@ -337,6 +392,10 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 			fprintf(out, "tradectl %s / tradingd %s\n", CTL_VERSION, clean);
 		}
 		return CTL_OK;
+	case CTL_CMD_ORDERS:
+	case CTL_CMD_TRADES:
+	case CTL_CMD_PNL:
+		return render_report(opt, where, reply, out, err);
 	case CTL_CMD_POSITIONS:
 		return render_positions(opt, where, reply, out, err);
 	case CTL_CMD_PAUSE:

@@ -15,13 +15,16 @@
 #include "supervisor/supervisor.h"
 
 #define MAX_SIM_ARGS 16
+/* Where order-execution finds the keys file (workers/order_execution.h OE_KEYS_FD). */
+#define KEYS_FD_ENV "TRADINGD_KEYS_FD"
+#define KEYS_FD_TEXT "4"
 
 extern char **environ;
 
 /* The environment of a child: a minimal one, not whatever started the supervisor (root's
  * shell, systemd's sockets). Kept: the shared test clock and test-only faults, the log format
  * (JOURNAL_STREAM), the zone, and the sanitizers' options of a test build. */
-static char **child_environment(char *extra)
+static char **child_environment(char *extra, char *extra2)
 {
 	static const char *const kept[] = {
 		CLOCK_ENV "=",	 "TRADINGD_FAULT=", "JOURNAL_STREAM=", "TZ=",
@@ -32,12 +35,14 @@ static char **child_environment(char *extra)
 
 	while (environ[n])
 		n++;
-	env = calloc(n + 3, sizeof(*env));
+	env = calloc(n + 4, sizeof(*env));
 	if (!env)
 		return NULL;
 	env[k++] = path;
 	if (extra)
 		env[k++] = extra;
+	if (extra2)
+		env[k++] = extra2;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < sizeof(kept) / sizeof(kept[0]); j++)
 			if (strncmp(environ[i], kept[j], strlen(kept[j])) == 0)
@@ -171,7 +176,7 @@ int spawn_proc(struct proc *p)
 {
 	struct supervisor *sup = p->sup;
 	uv_process_options_t opts = {0};
-	uv_stdio_container_t stdio[4];
+	uv_stdio_container_t stdio[5];
 	char *argv[MAX_SIM_ARGS + 1];
 	char storage[8192];
 	int sv[2] = {-1, -1};
@@ -197,7 +202,11 @@ int spawn_proc(struct proc *p)
 	}
 	if (p->role == ROLE_SIM)
 		accounts = sim_accounts_env(&sup->cfg, &accounts_len);
-	env = child_environment(accounts);
+	/* The keys file reaches order-execution alone, as an open descriptor on a fixed number. */
+	int keys = p->role == ROLE_ORDER_EXECUTION && sup->keys_fd >= 0;
+	static char keys_env[] = KEYS_FD_ENV "=" KEYS_FD_TEXT;
+
+	env = child_environment(accounts, keys ? keys_env : NULL);
 	p->process = calloc(1, sizeof(*p->process));
 	if (!env || !p->process) {
 		free(env);
@@ -221,6 +230,11 @@ int spawn_proc(struct proc *p)
 	opts.env = env;
 	opts.stdio = stdio;
 	opts.stdio_count = 4;
+	if (keys) {
+		stdio[4].flags = UV_INHERIT_FD;
+		stdio[4].data.fd = sup->keys_fd;
+		opts.stdio_count = 5;
+	}
 	p->process->data = p;
 	rc = uv_spawn(sup->loop, p->process, &opts);
 	free(env);

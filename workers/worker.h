@@ -12,6 +12,11 @@
 
 struct worker;
 
+/* order-execution alone may receive the open exchange.keys_file on this descriptor, said by
+ * this variable in its environment (supervisor/spawn.c). */
+#define WORKER_KEYS_FD (IPC_WORKER_FD + 1)
+#define WORKER_KEYS_FD_ENV "TRADINGD_KEYS_FD"
+
 /* What init returns when READY must wait for start-up work (a reconciliation, a rescan):
  * the worker calls worker_ready() when it is done, within supervisor.ready_timeout_ms. */
 #define WORKER_READY_LATER 1
@@ -72,6 +77,9 @@ void worker_job_done(struct worker *w, uint64_t run_id, enum ipc_job_result resu
 		     ...) __attribute__((format(printf, 4, 5)));
 /* Says READY to the supervisor once (after init, or after start-up work). */
 void worker_ready(struct worker *w);
+/* Test-only: the argument of TRADINGD_FAULT=ROLE:FAULT[:ARG] for this worker ("" when it has
+ * none), or NULL when that fault is not requested. */
+const char *worker_fault(const struct worker *w, const char *fault);
 /* Begins a clean exit: stop the worker's handles, then the runtime's. */
 void worker_stop(struct worker *w);
 

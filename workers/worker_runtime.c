@@ -45,6 +45,11 @@ static const char *fault_requested(enum role role, const char *fault)
 	return *spec == ':' ? spec + 1 : *spec == '\0' ? spec : NULL;
 }
 
+const char *worker_fault(const struct worker *w, const char *fault)
+{
+	return fault_requested(w->role, fault);
+}
+
 void worker_ready(struct worker *w)
 {
 	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
@@ -317,7 +322,10 @@ int worker_run(enum role role, const struct worker_ops *ops)
 		fatal("prctl(PR_SET_PDEATHSIG)");
 	if (getppid() == 1)
 		fatalx("the supervisor exited before this worker started");
-	close_range(IPC_WORKER_FD + 1, ~0U, 0);
+	/* Nothing inherited but the socket, and for order-execution the keys file. */
+	close_range(IPC_WORKER_FD + 1 +
+			    (role == ROLE_ORDER_EXECUTION && getenv(WORKER_KEYS_FD_ENV) ? 1 : 0),
+		    ~0U, 0);
 	if (clock_import_env() < 0)
 		fatalx("malformed %s in the environment", CLOCK_ENV);
 	if ((unsigned)role >= ROLE_WORKER_COUNT)
