@@ -123,14 +123,15 @@ def test_breakout_day_pause_restart_and_window_close(daemon_factory):
         assert wait_until(lambda: strategy_details(d).get("counters", {}).get("checks", 0) >= 2
                           and strategy_details(d)["counters"]["ticks"] > 0, 10), checks
         assert len(intents(d, "bid")) == 2
-        # order-execution's accounting (its own issue) books the fills as positions; the
-        # window's close then sells each whole position at market, once.
-        vols = {"KRW-BTC": 68965, "KRW-ETH": 1923076}
-        with db_of(d, ro=False) as db:
-            for m, v in vols.items():
-                db.execute("INSERT INTO positions VALUES(?, ?, ?, 0, ?, ?)",
-                           (m, v, 100000 * 10**8 - 50 * 10**8, 50 * 10**8, START_MS))
-            db.commit()
+        # order-execution fills them (paper mode) and books the positions; the window's close
+        # then sells each whole position at market, once.
+        def positions():
+            with db_of(d) as db:
+                got = dict(db.execute("SELECT market, volume_e8 FROM positions WHERE"
+                                      " volume_e8 > 0").fetchall())
+            return got if set(got) == set(MARKETS) else None
+        vols = wait_until(positions, 10)
+        assert vols, d.log_text()[-3000:]
         asks = wait_until(lambda: (lambda r: r if len(r) >= 2 else None)(intents(d, "ask")),
                           30)
         assert asks, (strategy_details(d), d.log_text()[-3000:])
