@@ -1,6 +1,6 @@
 """The strategy worker against a real simulator on a fast shared clock: the volatility breakout
 enters once per market when the price crosses the target inside the Asia/Seoul window, exits
-at the window's close, obeys the kill switch across a daemon restart, never enters twice after
+at a per-market stop-loss or at the window's close, obeys the kill switch across a daemon restart, never enters twice after
 a restart, pauses itself at the daily loss limit; a plugin of another interface version is
 refused."""
 import contextlib
@@ -13,7 +13,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 from conftest import ROOT  # noqa: E402
-from simutil import Sim, shared_clock, wait_until  # noqa: E402
+from simutil import Sim, e8, shared_clock, wait_until  # noqa: E402
 
 # 2026-01-05T08:59:00+09:00: a minute before the window opens and the Upbit day begins.
 START_MS = 1767571140000
@@ -92,10 +92,12 @@ def refused_for(d, words):
     return all(words in det.get(m, {}).get("last_refusal", "") for m in MARKETS)
 
 
-def test_breakout_day_pause_restart_and_window_close(daemon_factory):
+def test_breakout_day_pause_restart_stop_loss_and_window_close(daemon_factory):
     clock = shared_clock(RATE, START_MS)
     with Sim(["--markets", ",".join(MARKETS)], admin=True, env={"TRADINGD_CLOCK": clock}) as sim:
-        d = rig(daemon_factory, sim, clock).start()
+        # KRW-ETH's entry carries its own parameter: a 5% stop-loss.
+        d = rig(daemon_factory, sim, clock, {"strategy.markets": [
+            "KRW-BTC", "KRW-ETH:volatility_breakout:stop_loss_pct=5"]}).start()
         # The kill switch first: paused, it survives a restart of the whole daemon.
         d.ctl("pause", check=True)
         assert json.loads(d.ctl("--json", "status").stdout)["paused"] is True
@@ -132,12 +134,23 @@ def test_breakout_day_pause_restart_and_window_close(daemon_factory):
             return got if set(got) == set(MARKETS) else None
         vols = wait_until(positions, 10)
         assert vols, d.log_text()[-3000:]
+        pos = json.loads(d.ctl("--json", "positions", check=True).stdout)["positions"]
+        assert {p["market"]: e8(p["volume"]) for p in pos} == vols, pos
+        # 10% under its entry, KRW-ETH is stopped out at once; KRW-BTC waits for the close.
+        with db_of(d) as db:
+            cost, vol = db.execute("SELECT cost_e8, volume_e8 FROM positions WHERE market ="
+                                   " 'KRW-ETH'").fetchone()
+        st, _ = sim.admin("POST", "/_sim/price",
+                          {"market": "KRW-ETH", "price": int(cost / vol * 0.9 / 1000) * 1000})
+        assert st == 200
         asks = wait_until(lambda: (lambda r: r if len(r) >= 2 else None)(intents(d, "ask")),
                           30)
         assert asks, (strategy_details(d), d.log_text()[-3000:])
-        assert sorted((r[0], r[1], r[3], r[5]) for r in asks) == \
-            [(m, "market", vols[m], "exit") for m in MARKETS], asks
-        assert json.loads(d.ctl("--json", "status").stdout)["window_open"] is False
+        assert [(r[0], r[1], r[3], r[5]) for r in asks] == \
+            [("KRW-ETH", "market", vols["KRW-ETH"], "stop"),
+             ("KRW-BTC", "market", vols["KRW-BTC"], "exit")], asks
+        assert wait_until(lambda: json.loads(d.ctl("--json", "status").stdout)["window_open"]
+                          is False, 10)
         time.sleep(0.3)
         assert len(intents(d, "ask")) == 2 and len(intents(d, "bid")) == 2
 
