@@ -430,6 +430,14 @@ static void check_accounts(struct validation *v)
 	}
 }
 
+static int followed(const struct config_list *l, const char *market)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], market) == 0)
+			return 1;
+	return 0;
+}
+
 /* Market entries, the window's times and its zone: the worker would refuse them at start. */
 static void check_strategy(struct validation *v)
 {
@@ -440,8 +448,14 @@ static void check_strategy(struct validation *v)
 
 	for (size_t i = 0; i < m->n; i++) {
 		snprintf(path, sizeof(path), "strategy.markets[%zu]", i);
-		if (strat_entry_parse(m->v[i], &e, err, sizeof(err)) < 0)
+		if (strat_entry_parse(m->v[i], &e, err, sizeof(err)) < 0) {
 			add_error(v, path, "%s", err);
+			continue;
+		}
+		if (!followed(&v->cfg->s.market_data.markets, e.market))
+			add_error(v, path,
+				  "%s is not in market_data.markets: it would have no prices",
+				  e.market);
 		for (size_t j = 0; j < i; j++)
 			if (strat_entry_parse(m->v[j], &(struct strat_entry){0}, err,
 					      sizeof(err)) == 0 &&

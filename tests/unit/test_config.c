@@ -218,12 +218,13 @@ static void test_strategy_section_is_checked(void **state)
 	struct config cfg;
 
 	(void)state;
-	assert_int_equal(load(&cfg,
-			      "{\"user\": \"nobody\", \"strategy\": {\"markets\":\n"
-			      "  [\"KRW-BTC\", \"btc\", \"KRW-ETH:x:k\", \"KRW-BTC:y\"],\n"
-			      "  \"window_open\": \"09:61\", \"timezone\": \"Mars/Olympus\"}}"),
-			 -1);
-	assert_int_equal(cfg.nerrors, 5);
+	assert_int_equal(
+		load(&cfg,
+		     "{\"user\": \"nobody\", \"strategy\": {\"markets\":\n"
+		     "  [\"KRW-BTC\", \"btc\", \"KRW-ETH:x:k\", \"KRW-BTC:y\", \"KRW-SOL\"],\n"
+		     "  \"window_open\": \"09:61\", \"timezone\": \"Mars/Olympus\"}}"),
+		-1);
+	assert_int_equal(cfg.nerrors, 6);
 	assert_string_equal(cfg.errors[0].key, "strategy.markets[1]");
 	assert_int_equal(cfg.errors[0].line, 2);
 	assert_non_null(strstr(cfg.errors[0].message, "market code"));
@@ -231,8 +232,10 @@ static void test_strategy_section_is_checked(void **state)
 	assert_non_null(strstr(cfg.errors[1].message, "key=value"));
 	assert_string_equal(cfg.errors[2].key, "strategy.markets[3]");
 	assert_non_null(strstr(cfg.errors[2].message, "listed twice"));
-	assert_string_equal(cfg.errors[3].key, "strategy.window_open");
-	assert_string_equal(cfg.errors[4].key, "strategy.timezone");
+	assert_string_equal(cfg.errors[3].key, "strategy.markets[4]");
+	assert_non_null(strstr(cfg.errors[3].message, "not in market_data.markets"));
+	assert_string_equal(cfg.errors[4].key, "strategy.window_open");
+	assert_string_equal(cfg.errors[5].key, "strategy.timezone");
 	config_free(&cfg);
 	assert_int_equal(load(&cfg, "{\"user\": \"nobody\", \"strategy\": {\"markets\":"
 				    " [\"KRW-BTC\", \"KRW-ETH:volatility_breakout:k=0.6\"],"
