@@ -15,6 +15,8 @@
 
 #include "clock.h"
 #include "log.h"
+#include "strategy_conf.h"
+#include "tzone.h"
 
 #define CONFIG_MAX_FILE_BYTES (1 << 20)
 
@@ -428,6 +430,49 @@ static void check_accounts(struct validation *v)
 	}
 }
 
+static int followed(const struct config_list *l, const char *market)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], market) == 0)
+			return 1;
+	return 0;
+}
+
+/* Market entries, the window's times and its zone: the worker would refuse them at start. */
+static void check_strategy(struct validation *v)
+{
+	const struct config_list *m = &v->cfg->s.strategy.markets;
+	struct strat_entry e;
+	char path[64], err[160];
+	struct tzone *z;
+
+	for (size_t i = 0; i < m->n; i++) {
+		snprintf(path, sizeof(path), "strategy.markets[%zu]", i);
+		if (strat_entry_parse(m->v[i], &e, err, sizeof(err)) < 0) {
+			add_error(v, path, "%s", err);
+			continue;
+		}
+		if (!followed(&v->cfg->s.market_data.markets, e.market))
+			add_error(v, path,
+				  "%s is not in market_data.markets: it would have no prices",
+				  e.market);
+		for (size_t j = 0; j < i; j++)
+			if (strat_entry_parse(m->v[j], &(struct strat_entry){0}, err,
+					      sizeof(err)) == 0 &&
+			    strncmp(m->v[j], e.market, strlen(e.market)) == 0 &&
+			    (m->v[j][strlen(e.market)] == '\0' || m->v[j][strlen(e.market)] == ':'))
+				add_error(v, path, "%s is listed twice", e.market);
+	}
+	if (strat_time_of_day(v->cfg->s.strategy.window_open) < 0)
+		add_error(v, "strategy.window_open", "expected HH:MM (00:00 to 24:00)");
+	if (strat_time_of_day(v->cfg->s.strategy.window_close) < 0)
+		add_error(v, "strategy.window_close", "expected HH:MM (00:00 to 24:00)");
+	z = tzone_load(v->cfg->s.strategy.timezone, err, sizeof(err));
+	if (!z)
+		add_error(v, "strategy.timezone", "%s", err);
+	tzone_free(z);
+}
+
 /* The account must exist and must not be root: the whole tree drops to it. */
 static void check_user(struct validation *v)
 {
@@ -494,6 +539,7 @@ static void validate_relations(struct validation *v)
 	if (s->mode == MODE_LIVE && s->exchange.keys_file[0] == '\0')
 		add_error(v, "exchange.keys_file", "live mode needs a keys file");
 	check_accounts(v);
+	check_strategy(v);
 	check_user(v);
 	check_group(v);
 }

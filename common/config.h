@@ -82,6 +82,16 @@ struct config_settings {
 		int64_t seed;
 		struct config_list accounts;
 	} sim;
+	struct {
+		struct config_list markets; /* "MARKET[:STRATEGY[:key=value,...]]" */
+		const char *name, *timezone, *window_open, *window_close;
+		double k, stop_loss_pct, balance_share;
+		int64_t ma_days, check_interval_s, order_krw, max_position_krw, max_total_krw,
+			max_orders_per_day, daily_loss_limit_krw;
+		int on_window_close; /* index of flatten|hold */
+		int buy_type;	     /* index of market|limit */
+		int sizing;	     /* index of fixed|balance_share */
+	} strategy;
 };
 
 struct config_key {

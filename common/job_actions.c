@@ -5,6 +5,11 @@
 
 static const struct job_action_info actions[] = {
 	{ROLE_MAINTENANCE, "checkpoint", "WAL checkpoint (TRUNCATE) and PRAGMA optimize"},
+	{ROLE_STRATEGY, "check",
+	 "the strategy's periodic condition check (on_check) of every market"},
+	{ROLE_STRATEGY, "window_open", "open the trading window now (until the clock's next edge)"},
+	{ROLE_STRATEGY, "window_close",
+	 "close the trading window now: flatten or hold as strategy.on_window_close says"},
 	{ROLE_ORDER_EXECUTION, "cancel_open", "cancel every open order on the exchange"},
 	{ROLE_ORDER_EXECUTION, "reconcile",
 	 "resolve unknown intents, poll open orders, compare balances"},

@@ -29,7 +29,7 @@ static const struct role_info roles[ROLE_COUNT] = {
 			   ROLE_BIN_CORE,
 			   5,
 			   ROLE_BIT(ROLE_MARKET_DATA) | ROLE_BIT(ROLE_ORDER_EXECUTION),
-			   {"market_data", NULL},
+			   {"market_data", "strategy", NULL},
 			   0,
 			   0},
 };

@@ -56,6 +56,11 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 /* control_wait.c */
 /* Sends the events of cmd ("start", "stop", "restart") to the processes args names. Returns the
  * reply when it is known at once, else NULL with *wait set. */
+/* control_trading.c: pause [--cancel-open], resume, positions; status's trading members. */
+json_t *control_pause(struct supervisor *sup, json_t *args);
+json_t *control_resume(struct supervisor *sup, json_t *args);
+json_t *control_positions(struct supervisor *sup, json_t *args);
+void control_trading_status(struct supervisor *sup, json_t *reply);
 json_t *control_lifecycle(struct supervisor *sup, json_t *args, const char *cmd,
 			  struct control_wait **wait);
 /* Notes what each process has reached; called on every state change, as it happens, so that a

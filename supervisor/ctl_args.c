@@ -19,6 +19,12 @@ const struct ctl_command_info ctl_commands[] = {
 	{"shutdown", CTL_CMD_SHUTDOWN, 0, 0, "shutdown", "stop every process, then the daemon"},
 	{"pid", CTL_CMD_PID, 0, 1, "pid [NAME]", "pid of the daemon, or of NAME (0: not running)"},
 	{"version", CTL_CMD_VERSION, 0, 0, "version", "versions of tradectl and of the daemon"},
+	{"pause", CTL_CMD_PAUSE, 0, 1, "pause [--cancel-open]",
+	 "kill switch: no new entries (kept across restarts); --cancel-open also cancels every "
+	 "open order"},
+	{"resume", CTL_CMD_RESUME, 0, 0, "resume", "lift the kill switch: entries allowed again"},
+	{"positions", CTL_CMD_POSITIONS, 0, 0, "positions",
+	 "each market's position: volume, cost, realised PnL, fees"},
 	{"orders", CTL_CMD_ORDERS, 0, 3, "orders [--open] [--days N]",
 	 "order intents and their orders (default: the last 7 days; --open: still working)"},
 	{"trades", CTL_CMD_TRADES, 0, 2, "trades [--days N]",
@@ -182,6 +188,11 @@ int ctl_parse_args(int argc, char **argv, struct ctl_options *opt, char *err, si
 		}
 		if (strcmp(a, "--json") == 0) {
 			opt->json = 1;
+			continue;
+		}
+		if (opt->command && opt->command->command == CTL_CMD_PAUSE &&
+		    strcmp(a, "--cancel-open") == 0) {
+			opt->args[opt->nargs++] = a;
 			continue;
 		}
 		/* The trading reports' own options travel as arguments; the daemon checks them. */

@@ -214,7 +214,12 @@ static enum ctl_outcome render_status(const struct ctl_options *opt, const char 
 		json_t *o = json_object();
 
 		if (!o || json_object_set(o, "workers", workers) < 0 ||
-		    (daemon && json_object_set(o, "daemon", daemon) < 0)) {
+		    (daemon && json_object_set(o, "daemon", daemon) < 0) ||
+		    (json_object_get(reply, "paused") &&
+		     json_object_set(o, "paused", json_object_get(reply, "paused")) < 0) ||
+		    (json_object_get(reply, "window_open") &&
+		     json_object_set(o, "window_open", json_object_get(reply, "window_open")) <
+			     0)) {
 			json_decref(o);
 			fprintf(err, "tradectl: out of memory\n");
 			return CTL_BAD_REPLY;
@@ -324,6 +329,35 @@ static enum ctl_outcome render_report(const struct ctl_options *opt, const char 
 	return CTL_OK;
 }
 
+static enum ctl_outcome render_positions(const struct ctl_options *opt, const char *where,
+					 json_t *reply, FILE *out, FILE *err)
+{
+	json_t *list = json_object_get(reply, "positions"), *p;
+	char market[32], vol[48], cost[48], real[48], fees[48];
+	size_t i;
+
+	if (!json_is_array(list))
+		return bad_reply(err, where, "positions", "no \"positions\" array");
+	if (opt->json) {
+		print_json(reply, out);
+		return CTL_OK;
+	}
+	fprintf(out, "%-12s %20s %20s %20s %16s\n", "MARKET", "VOLUME", "COST KRW", "REALISED KRW",
+		"FEES KRW");
+	json_array_foreach(list, i, p)
+	{
+		copy_printable(market, sizeof(market), member_str(p, "market"));
+		copy_printable(vol, sizeof(vol), member_str(p, "volume"));
+		copy_printable(cost, sizeof(cost), member_str(p, "cost"));
+		copy_printable(real, sizeof(real), member_str(p, "realized"));
+		copy_printable(fees, sizeof(fees), member_str(p, "fees"));
+		fprintf(out, "%-12s %20s %20s %20s %16s\n", market, vol, cost, real, fees);
+	}
+	if (json_array_size(list) == 0)
+		fprintf(out, "no positions\n");
+	return CTL_OK;
+}
+
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err)
 {
@@ -362,6 +396,10 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 	case CTL_CMD_TRADES:
 	case CTL_CMD_PNL:
 		return render_report(opt, where, reply, out, err);
+	case CTL_CMD_POSITIONS:
+		return render_positions(opt, where, reply, out, err);
+	case CTL_CMD_PAUSE:
+	case CTL_CMD_RESUME:
 	case CTL_CMD_RELOAD:
 	case CTL_CMD_SHUTDOWN:
 	case CTL_CMD_HELP:
