@@ -1,8 +1,13 @@
-"""Chaos: while intents keep coming, kill -9 order-execution (also at each compiled-in crash
-point, re-armed as the run goes), the strategy, and the whole daemon, over 100 times. The
-simulator runs outside the daemon, as the exchange does, on a timeline the restarted daemon
-resumes (clock.origin). Afterwards every intent is over, placed at most once on the simulator,
-every simulator trade is a fill, and the positions equal the simulator's balances."""
+"""Chaos: during a simulated trading day at 1500x (the strategy's breakout entries at 09:00 KST,
+its exits at the 23:00 close, and more intents committed by the test as a busier strategy
+would), kill -9 order-execution (also at each compiled-in crash point, re-armed as the run
+goes), the strategy, and the whole daemon, over 100 times. The simulator runs outside the
+daemon, as the exchange does, on a timeline the restarted daemon resumes (clock.origin).
+Afterwards every intent is over, placed at most once on the simulator, every simulator trade is
+a fill, the positions equal the simulator's balances, and the strategy entered each market at
+most once."""
+import json
+import math
 import glob
 import os
 import random
@@ -16,9 +21,11 @@ from orderutil import OrderRig, E8
 from simutil import Sim, AK, SK
 
 POINTS = ["picked-up", "after-sending", "after-post", "after-reply", "between-fills"]
-RATE = 300
+RATE = 1500  # the 14 hours of the window in about 34 s
 KILLS = 110
-START_MS = 1750730400000  # 2025-06-24T02:00:00Z, 11:00 in Seoul
+START_MS = 1767571140000  # 2026-01-04T23:59:00Z, 08:59 in Seoul
+MARKETS = ["KRW-BTC", "KRW-ETH"]
+CLOSE_MS = START_MS + 14 * 3600000 + 60000  # 23:00 in Seoul
 
 
 def iso(ms):
@@ -38,16 +45,16 @@ class Feeder(threading.Thread):
         while not self.stop:
             now = int(time.time() * 1000)
             try:
-                held = c.execute("SELECT volume_e8 FROM positions WHERE market = 'KRW-BTC'"
+                held = c.execute("SELECT volume_e8 FROM positions WHERE market = 'KRW-ETH'"
                                  ).fetchone()
                 if held and held[0] > 2 * 100000 and self.rng.random() < 0.3:
                     row = ("ask", "market", None, held[0] // 3, None)
                 else:
-                    funds = self.rng.choice((10_000, 30_000, 15_000_000))  # big: several trades
+                    funds = self.rng.choice((10_000, 30_000, 3_000_000))  # big: several trades
                     row = ("bid", "price", None, None, funds * E8)
                 cur = c.execute("INSERT INTO order_intents(market, side, ord_type, price_e8,"
                                 " volume_e8, funds_e8, state, created_ms, updated_ms) VALUES"
-                                " ('KRW-BTC', ?, ?, ?, ?, ?, 'pending', ?, ?)", row + (now, now))
+                                " ('KRW-ETH', ?, ?, ?, ?, ?, 'pending', ?, ?)", row + (now, now))
                 c.commit()
                 self.ids.append(cur.lastrowid)
             except sqlite3.OperationalError:
@@ -64,13 +71,20 @@ def test_chaos_kills_lose_and_double_nothing(daemon_factory):
     anchor = int(time.time() * 1000)
     clock = "%d:%d:%g" % (START_MS, anchor, RATE)
     with Sim(["--markets", "KRW-BTC,KRW-ETH", "--rate", "order=1000", "--rate",
-              "default=1000"], accounts=["%s:%s:100000000000" % (AK, SK)],
+              "default=1000"], accounts=["%s:%s:10000000000" % (AK, SK)],
              env={"TRADINGD_CLOCK": clock}) as sim:
         r = OrderRig(daemon_factory, {
             "clock.start": iso(START_MS), "clock.origin": iso(anchor), "clock.rate": RATE,
             "exchange.base_url": "http://127.0.0.1:%d" % sim.port,
-            "sim.accounts": ["%s:%s:100000000000" % (AK, SK)],
+            "sim.accounts": ["%s:%s:10000000000" % (AK, SK)],
             "orders.scan_interval_ms": 100,
+            "market_data.markets": MARKETS,
+            "market_data.stale_after_s": 3 * RATE,
+            "market_data.backfill_max_minutes": 30,
+            "market_data.candle_grace_ms": 60000,
+            "strategy.markets": MARKETS,
+            "strategy.check_interval_s": 120,
+            "strategy.order_krw": 100000,
             "supervisor.crashloop_max_restarts": 100000,
             "supervisor.backoff_initial_ms": 10, "supervisor.backoff_max_ms": 50,
             "supervisor.backoff_reset_ms": 0,
@@ -78,13 +92,26 @@ def test_chaos_kills_lose_and_double_nothing(daemon_factory):
             exchange_port=sim.port)
         r.start()
         data = str(r.d.dir / "data")
+
+        # Today's targets, then a price above them: the breakout the strategy enters on.
+        def targets():
+            with r.db() as c:
+                got = {m: json.loads(st).get("target_e8", 0) for m, st in
+                       c.execute("SELECT market, state FROM strategy_state")}
+            return got if all(got.get(m, 0) > 0 for m in MARKETS) else None
+        for m, t in wait_for(targets, 20, 0.02, what="today's targets").items():
+            price = int(math.ceil(t / 1e8 * 1.02 / 1000) * 1000)
+            assert sim.admin("POST", "/_sim/price", {"market": m, "price": price})[0] == 200
         feeder = Feeder(r.db_path)
         feeder.start()
         rng = random.Random(11)
         kills = {"order-execution": 0, "strategy": 0, "supervisor": 0}
         t_end = time.time() + 60
         try:
-            while sum(kills.values()) + fired(r) < KILLS and time.time() < t_end:
+            # until 100+ kills and past the window's close (23:00 KST, 14 h after 09:00)
+            close_real = anchor / 1000 + (CLOSE_MS + 5 * 60000 - START_MS) / 1000 / RATE
+            while (sum(kills.values()) + fired(r) < KILLS or time.time() < close_real) and \
+                    time.time() < t_end:
                 # the crash points fire once per marker: remove them so they fire again
                 if rng.random() < 0.3:
                     for f in glob.glob(os.path.join(data, "crash-at-*.done")):
@@ -120,8 +147,17 @@ def test_chaos_kills_lose_and_double_nothing(daemon_factory):
                 return c.execute("SELECT count(*) FROM order_intents WHERE state IN"
                                  " ('pending', 'sending', 'unknown', 'open')").fetchone()[0] == 0
         wait_for(all_over, 60, 0.2, what="every intent over")
-        ids = feeder.ids
-        assert len(ids) > 50, len(ids)
+        assert len(feeder.ids) > 50, len(feeder.ids)
+        with r.db() as c:
+            ids = [i for (i,) in c.execute("SELECT id FROM order_intents")]
+            entries = c.execute("SELECT market, day, count(*) FROM signals WHERE kind = 'entry'"
+                                " GROUP BY market, day").fetchall()
+            ours = c.execute("SELECT count(*) FROM order_intents WHERE signal_id IS NOT NULL"
+                             ).fetchone()[0]
+            exits = {m for (m,) in c.execute("SELECT market FROM signals WHERE kind = 'exit'")}
+        assert entries and all(n == 1 for _m, _d, n in entries), entries
+        assert exits == set(MARKETS), exits
+        assert ours >= len(MARKETS), ours
         by_intent = {}
         for o in r.sim_orders()["orders"]:
             by_intent.setdefault(int(o["identifier"].split("-")[2]), []).append(o)
