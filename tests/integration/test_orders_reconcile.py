@@ -96,3 +96,19 @@ def test_ready_at_the_deadline_when_the_exchange_hangs(daemon_factory):
         assert r.wait_intent(iid, timeout=30)[0] == "done"
         assert len(r.sim_orders_of(iid)) == 1
         r.assert_matches_sim()
+
+
+def test_pause_cancel_open_cancels_resting_orders(daemon_factory):
+    r = OrderRig(daemon_factory).start()
+    low = [r.intent("KRW-BTC", "bid", "limit", price=1_000_000, volume=0.01),
+           r.intent("KRW-ETH", "bid", "limit", price=100_000, volume=0.1)]
+    for iid in low:
+        wait_for(lambda: r.intent_row(iid)[0] == "open", 15, what="resting orders")
+    res = r.d.ctl("pause", "--cancel-open")
+    assert res.returncode == 0, res.stderr
+    for iid in low:
+        st = r.wait_intent(iid)
+        assert st[:2] == ("done", "cancelled with nothing filled"), st
+        assert [o["state"] for o in r.sim_orders_of(iid)] == ["cancel"]
+    wait_for(lambda: "2 orders cancelled" in r.d.log_text(), 10, what="the job's result")
+    r.assert_matches_sim()
