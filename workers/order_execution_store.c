@@ -3,6 +3,7 @@
  * anything is sent that depends on it. */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -443,32 +444,54 @@ fail:
 int oe_record_fills(struct oe *oe, int64_t intent_id, const struct upbit_order *o)
 {
 	dec8 rec_fees = 0, rec_volume = 0, paid = dec_or_zero(&o->paid_fee);
-	dec8 executed = dec_or_zero(&o->executed_volume), funds[64], fees[64];
-	const struct upbit_trade *fresh[64];
+	dec8 executed = dec_or_zero(&o->executed_volume), *funds, *fees;
+	const struct upbit_trade **fresh;
 	int64_t count = 0;
-	size_t n = 0;
-	int over = strcmp(o->state, "done") == 0 || strcmp(o->state, "cancel") == 0;
+	size_t n = 0, cap = o->n_trades ? o->n_trades : 1;
+	int over = strcmp(o->state, "done") == 0 || strcmp(o->state, "cancel") == 0, rc = 0;
 
 	if (recorded_of_order(oe, o->uuid, &rec_fees, &rec_volume, &count) < 0)
 		return -1;
-	for (size_t i = 0; i < o->n_trades && n < 64; i++) {
+	funds = calloc(cap, sizeof(*funds));
+	fees = calloc(cap, sizeof(*fees));
+	fresh = calloc(cap, sizeof(*fresh));
+	if (!funds || !fees || !fresh) {
+		rc = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < o->n_trades; i++) {
 		int r = trade_recorded(oe, o->trades[i].uuid);
 
-		if (r < 0)
-			return -1;
-		if (r == 0 && dec8_parse(o->trades[i].funds.text, &funds[n]) == 0)
+		if (r < 0) {
+			rc = -1;
+			goto out;
+		}
+		if (r == 0) {
+			if (dec8_parse(o->trades[i].funds.text, &funds[n]) < 0)
+				funds[n] = 0; /* refused with an alert by record_trade */
 			fresh[n++] = &o->trades[i];
+		}
 	}
 	/* The order's fee so far, less what the recorded fills carry, split over the new ones. */
-	if (oe_fee_split(paid > rec_fees ? paid - rec_fees : 0, funds, n, fees) < 0)
-		return -1;
+	if (oe_fee_split(paid > rec_fees ? paid - rec_fees : 0, funds, n, fees) < 0) {
+		rc = -1;
+		goto out;
+	}
 	for (size_t i = 0; i < n; i++) {
-		if (record_trade(oe, intent_id, o, fresh[i], fees[i], &rec_fees, &rec_volume) < 0)
-			return -1;
+		if (record_trade(oe, intent_id, o, fresh[i], fees[i], &rec_fees, &rec_volume) < 0) {
+			rc = -1;
+			goto out;
+		}
 		count++;
 		if (i + 1 < n)
 			oe_crash_point(oe, OE_CRASH_BETWEEN_FILLS);
 	}
+out:
+	free(funds);
+	free(fees);
+	free(fresh);
+	if (rc < 0)
+		return -1;
 	if (!over) {
 		if (n == 0 && order_update(oe, o->uuid, o->state, rec_volume, rec_fees, 0) < 0)
 			return -1;
