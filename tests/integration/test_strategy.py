@@ -178,7 +178,13 @@ def test_daily_loss_limit_pauses_entries(daemon_factory):
         assert len(alerts) == 1 and alerts[0][0] == "critical", alerts
         assert wait_until(lambda: refused_for(d, "paused"), 10), strategy_details(d)
         assert intents(d, "bid") == []
-        # pause --cancel-open says so when order-execution cannot cancel.
+        # pause --cancel-open has order-execution cancel its open orders, and says so when
+        # order-execution cannot.
+        res = d.ctl("pause", "--cancel-open")
+        assert res.returncode == 0 and "cancelling every open order" in res.stdout, res
+        assert wait_until(lambda: "pause --cancel-open: run" in d.log_text(), 10)
+        assert "failed" not in [ln for ln in d.log_text().splitlines()
+                                if "pause --cancel-open: run" in ln][0]
         d.ctl("stop", "order-execution", check=True)
         res = d.ctl("pause", "--cancel-open")
         assert res.returncode == 1 and "NOT cancelled" in res.stderr + res.stdout, res
