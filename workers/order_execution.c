@@ -30,6 +30,8 @@ static void alert_stored(void *arg, int64_t id)
 
 static void send_held(struct oe *oe)
 {
+	if (!oe->w->ready)
+		return; /* READY itself is held (a test's delay): the scan timer sends them later */
 	for (size_t i = 0; i < oe->n_held_alerts; i++)
 		worker_send(oe->w, IPC_ALERT, &oe->held_alerts[i], sizeof(oe->held_alerts[i]));
 	for (size_t i = 0; i < oe->n_held_fills; i++)
@@ -76,9 +78,29 @@ static void scan_start(struct oe *oe);
 /* The start-up reconcile is over once the first scan and a balance check are: READY. */
 static void startup_balances_done(struct oe *oe)
 {
+	if (!oe->startup)
+		return; /* READY went out at the deadline already */
 	oe->startup = 0;
+	uv_timer_stop(&oe->startup_timer);
 	log_info("reconciled at start: %" PRIu64 " unknown outcomes resolved",
 		 oe->unknown_resolved);
+	worker_ready(oe->w);
+	send_held(oe);
+}
+
+/* An exchange that does not answer must not keep the worker from READY until the supervisor
+ * kills it (and again after each restart): at half the ready timeout it says READY and the
+ * reconcile goes on; nothing new is placed before the unknown outcomes ahead of it are
+ * resolved, since a scan takes them first. */
+static void on_startup_deadline(uv_timer_t *t)
+{
+	struct oe *oe = t->data;
+
+	if (!oe->startup)
+		return;
+	log_warnx("start-up reconcile still running after %" PRId64 " ms: READY, and it goes on",
+		  oe->w->cfg.s.supervisor.ready_timeout_ms / 2);
+	oe->startup = 0;
 	worker_ready(oe->w);
 	send_held(oe);
 }
@@ -192,6 +214,7 @@ static void on_scan_timer(uv_timer_t *t)
 	struct oe *oe = t->data;
 
 	outbox_retry(&oe->outbox);
+	send_held(oe);
 	scan_start(oe);
 }
 
@@ -238,7 +261,9 @@ static int oe_init(struct worker *w)
 	uv_timer_init(w->loop, &oe->scan_timer);
 	uv_timer_init(w->loop, &oe->balance_timer);
 	uv_timer_init(w->loop, &oe->retry_timer);
+	uv_timer_init(w->loop, &oe->startup_timer);
 	oe->scan_timer.data = oe->balance_timer.data = oe->retry_timer.data = oe;
+	oe->startup_timer.data = oe;
 	if (oe->mode == MODE_LIVE && oe_crash_armed(w)) {
 		log_errx("crash points (TRADINGD_FAULT) are for tests and refused in live mode");
 		return -1;
@@ -271,6 +296,8 @@ static int oe_init(struct worker *w)
 	uv_timer_start(&oe->balance_timer, on_balance_timer,
 		       (uint64_t)cfg->s.orders.balance_interval_ms,
 		       (uint64_t)cfg->s.orders.balance_interval_ms);
+	uv_timer_start(&oe->startup_timer, on_startup_deadline,
+		       (uint64_t)cfg->s.supervisor.ready_timeout_ms / 2, 0);
 	scan_start(oe);
 	return WORKER_READY_LATER;
 }
@@ -379,6 +406,7 @@ static void oe_stop(struct worker *w)
 	uv_close((uv_handle_t *)&oe->scan_timer, NULL);
 	uv_close((uv_handle_t *)&oe->balance_timer, NULL);
 	uv_close((uv_handle_t *)&oe->retry_timer, NULL);
+	uv_close((uv_handle_t *)&oe->startup_timer, NULL);
 	if (oe->client) {
 		upbit_client_close(oe->client, client_closed, oe);
 		return;

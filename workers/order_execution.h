@@ -86,7 +86,7 @@ struct oe {
 	size_t keys_len;
 	const char *access, *secret;
 	int mode; /* enum config_mode */
-	uv_timer_t scan_timer, balance_timer, retry_timer;
+	uv_timer_t scan_timer, balance_timer, retry_timer, startup_timer;
 
 	/* The scan: the active intents found when it started, handled one at a time. */
 	int64_t *todo;

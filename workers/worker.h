@@ -59,6 +59,8 @@ struct worker {
 	unsigned peers_down; /* ROLE_BIT of each role it depends on that is not RUNNING */
 	int stopping;
 	uv_timer_t fault_timer; /* test-only: a delayed READY */
+	/* test-only, with a delayed READY: the delay has passed; the worker asked for READY */
+	int fault_delay_over, ready_asked, ready_later;
 	const struct worker_ops *ops;
 	void *state;
 	uv_signal_t sigterm, sigint;

@@ -55,8 +55,14 @@ void worker_ready(struct worker *w)
 	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
 	const char *version = fault_requested(w->role, "ready-version");
 	const char *type = fault_requested(w->role, "send-type");
+	const char *delay = fault_requested(w->role, "ready-after");
 
 	if (w->ready || w->stopping)
+		return;
+	/* A test's delayed READY holds a worker's own READY until the delay is over, and the
+	 * delay does not cut a worker's start-up work short. */
+	w->ready_asked = 1;
+	if (delay && *delay && !w->fault_delay_over)
 		return;
 	w->ready = 1;
 	if (version && *version)
@@ -77,7 +83,11 @@ void worker_ready(struct worker *w)
 
 static void on_fault_timer(uv_timer_t *timer)
 {
-	worker_ready(timer->data);
+	struct worker *w = timer->data;
+
+	w->fault_delay_over = 1;
+	if (!w->ready_later || w->ready_asked)
+		worker_ready(w);
 }
 
 void worker_stop(struct worker *w)
@@ -157,6 +167,7 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 			log_errx("initialisation failed");
 			exit(1);
 		}
+		w->ready_later = rc == WORKER_READY_LATER;
 		if (delay && *delay) {
 			log_warnx("fault injected: READY in %s ms", delay);
 			uv_timer_start(&w->fault_timer, on_fault_timer, strtoull(delay, NULL, 10),

@@ -20,7 +20,10 @@ ORDER_CFG = {
 
 
 class OrderRig:
-    def __init__(self, daemon_factory, overrides=None, env=None):
+    def __init__(self, daemon_factory, overrides=None, env=None, exchange_port=None):
+        """exchange_port: a simulator outside the daemon that the checks ask instead of the
+        daemon's own."""
+        self.exchange_port = exchange_port
         cfg = dict(ORDER_CFG)
         cfg.update(overrides or {})
         self.d = daemon_factory(cfg, env=env)
@@ -70,7 +73,8 @@ class OrderRig:
 
     def sim_admin(self, method, path, body=None):
         import http.client
-        conn = http.client.HTTPConnection("127.0.0.1", self.d.sim_port, timeout=10)
+        conn = http.client.HTTPConnection("127.0.0.1", self.exchange_port or self.d.sim_port,
+                                          timeout=10)
         try:
             h = {"Content-Type": "application/json"} if body is not None else {}
             conn.request(method, path, body=json.dumps(body) if body is not None else None,

@@ -71,3 +71,28 @@ def test_limit_polled_until_filled_and_timeout_cancels(daemon_factory):
     r.assert_matches_sim()
     eth = r.positions()["KRW-ETH"]
     assert eth[0] == int(0.01 * E8)
+
+
+def test_ready_at_the_deadline_when_the_exchange_hangs(daemon_factory):
+    from simutil import Sim, AK, SK
+    with Sim(["--markets", "KRW-BTC,KRW-ETH"], admin=True,
+             accounts=["%s:%s:10000000" % (AK, SK)]) as sim:
+        r = OrderRig(daemon_factory, {"exchange.base_url": "http://127.0.0.1:%d" % sim.port,
+                                      "supervisor.ready_timeout_ms": 2000,
+                                      "exchange.request_timeout_ms": 800},
+                     exchange_port=sim.admin_port).start()
+        st, _ = sim.admin("POST", "/_sim/faults", {"action": "hang", "phase": "after",
+                                                    "path_prefix": "/v1/order"})
+        assert st == 201
+        iid = r.intent("KRW-BTC", "bid", "price", funds=10000)
+        wait_for(lambda: r.intent_row(iid)[0] == "unknown", 15, what="an unknown outcome")
+        old = r.d.status()["order-execution"]["pid"]
+        r.d.ctl("restart", "order-execution", check=True)
+        w = r.d.status()["order-execution"]
+        assert w["state"] == "RUNNING" and w["pid"] != old and w["restarts"] == 0, w
+        assert "start-up reconcile still running after 1000 ms: READY" in r.d.log_text()
+        assert r.intent_row(iid)[0] == "unknown"
+        assert sim.admin("DELETE", "/_sim/faults")[0] == 200
+        assert r.wait_intent(iid, timeout=30)[0] == "done"
+        assert len(r.sim_orders_of(iid)) == 1
+        r.assert_matches_sim()

@@ -92,3 +92,37 @@ def test_daemon_uid_cannot_attach_to_order_execution(daemon):
             return 0
     assert as_nobody(attach) == 0
     assert "order-execution" in PROCESSES
+
+
+def test_live_test_clock_only_against_loopback(daemon_factory, tmp_path):
+    keys = tmp_path / "keys"
+    write_keys(keys, "a", "b", 0o600)
+    base = {"mode": "live", "sim": None, "exchange.keys_file": str(keys),
+            "clock.start": "2026-06-24T03:00:00Z", "clock.rate": 10}
+
+    def check(url):
+        r = OrderRig(daemon_factory, dict(base, **{"exchange.base_url": url}))
+        return subprocess.run([binary("tradingd"), "-c", str(r.d.config_path), "--check-config"],
+                              capture_output=True, text=True, timeout=30)
+    for url in ("http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9"):
+        assert check(url).returncode == 0, (url, check(url).stderr)
+    for url in ("https://api.upbit.com", "http://localhost.example.com:9",
+                ["http://127.0.0.1:9", "http://10.0.0.1:9"]):
+        res = check(url)
+        assert res.returncode != 0 and "unless every exchange.base_url is a loopback" in \
+            res.stderr, (url, res.stderr)
+
+
+def test_live_mode_refuses_crash_points(daemon_factory, tmp_path):
+    with Sim(["--markets", "KRW-BTC,KRW-ETH"]) as sim:
+        keys = tmp_path / "keys"
+        write_keys(keys, "a", "b", 0o600)
+        r = OrderRig(daemon_factory, {"mode": "live", "sim": None,
+                                      "exchange.base_url": "http://127.0.0.1:%d" % sim.port,
+                                      "exchange.keys_file": str(keys)},
+                     env={"TRADINGD_FAULT": "order-execution:crash-at:after-post"})
+        r.d.start(wait_running=False)
+        from conftest import wait_for
+        wait_for(lambda: "crash points (TRADINGD_FAULT) are for tests and refused in live mode"
+                 in r.d.log_text(), 15, what="the refusal")
+        assert r.d.state("order-execution") != "RUNNING"
