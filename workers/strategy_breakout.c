@@ -115,7 +115,14 @@ static int breakout_init(struct strat_market *m, char *err, size_t len)
 	}
 	b->ma_days = (int)(ma_days / DEC8_ONE);
 	b->stop = pct / 100;
-	b->flatten = strcmp(m->host->param(m, "on_window_close"), "hold") != 0;
+	const char *close = m->host->param(m, "on_window_close");
+
+	if (strcmp(close, "flatten") != 0 && strcmp(close, "hold") != 0) {
+		snprintf(err, len, "%s: on_window_close=%s: expected flatten or hold", m->market,
+			 close);
+		return -1;
+	}
+	b->flatten = strcmp(close, "flatten") == 0;
 	/* A checkpoint of today gives back the target; the signals table says the rest. */
 	saved = m->saved_state ? json_loads(m->saved_state, 0, NULL) : NULL;
 	if (saved) {

@@ -155,19 +155,25 @@ def test_breakout_day_pause_restart_stop_loss_and_window_close(daemon_factory):
         assert len(intents(d, "ask")) == 2 and len(intents(d, "bid")) == 2
 
 
-def test_daily_loss_limit_pauses_entries(daemon_factory):
+def test_no_entry_while_order_execution_is_down_nor_past_the_loss_limit(daemon_factory):
     clock = shared_clock(RATE, START_MS)
     with Sim(["--markets", ",".join(MARKETS)], admin=True, env={"TRADINGD_CLOCK": clock}) as sim:
         d = rig(daemon_factory, sim, clock, {"strategy.daily_loss_limit_krw": 10000}).start()
-        # A losing fill of today, as order-execution records it: -12,000 KRW realised (its fee in).
+        d.ctl("stop", "order-execution", check=True)
+        tg = wait_until(lambda: targets(d), 20)
+        assert tg, (strategy_details(d), d.log_text()[-3000:])
+        push_above(sim, tg)
+        assert wait_until(lambda: refused_for(d, "order-execution or market-data is not"
+                                                 " running"), 10), strategy_details(d)
+        assert intents(d, "bid") == []
+        # A losing fill of today, as order-execution records it: -12,000 KRW realised (its fee
+        # in). With order-execution back, the limit pauses trading before any entry.
         with db_of(d, ro=False) as db:
             db.execute("INSERT INTO fills VALUES('t-1', 'o-1', 'KRW-BTC', 'ask', 1, 1, 1,"
                        " ?, ?, ?, ?, ?)", (60 * 10**8, -12000 * 10**8, START_MS + 120000, DAY,
                                            START_MS))
             db.commit()
-        tg = wait_until(lambda: targets(d), 20)
-        assert tg, (strategy_details(d), d.log_text()[-3000:])
-        push_above(sim, tg)
+        d.ctl("start", "order-execution", check=True)
         assert wait_until(lambda: json.loads(d.ctl("--json", "status").stdout)["paused"], 10)
         with db_of(d) as db:
             paused, reason, by = db.execute("SELECT paused, reason, changed_by FROM"
@@ -178,7 +184,13 @@ def test_daily_loss_limit_pauses_entries(daemon_factory):
         assert len(alerts) == 1 and alerts[0][0] == "critical", alerts
         assert wait_until(lambda: refused_for(d, "paused"), 10), strategy_details(d)
         assert intents(d, "bid") == []
-        # pause --cancel-open says so when order-execution cannot cancel.
+        # pause --cancel-open has order-execution cancel its open orders, and says so when
+        # order-execution cannot.
+        res = d.ctl("pause", "--cancel-open")
+        assert res.returncode == 0 and "cancelling every open order" in res.stdout, res
+        assert wait_until(lambda: "pause --cancel-open: run" in d.log_text(), 10)
+        assert "failed" not in [ln for ln in d.log_text().splitlines()
+                                if "pause --cancel-open: run" in ln][0]
         d.ctl("stop", "order-execution", check=True)
         res = d.ctl("pause", "--cancel-open")
         assert res.returncode == 1 and "NOT cancelled" in res.stderr + res.stdout, res
