@@ -75,7 +75,7 @@ int oe_keys_load(struct oe *oe)
 	const struct config_list *acc = &oe->w->cfg.s.sim.accounts;
 	int rc;
 
-	if (!env && (oe->mode != 0 /* MODE_SIM */ || acc->n == 0))
+	if (!env && (oe->mode != MODE_SIM || acc->n == 0))
 		return 0; /* paper mode, or no account: exchange calls fail with -EPERM */
 	oe->keys = locked_page();
 	if (!oe->keys)
