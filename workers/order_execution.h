@@ -132,6 +132,13 @@ void oe_rollback(struct oe *oe, const char *what);
 int oe_set_intent(struct oe *oe, int64_t id, const char *state, const char *reason);
 int oe_last_attempt(struct oe *oe, int64_t intent_id, int *attempt, char *ident, size_t len,
 		    char *state, size_t slen);
+/* When the attempt was committed as sending (daemon time, 0 when unknown) and the answer
+ * noted for it while its outcome is checked ("" when none). */
+void oe_attempt_info(struct oe *oe, int64_t intent_id, int attempt, int64_t *sent_ms, char *note,
+		     size_t len);
+/* Notes the POST's answer on an attempt still 'sending' (acted on once it is known that the
+ * order is not on the exchange), and marks the intent 'unknown'; one transaction. */
+int oe_attempt_note(struct oe *oe, int64_t intent_id, int attempt, const char *note);
 int oe_mark_sending(struct oe *oe, const struct oe_intent *it, int attempt, const char *ident);
 int oe_resolve_attempt(struct oe *oe, int64_t intent_id, int attempt, const char *state,
 		       const char *order_uuid, const char *error);

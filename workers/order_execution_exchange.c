@@ -9,6 +9,9 @@
 #include "common/log.h"
 #include "workers/order_execution.h"
 
+/* How an attempt's note says that the POST was answered with a definite refusal. */
+#define REFUSED_NOTE "refused: "
+
 struct step {
 	struct oe *oe;
 	struct oe_intent it;
@@ -19,6 +22,7 @@ struct step {
 	 * lookup by identifier has shown that the order is not on the exchange. */
 	enum oe_outcome outcome;
 	char why[400];
+	int64_t sent_ms; /* daemon time the attempt was committed as sending */
 };
 
 static void step_end(struct step *s)
@@ -141,6 +145,17 @@ static void on_resolved(void *arg, const struct upbit_result *r, const struct up
 		placed(s, o);
 		return;
 	}
+	if (r->status == UPBIT_ERR_API && r->http_status == 404 &&
+	    (double)(clock_now_ms() - s->sent_ms) / clock_rate() <
+		    (double)s->oe->w->cfg.s.exchange.request_timeout_ms) {
+		/* An order just sent may not be visible yet: absence is believed only once the
+		 * request itself would have timed out. */
+		log_info("intent %" PRId64 ": %s not on the exchange yet: looked up again at the "
+			 "next scan",
+			 s->it.id, s->ident);
+		step_end(s);
+		return;
+	}
 	if (r->status == UPBIT_ERR_API && r->http_status == 404) {
 		s->oe->unknown_resolved++;
 		if (s->outcome == OE_REFUSED) {
@@ -207,9 +222,15 @@ static void on_created(void *arg, const struct upbit_result *r, const struct upb
 			 r->http_status);
 	log_warnx("intent %" PRId64 ": %s answered %s: looking it up by identifier", s->it.id,
 		  s->ident, s->why);
-	if (s->outcome != OE_REFUSED &&
-	    oe_set_intent(oe, s->it.id, "unknown", upbit_status_name(r->status)) < 0)
-		log_warnx("db: intent %" PRId64 " stays 'sending'", s->it.id);
+	{
+		char note[sizeof(s->why) + 16];
+
+		/* Kept with the attempt: a lookup that must wait, or a crash, does not lose it. */
+		snprintf(note, sizeof(note), "%s%s", s->outcome == OE_REFUSED ? REFUSED_NOTE : "",
+			 s->why);
+		if (oe_attempt_note(oe, s->it.id, s->attempt, note) < 0)
+			log_warnx("db: intent %" PRId64 " stays 'sending'", s->it.id);
+	}
 	resolve_by_identifier(s);
 }
 
@@ -237,6 +258,7 @@ static void place(struct step *s)
 		step_end(s);
 		return;
 	}
+	s->sent_ms = clock_now_ms();
 	oe_crash_point(oe, OE_CRASH_AFTER_SENDING);
 	/* limit: price and volume; price (a buy by total): the total in price; market: volume. */
 	if (strcmp(s->it.ord_type, "price") == 0) {
@@ -279,9 +301,21 @@ void oe_exchange_step(struct oe *oe, int64_t intent_id)
 	} else if (strcmp(s->it.state, "sending") == 0 || strcmp(s->it.state, "unknown") == 0) {
 		if (oe_last_attempt(oe, intent_id, &s->attempt, s->ident, sizeof(s->ident), state,
 				    sizeof(state)) == 0 &&
-		    strcmp(state, "sending") == 0)
+		    strcmp(state, "sending") == 0) {
+			char note[sizeof(s->why) + 16];
+
+			oe_attempt_info(oe, intent_id, s->attempt, &s->sent_ms, note, sizeof(note));
+			if (strncmp(note, REFUSED_NOTE, strlen(REFUSED_NOTE)) == 0) {
+				s->outcome = OE_REFUSED;
+				snprintf(s->why, sizeof(s->why), "%.*s", (int)sizeof(s->why) - 1,
+					 note + strlen(REFUSED_NOTE));
+			} else {
+				s->outcome = OE_UNKNOWN;
+				snprintf(s->why, sizeof(s->why), "%.*s", (int)sizeof(s->why) - 1,
+					 note);
+			}
 			resolve_by_identifier(s);
-		else {
+		} else {
 			oe_set_intent(oe, intent_id, "pending", NULL);
 			step_end(s);
 		}

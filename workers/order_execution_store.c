@@ -208,6 +208,54 @@ int oe_last_attempt(struct oe *oe, int64_t intent_id, int *attempt, char *ident,
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
+void oe_attempt_info(struct oe *oe, int64_t intent_id, int attempt, int64_t *sent_ms, char *note,
+		     size_t len)
+{
+	sqlite3_stmt *q;
+
+	*sent_ms = 0;
+	note[0] = '\0';
+	if (sqlite3_prepare_v2(oe->db,
+			       "SELECT sent_ms, error FROM order_attempts WHERE intent_id = ? AND "
+			       "attempt = ?",
+			       -1, &q, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(q, 1, intent_id);
+	sqlite3_bind_int(q, 2, attempt);
+	if (sqlite3_step(q) == SQLITE_ROW) {
+		*sent_ms = sqlite3_column_int64(q, 0);
+		copy_col(q, 1, note, len);
+	}
+	sqlite3_finalize(q);
+}
+
+int oe_attempt_note(struct oe *oe, int64_t intent_id, int attempt, const char *note)
+{
+	sqlite3_stmt *q;
+	int rc;
+
+	if (oe_begin(oe) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(
+		    oe->db,
+		    "UPDATE order_attempts SET error = ? WHERE intent_id = ? AND attempt "
+		    "= ? AND state = 'sending'",
+		    -1, &q, NULL) != SQLITE_OK) {
+		oe_rollback(oe, "attempt note");
+		return -1;
+	}
+	sqlite3_bind_text(q, 1, note, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(q, 2, intent_id);
+	sqlite3_bind_int(q, 3, attempt);
+	rc = sqlite3_step(q);
+	sqlite3_finalize(q);
+	if (rc != SQLITE_DONE || oe_set_intent(oe, intent_id, "unknown", NULL) < 0) {
+		oe_rollback(oe, "attempt note");
+		return -1;
+	}
+	return oe_commit(oe);
+}
+
 /* The attempt and the intent's state in one committed transaction (synchronous=FULL): after
  * this, a crash leaves 'sending', which the next start resolves by identifier. */
 int oe_mark_sending(struct oe *oe, const struct oe_intent *it, int attempt, const char *ident)
