@@ -155,8 +155,13 @@ def test_chaos_kills_lose_and_double_nothing(daemon_factory):
             ours = c.execute("SELECT count(*) FROM order_intents WHERE signal_id IS NOT NULL"
                              ).fetchone()[0]
             exits = {m for (m,) in c.execute("SELECT market FROM signals WHERE kind = 'exit'")}
+            strat = c.execute("SELECT i.id, i.market, i.side, i.state, i.reason, s.kind, s.day"
+                              " FROM order_intents i JOIN signals s ON s.id = i.signal_id"
+                              ).fetchall()
         assert entries and all(n == 1 for _m, _d, n in entries), entries
-        assert exits == set(MARKETS), exits
+        # Each market entered was sold at the close (a market may see no entry: the strategy
+        # enters no market while order-execution is down, and here it is down often).
+        assert exits == {m for m, _d, _n in entries}, (exits, entries, strat, r.positions())
         assert ours >= len(MARKETS), ours
         by_intent = {}
         for o in r.sim_orders()["orders"]:
