@@ -139,6 +139,8 @@ void oe_attempt_info(struct oe *oe, int64_t intent_id, int attempt, int64_t *sen
 /* Notes the POST's answer on an attempt still 'sending' (acted on once it is known that the
  * order is not on the exchange), and marks the intent 'unknown'; one transaction. */
 int oe_attempt_note(struct oe *oe, int64_t intent_id, int attempt, const char *note);
+/* Attempts of the intent that ended absent with an answer (not with never_note). */
+int64_t oe_attempts_turned_down(struct oe *oe, int64_t intent_id, const char *never_note);
 int oe_mark_sending(struct oe *oe, const struct oe_intent *it, int attempt, const char *ident);
 int oe_resolve_attempt(struct oe *oe, int64_t intent_id, int attempt, const char *state,
 		       const char *order_uuid, const char *error);

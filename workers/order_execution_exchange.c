@@ -11,6 +11,9 @@
 
 /* How an attempt's note says that the POST was answered with a definite refusal. */
 #define REFUSED_NOTE "refused: "
+/* An attempt that got no answer at all (a crash before or during the POST): the exchange did
+ * not turn it down, so it does not count against orders.max_attempts. */
+#define NEVER_ANSWERED_NOTE "not on the exchange after an unknown outcome"
 
 struct step {
 	struct oe *oe;
@@ -164,7 +167,7 @@ static void on_resolved(void *arg, const struct upbit_result *r, const struct up
 		}
 		log_notice("intent %" PRId64 ": %s is not on the exchange: a new attempt follows",
 			   s->it.id, s->ident);
-		not_placed(s, s->why[0] ? s->why : "not on the exchange after an unknown outcome");
+		not_placed(s, s->why[0] ? s->why : NEVER_ANSWERED_NOTE);
 		return;
 	}
 	log_warnx("intent %" PRId64 ": cannot look %s up (%s %s): again at the next scan", s->it.id,
@@ -243,7 +246,8 @@ static void place(struct step *s)
 					 .ord_type = s->it.ord_type,
 					 .identifier = s->ident};
 
-	if (s->it.attempts >= oe->w->cfg.s.orders.max_attempts) {
+	if (oe_attempts_turned_down(oe, s->it.id, NEVER_ANSWERED_NOTE) >=
+	    oe->w->cfg.s.orders.max_attempts) {
 		if (oe_set_intent(oe, s->it.id, "failed",
 				  "the exchange took none of the attempts") == 0)
 			oe_alert(oe, OUTBOX_WARNING, "order_failed",

@@ -193,11 +193,8 @@ void oe_paper_step(struct oe *oe, int64_t intent_id)
 	}
 	if (strcmp(pp->it.state, "pending") == 0) {
 		oe_crash_point(oe, OE_CRASH_PICKED_UP);
-		if (pp->it.attempts >= oe->w->cfg.s.orders.max_attempts) {
-			oe_set_intent(oe, intent_id, "failed", "no attempt could be made");
-			paper_end(pp);
-			return;
-		}
+		/* No exchange can turn a paper attempt down: orders.max_attempts does not apply;
+		 * only a crash ends one, and then the next attempt goes on. */
 		pp->attempt = pp->it.attempts + 1;
 		oe_identifier(oe->instance, intent_id, pp->attempt, pp->ident, sizeof(pp->ident));
 		if (oe_mark_sending(oe, &pp->it, pp->attempt, pp->ident) < 0) {

@@ -229,6 +229,25 @@ void oe_attempt_info(struct oe *oe, int64_t intent_id, int attempt, int64_t *sen
 	sqlite3_finalize(q);
 }
 
+int64_t oe_attempts_turned_down(struct oe *oe, int64_t intent_id, const char *never_note)
+{
+	sqlite3_stmt *q;
+	int64_t n = 0;
+
+	if (sqlite3_prepare_v2(
+		    oe->db,
+		    "SELECT count(*) FROM order_attempts WHERE intent_id = ? AND state = "
+		    "'absent' AND error <> ?",
+		    -1, &q, NULL) != SQLITE_OK)
+		return 0;
+	sqlite3_bind_int64(q, 1, intent_id);
+	sqlite3_bind_text(q, 2, never_note, -1, SQLITE_STATIC);
+	if (sqlite3_step(q) == SQLITE_ROW)
+		n = sqlite3_column_int64(q, 0);
+	sqlite3_finalize(q);
+	return n;
+}
+
 int oe_attempt_note(struct oe *oe, int64_t intent_id, int attempt, const char *note)
 {
 	sqlite3_stmt *q;

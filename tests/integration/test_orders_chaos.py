@@ -160,8 +160,9 @@ def test_chaos_kills_lose_and_double_nothing(daemon_factory):
                               ).fetchall()
         assert entries and all(n == 1 for _m, _d, n in entries), entries
         # Each market entered was sold at the close (a market may see no entry: the strategy
-        # enters no market while order-execution is down, and here it is down often).
-        assert exits == {m for m, _d, _n in entries}, (exits, entries, strat, r.positions())
+        # enters no market while order-execution is down, and here it is down often; and it
+        # flattens at the close what the test's own intents bought too).
+        assert {m for m, _d, _n in entries} <= exits, (exits, entries, strat, r.positions())
         assert ours >= len(MARKETS), ours
         by_intent = {}
         for o in r.sim_orders()["orders"]:
