@@ -38,10 +38,13 @@ ALL_SRCS  := $(wildcard common/*.c ipc/*.c supervisor/*.c workers/*.c workers/*/
 LIB_SRCS  := $(filter-out %_main.c,$(ALL_SRCS))
 SIM_SRCS  := $(filter-out %_main.c,$(wildcard sim/*.c))
 TEST_SRCS := $(wildcard tests/unit/test_*.c)
+# Strategy plugins the integration tests load (a good one and a wrong interface version).
+PLUGIN_SRCS := $(wildcard tests/plugins/*.c)
 
 LIB_OBJS  := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 SIM_OBJS  := $(SIM_SRCS:%.c=$(BUILD)/%.o)
 TESTS     := $(TEST_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+PLUGINS   := $(PLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 PROGRAMS  := $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradingd-api $(BIN)/tradectl \
 	     $(BIN)/upbit-sim
 
@@ -88,7 +91,11 @@ $(BUILD)/tests/%: tests/unit/%.c $(BUILD)/libsim.a $(BUILD)/libtd.a
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(filter %.c %.a,$^) -lcmocka $(SIM_LIBS) $(LIBS)
 
-unit: $(TESTS)
+$(BUILD)/tests/plugins/%.so: tests/plugins/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $<
+
+unit: $(TESTS) $(PLUGINS)
 
 run: deps $(PROGRAMS)
 	@mkdir -p var

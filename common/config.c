@@ -16,6 +16,8 @@
 #include "clock.h"
 #include "job_spec.h"
 #include "log.h"
+#include "strategy_conf.h"
+#include "tzone.h"
 
 #define CONFIG_MAX_FILE_BYTES (1 << 20)
 
@@ -476,6 +478,49 @@ static void check_accounts(struct validation *v)
 	}
 }
 
+static int followed(const struct config_list *l, const char *market)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (strcmp(l->v[i], market) == 0)
+			return 1;
+	return 0;
+}
+
+/* Market entries, the window's times and its zone: the worker would refuse them at start. */
+static void check_strategy(struct validation *v)
+{
+	const struct config_list *m = &v->cfg->s.strategy.markets;
+	struct strat_entry e;
+	char path[64], err[160];
+	struct tzone *z;
+
+	for (size_t i = 0; i < m->n; i++) {
+		snprintf(path, sizeof(path), "strategy.markets[%zu]", i);
+		if (strat_entry_parse(m->v[i], &e, err, sizeof(err)) < 0) {
+			add_error(v, path, "%s", err);
+			continue;
+		}
+		if (!followed(&v->cfg->s.market_data.markets, e.market))
+			add_error(v, path,
+				  "%s is not in market_data.markets: it would have no prices",
+				  e.market);
+		for (size_t j = 0; j < i; j++)
+			if (strat_entry_parse(m->v[j], &(struct strat_entry){0}, err,
+					      sizeof(err)) == 0 &&
+			    strncmp(m->v[j], e.market, strlen(e.market)) == 0 &&
+			    (m->v[j][strlen(e.market)] == '\0' || m->v[j][strlen(e.market)] == ':'))
+				add_error(v, path, "%s is listed twice", e.market);
+	}
+	if (strat_time_of_day(v->cfg->s.strategy.window_open) < 0)
+		add_error(v, "strategy.window_open", "expected HH:MM (00:00 to 24:00)");
+	if (strat_time_of_day(v->cfg->s.strategy.window_close) < 0)
+		add_error(v, "strategy.window_close", "expected HH:MM (00:00 to 24:00)");
+	z = tzone_load(v->cfg->s.strategy.timezone, err, sizeof(err));
+	if (!z)
+		add_error(v, "strategy.timezone", "%s", err);
+	tzone_free(z);
+}
+
 /* The account must exist and must not be root: the whole tree drops to it. */
 static void check_user(struct validation *v)
 {
@@ -545,6 +590,22 @@ static void check_jobs(struct validation *v)
 	}
 }
 
+/* 1 when every URL's host is 127.x.x.x, [::1] or localhost: a local exchange for tests. */
+static int all_loopback(const struct config_list *urls)
+{
+	for (size_t i = 0; i < urls->n; i++) {
+		const char *h = strstr(urls->v[i], "://");
+
+		h = h ? h + 3 : urls->v[i];
+		if (strncmp(h, "127.", 4) != 0 && strncmp(h, "[::1]", 5) != 0 &&
+		    strncmp(h, "localhost", 9) != 0)
+			return 0;
+		if (strncmp(h, "localhost", 9) == 0 && h[9] != ':' && h[9] != '/' && h[9] != '\0')
+			return 0;
+	}
+	return urls->n > 0;
+}
+
 /* Rules that tie keys together; each is reported at the key a reader would change. */
 static int http_url(const char *url)
 {
@@ -581,8 +642,12 @@ static void validate_relations(struct validation *v)
 {
 	const struct config_settings *s = &v->cfg->s;
 
-	if (s->clock.test && s->mode == MODE_LIVE)
-		add_error(v, "clock", "a test clock is refused in live mode");
+	if (s->clock.test && s->mode == MODE_LIVE && !all_loopback(&s->exchange.base_url))
+		add_error(v, "clock",
+			  "a test clock is refused in live mode unless every exchange.base_url "
+			  "is a loopback address (a local exchange for tests)");
+	if (get_path(v->cfg->file, "clock.origin") && !s->clock.test)
+		add_error(v, "clock.origin", "clock.origin needs clock.start");
 	if (get_path(v->cfg->file, "clock.rate") && !s->clock.test)
 		add_error(v, "clock.start", "clock.rate needs clock.start");
 	if (s->supervisor.heartbeat_timeout_ms <= s->supervisor.heartbeat_interval_ms)
@@ -594,6 +659,7 @@ static void validate_relations(struct validation *v)
 	if (s->mode == MODE_LIVE && s->exchange.keys_file[0] == '\0')
 		add_error(v, "exchange.keys_file", "live mode needs a keys file");
 	check_accounts(v);
+	check_strategy(v);
 	check_user(v);
 	check_group(v);
 	check_notifier(v);

@@ -66,7 +66,8 @@ struct config_settings {
 		int enabled;
 	} workers[ROLE_WORKER_COUNT];
 	struct {
-		int64_t start_ms; /* meaningful when test is 1 */
+		int64_t start_ms;  /* meaningful when test is 1 */
+		int64_t origin_ms; /* real instant at which the clock read start_ms; 0: at start */
 		double rate;
 		int test; /* clock.start was given */
 	} clock;
@@ -79,6 +80,10 @@ struct config_settings {
 		struct config_list markets;
 		int64_t ticker_interval_ms, stale_after_s, backfill_max_minutes, candle_grace_ms;
 	} market_data;
+	struct config_orders {
+		int64_t scan_interval_ms, balance_interval_ms, limit_timeout_ms, max_attempts,
+			paper_slippage_bps, paper_fee_bps;
+	} orders;
 	struct {
 		const char *listen;
 		int64_t seed;
@@ -124,6 +129,16 @@ struct config_settings {
 		int64_t queue_max, jump_threshold_ms, max_missed_rows;
 		struct job_table *table; /* jobs.defs parsed (CONFIG_FULL only; else NULL) */
 	} jobs;
+	struct {
+		struct config_list markets; /* "MARKET[:STRATEGY[:key=value,...]]" */
+		const char *name, *timezone, *window_open, *window_close;
+		double k, stop_loss_pct, balance_share;
+		int64_t ma_days, check_interval_s, order_krw, max_position_krw, max_total_krw,
+			max_orders_per_day, daily_loss_limit_krw;
+		int on_window_close; /* index of flatten|hold */
+		int buy_type;	     /* index of market|limit */
+		int sizing;	     /* index of fixed|balance_share */
+	} strategy;
 };
 
 struct config_key {

@@ -155,11 +155,39 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY, changed_ms INTEGER NOT NULL, uid INTEGER NOT NULL,"
 	"  job TEXT NOT NULL, what TEXT NOT NULL, before TEXT NOT NULL,"
 	"  after TEXT NOT NULL) STRICT;",
+	/* 8: issue 7 (orders): a random id drawn once per database and part of every exchange
+	 * identifier, so that a fresh database never reuses one the exchange has burned. */
+	"CREATE TABLE exec_instance ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), instance TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL) STRICT;",
+	/* 9: issue 7 (strategy): candle prices in exact integer units of 1e-8 in a STRICT
+	 * table. Stored REALs had at most 8 places, so rounding x * 1e8 recovers them exactly
+	 * (below 2^53 units, and a whole number above it is exact as it is). Volumes become
+	 * decimal text: a day's volume can exceed dec8's range. */
+	"CREATE TABLE candles_e8 ("
+	"  market TEXT NOT NULL, unit INTEGER NOT NULL, start_ms INTEGER NOT NULL,"
+	"  open_e8 INTEGER NOT NULL, high_e8 INTEGER NOT NULL, low_e8 INTEGER NOT NULL,"
+	"  close_e8 INTEGER NOT NULL, volume TEXT NOT NULL, quote_volume TEXT NOT NULL,"
+	"  last_trade_ms INTEGER NOT NULL, stored_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (market, unit, start_ms)) STRICT, WITHOUT ROWID;"
+	"INSERT INTO candles_e8 SELECT market, unit, start_ms,"
+	"  CAST(round(open * 100000000.0) AS INTEGER), CAST(round(high * 100000000.0) AS INTEGER),"
+	"  CAST(round(low * 100000000.0) AS INTEGER), CAST(round(close * 100000000.0) AS INTEGER),"
+	"  rtrim(rtrim(printf('%.8f', volume), '0'), '.'),"
+	"  rtrim(rtrim(printf('%.8f', quote_volume), '0'), '.'),"
+	"  last_trade_ms, stored_ms FROM candles;"
+	"DROP TABLE candles;"
+	"ALTER TABLE candles_e8 RENAME TO candles;",
 };
 
 int db_schema_version(void)
 {
 	return (int)(sizeof(migrations) / sizeof(migrations[0]));
+}
+
+const char *db_migration_sql(int version)
+{
+	return version >= 1 && version <= db_schema_version() ? migrations[version - 1] : NULL;
 }
 
 int db_exec(sqlite3 *db, const char *sql)

@@ -27,6 +27,9 @@ sqlite3 *db_open_worker(const char *data_dir, int busy_ms);
 int db_migrate(sqlite3 *db);
 /* The version this build's schema ends at. */
 int db_schema_version(void);
+/* The SQL that moves the schema from version - 1 to version (1-based); NULL outside. For
+ * tests of a migration on rows of the older schema. */
+const char *db_migration_sql(int version);
 /* Returns PRAGMA user_version, or -1. */
 int db_user_version(sqlite3 *db);
 /* Executes SQL without results; logs and returns -1 on error. */

@@ -69,11 +69,13 @@ struct ipc_ready {
 	uint32_t role;
 };
 
+/* Prices and volumes in exact units of 1e-8 (common/dec8.h); a volume beyond dec8's range
+ * is -1. */
 struct ipc_tick {
 	char market[IPC_MARKET_LEN];
 	int64_t trade_ts_ms;
-	double price;
-	double acc_volume_24h;
+	int64_t price_e8;
+	int64_t acc_volume_24h_e8;
 };
 
 struct ipc_candle {
@@ -81,7 +83,7 @@ struct ipc_candle {
 	int64_t start_ms;
 	int32_t unit_min;
 	int32_t reserved;
-	double open, high, low, close, volume;
+	int64_t open_e8, high_e8, low_e8, close_e8, volume_e8;
 };
 
 struct ipc_market_state {

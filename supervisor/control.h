@@ -46,6 +46,8 @@ struct control_wait {
 void control_quote(const char *arg, char *out, size_t len);
 /* {"ok":false,"error":fmt} with its one %s replaced by arg, quoted. */
 json_t *control_fail(const char *fmt, const char *arg);
+/* control_reports.c: "orders", "trades" or "pnl" from the trading tables. */
+json_t *control_trading_report(struct supervisor *sup, const char *cmd, json_t *args);
 /* Resolves args to distinct processes: names, or "all" (the enabled ones). Returns the count,
  * or -1 with *bad set to the offending argument. */
 int control_select(struct supervisor *sup, json_t *args, struct proc **out, int allow_all,
@@ -64,6 +66,14 @@ json_t *control_alerts(struct supervisor *sup, json_t *args);
 /* control_wait.c */
 /* Sends the events of cmd ("start", "stop", "restart") to the processes args names. Returns the
  * reply when it is known at once, else NULL with *wait set. */
+/* control_trading.c: pause [--cancel-open], resume, positions; status's trading members. */
+json_t *control_pause(struct supervisor *sup, json_t *args);
+json_t *control_resume(struct supervisor *sup, json_t *args);
+json_t *control_positions(struct supervisor *sup, json_t *args);
+void control_trading_status(struct supervisor *sup, json_t *reply);
+/* Whether the trading window is open now, from the clock and strategy.window_* (a level, as
+ * the strategy derives it): 1, 0, or -1 when the zone cannot be read. */
+int control_window_open(const struct supervisor *sup);
 json_t *control_lifecycle(struct supervisor *sup, json_t *args, const char *cmd,
 			  struct control_wait **wait);
 /* Notes what each process has reached; called on every state change, as it happens, so that a

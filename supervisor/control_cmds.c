@@ -128,11 +128,15 @@ static json_t *cmd_status(struct supervisor *sup, json_t *args)
 		for (int i = 0; i < n; i++)
 			json_array_append_new(workers, proc_json(sel[i]));
 	}
-	return json_pack("{s:b, s:o, s:{s:i, s:I, s:s, s:s, s:b}}", "ok", 1, "workers", workers,
-			 "daemon", "pid", (int)getpid(), "uptime_s",
-			 (json_int_t)((clock_mono_ms() - sup->start_mono) / 1000), "version",
-			 TRADINGD_VERSION, "mode", config_mode_name(sup->cfg.s.mode), "test_clock",
-			 clock_is_test());
+	json_t *reply = json_pack("{s:b, s:o, s:{s:i, s:I, s:s, s:s, s:b}}", "ok", 1, "workers",
+				  workers, "daemon", "pid", (int)getpid(), "uptime_s",
+				  (json_int_t)((clock_mono_ms() - sup->start_mono) / 1000),
+				  "version", TRADINGD_VERSION, "mode",
+				  config_mode_name(sup->cfg.s.mode), "test_clock", clock_is_test());
+
+	if (reply)
+		control_trading_status(sup, reply);
+	return reply;
 }
 
 /* tradectl top: what the monitor's last round saw, per process and for the system. */
@@ -340,6 +344,15 @@ json_t *control_dispatch(struct supervisor *sup, json_t *request, struct control
 		reply = cmd_pid(sup, args);
 	} else if (strcmp(cmd, "alerts") == 0) {
 		reply = control_alerts(sup, args);
+	} else if (strcmp(cmd, "pause") == 0) {
+		reply = control_pause(sup, args);
+	} else if (strcmp(cmd, "resume") == 0) {
+		reply = control_resume(sup, args);
+	} else if (strcmp(cmd, "positions") == 0) {
+		reply = control_positions(sup, args);
+	} else if (strcmp(cmd, "orders") == 0 || strcmp(cmd, "trades") == 0 ||
+		   strcmp(cmd, "pnl") == 0) {
+		reply = control_trading_report(sup, cmd, args);
 	} else if (strcmp(cmd, "version") == 0) {
 		reply = json_pack("{s:b, s:s, s:i, s:i}", "ok", 1, "version", TRADINGD_VERSION,
 				  "ipc_version", IPC_VERSION, "schema_version",

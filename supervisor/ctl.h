@@ -66,6 +66,12 @@ enum ctl_command {
 	CTL_CMD_ALERTS,
 	CTL_CMD_JOBS,
 	CTL_CMD_JOB,
+	CTL_CMD_PAUSE,
+	CTL_CMD_RESUME,
+	CTL_CMD_POSITIONS,
+	CTL_CMD_ORDERS,
+	CTL_CMD_TRADES,
+	CTL_CMD_PNL,
 };
 
 struct ctl_command_info {

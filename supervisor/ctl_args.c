@@ -38,6 +38,18 @@ const struct ctl_command_info ctl_commands[] = {
 	{"job", CTL_CMD_JOB, 2, -1, "job run|pause|resume NAME",
 	 "run NAME now, or pause/resume it (audited); job set NAME KEY=VALUE... changes its "
 	 "keys (audited)"},
+	{"pause", CTL_CMD_PAUSE, 0, 1, "pause [--cancel-open]",
+	 "kill switch: no new entries (kept across restarts); --cancel-open also cancels every "
+	 "open order"},
+	{"resume", CTL_CMD_RESUME, 0, 0, "resume", "lift the kill switch: entries allowed again"},
+	{"positions", CTL_CMD_POSITIONS, 0, 0, "positions",
+	 "each market's position: volume, cost, realised PnL, fees"},
+	{"orders", CTL_CMD_ORDERS, 0, 3, "orders [--open] [--days N]",
+	 "order intents and their orders (default: the last 7 days; --open: still working)"},
+	{"trades", CTL_CMD_TRADES, 0, 2, "trades [--days N]",
+	 "fills: price, volume, fee, realised PnL (default: the last 7 days)"},
+	{"pnl", CTL_CMD_PNL, 0, 2, "pnl [--days N]",
+	 "realised PnL and fees per day (default: the last 7 days)"},
 	{"help", CTL_CMD_HELP, 0, -1, "help", "this text"},
 	{NULL, 0, 0, 0, NULL, NULL},
 };
@@ -94,6 +106,47 @@ static int take_value(int argc, char **argv, int *i, char letter, const char *lo
 	return 1;
 }
 
+/* orders, trades and pnl: the reports with --open and --days. */
+static int is_trading_report(enum ctl_command cmd)
+{
+	return cmd == CTL_CMD_ORDERS || cmd == CTL_CMD_TRADES || cmd == CTL_CMD_PNL;
+}
+
+/* orders [--open] [--days N], trades and pnl [--days N]: N a whole number of days, 1..3650. */
+static int report_args_check(const struct ctl_options *opt, char *err, size_t errlen)
+{
+	const char *name = opt->command->name;
+	int open = 0, days = 0;
+
+	for (int i = 0; i < opt->nargs; i++) {
+		const char *a = opt->args[i], *n = NULL;
+		char *end;
+		long v;
+
+		if (strcmp(a, "--open") == 0 && opt->command->command == CTL_CMD_ORDERS && !open) {
+			open = 1;
+			continue;
+		}
+		if (strcmp(a, "--days") == 0 && i + 1 < opt->nargs)
+			n = opt->args[++i];
+		else if (strncmp(a, "--days=", 7) == 0)
+			n = a + 7;
+		if (!n || days) {
+			snprintf(err, errlen, "%s: unexpected '%.64s' (see tradectl --help)", name,
+				 a);
+			return -1;
+		}
+		v = strtol(n, &end, 10);
+		if (*n == '\0' || *end != '\0' || v < 1 || v > 3650) {
+			snprintf(err, errlen,
+				 "%s: --days needs a number of days 1..3650, not '%.32s'", name, n);
+			return -1;
+		}
+		days = 1;
+	}
+	return 0;
+}
+
 static int check_arg_count(const struct ctl_options *opt, char *err, size_t errlen)
 {
 	const struct ctl_command_info *c = opt->command;
@@ -114,6 +167,8 @@ static int check_arg_count(const struct ctl_options *opt, char *err, size_t errl
 			 "usage: job run|pause|resume NAME, or job set NAME KEY=VALUE...");
 		return -1;
 	}
+	if (is_trading_report(c->command))
+		return report_args_check(opt, err, errlen);
 	if (opt->nargs < c->min_args) {
 		snprintf(err, errlen, "%s needs a NAME, or 'all'", c->name);
 		return -1;
@@ -177,6 +232,20 @@ int ctl_parse_args(int argc, char **argv, struct ctl_options *opt, char *err, si
 		if (strcmp(a, "--once") == 0 && opt->command &&
 		    opt->command->command == CTL_CMD_TOP) {
 			opt->once = 1;
+			continue;
+		}
+		if (opt->command && opt->command->command == CTL_CMD_PAUSE &&
+		    strcmp(a, "--cancel-open") == 0) {
+			opt->args[opt->nargs++] = a;
+			continue;
+		}
+		/* The trading reports' own options travel as arguments; the daemon checks them. */
+		if (opt->command && is_trading_report(opt->command->command) &&
+		    (strcmp(a, "--open") == 0 || strcmp(a, "--days") == 0 ||
+		     strncmp(a, "--days=", 7) == 0)) {
+			opt->args[opt->nargs++] = a;
+			if (strcmp(a, "--days") == 0 && i + 1 < argc)
+				opt->args[opt->nargs++] = argv[++i];
 			continue;
 		}
 		if (!opt->command) {

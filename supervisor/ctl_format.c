@@ -216,7 +216,12 @@ static enum ctl_outcome render_status(const struct ctl_options *opt, const char 
 		json_t *o = json_object();
 
 		if (!o || json_object_set(o, "workers", workers) < 0 ||
-		    (daemon && json_object_set(o, "daemon", daemon) < 0)) {
+		    (daemon && json_object_set(o, "daemon", daemon) < 0) ||
+		    (json_object_get(reply, "paused") &&
+		     json_object_set(o, "paused", json_object_get(reply, "paused")) < 0) ||
+		    (json_object_get(reply, "window_open") &&
+		     json_object_set(o, "window_open", json_object_get(reply, "window_open")) <
+			     0)) {
 			json_decref(o);
 			fprintf(err, "tradectl: out of memory\n");
 			return CTL_BAD_REPLY;
@@ -376,6 +381,90 @@ static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *w
 	return CTL_OK;
 }
 
+/* One column of a report: a member printed as it came (strings) or as a number. */
+static const char *cell(const json_t *row, const char *key, char *buf, size_t len)
+{
+	const json_t *v = json_object_get(row, key);
+
+	if (json_is_string(v))
+		copy_printable(buf, len, json_string_value(v));
+	else if (json_is_integer(v))
+		snprintf(buf, len, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+/* orders, trades, pnl: one line per row under a header; --json as it came. */
+static enum ctl_outcome render_report(const struct ctl_options *opt, const char *where,
+				      json_t *reply, FILE *out, FILE *err)
+{
+	static const char *const orders_cols[] = {
+		"intent",	   "market",   "side",	   "ord_type", "state",
+		"executed_volume", "paid_fee", "attempts", "reason",   NULL};
+	static const char *const trades_cols[] = {"market", "side", "price",	"volume",
+						  "funds",  "fee",  "realized", NULL};
+	static const char *const pnl_cols[] = {"day",	 "realized", "fees", "fills",
+					       "bought", "sold",     NULL};
+	const char *key = opt->command->command == CTL_CMD_ORDERS   ? "orders"
+			  : opt->command->command == CTL_CMD_TRADES ? "trades"
+								    : "days";
+	const char *const *cols = opt->command->command == CTL_CMD_ORDERS   ? orders_cols
+				  : opt->command->command == CTL_CMD_TRADES ? trades_cols
+									    : pnl_cols;
+	json_t *rows = json_object_get(reply, key), *row;
+	size_t i;
+
+	if (!json_is_array(rows))
+		return bad_reply(err, where, opt->command->name, "no rows array");
+	if (opt->json) {
+		print_json(reply, out);
+		return CTL_OK;
+	}
+	for (const char *const *c = cols; *c; c++)
+		fprintf(out, "%-*s", c[1] ? 16 : 0, *c);
+	fputc('\n', out);
+	json_array_foreach(rows, i, row)
+	{
+		for (const char *const *c = cols; *c; c++) {
+			char buf[256];
+
+			fprintf(out, "%-*s ", c[1] ? 15 : 0, cell(row, *c, buf, sizeof(buf)));
+		}
+		fputc('\n', out);
+	}
+	return CTL_OK;
+}
+
+static enum ctl_outcome render_positions(const struct ctl_options *opt, const char *where,
+					 json_t *reply, FILE *out, FILE *err)
+{
+	json_t *list = json_object_get(reply, "positions"), *p;
+	char market[32], vol[48], cost[48], real[48], fees[48];
+	size_t i;
+
+	if (!json_is_array(list))
+		return bad_reply(err, where, "positions", "no \"positions\" array");
+	if (opt->json) {
+		print_json(reply, out);
+		return CTL_OK;
+	}
+	fprintf(out, "%-12s %20s %20s %20s %16s\n", "MARKET", "VOLUME", "COST KRW", "REALISED KRW",
+		"FEES KRW");
+	json_array_foreach(list, i, p)
+	{
+		copy_printable(market, sizeof(market), member_str(p, "market"));
+		copy_printable(vol, sizeof(vol), member_str(p, "volume"));
+		copy_printable(cost, sizeof(cost), member_str(p, "cost"));
+		copy_printable(real, sizeof(real), member_str(p, "realized"));
+		copy_printable(fees, sizeof(fees), member_str(p, "fees"));
+		fprintf(out, "%-12s %20s %20s %20s %16s\n", market, vol, cost, real, fees);
+	}
+	if (json_array_size(list) == 0)
+		fprintf(out, "no positions\n");
+	return CTL_OK;
+}
+
 enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, json_t *reply,
 			    FILE *out, FILE *err)
 {
@@ -435,6 +524,14 @@ enum ctl_outcome ctl_render(const struct ctl_options *opt, const char *where, js
 		if (json_object_get(reply, "jobs") || json_object_get(reply, "history"))
 			return render_jobs(opt, where, reply, out, err);
 		break;
+	case CTL_CMD_ORDERS:
+	case CTL_CMD_TRADES:
+	case CTL_CMD_PNL:
+		return render_report(opt, where, reply, out, err);
+	case CTL_CMD_POSITIONS:
+		return render_positions(opt, where, reply, out, err);
+	case CTL_CMD_PAUSE:
+	case CTL_CMD_RESUME:
 	case CTL_CMD_RELOAD:
 	case CTL_CMD_SHUTDOWN:
 	case CTL_CMD_HELP:

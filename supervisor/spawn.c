@@ -15,13 +15,17 @@
 #include "supervisor/supervisor.h"
 
 #define MAX_SIM_ARGS 16
+/* Where order-execution finds the keys file (workers/order_execution.h OE_KEYS_FD). */
+#define KEYS_FD_ENV "TRADINGD_KEYS_FD"
+#define KEYS_FD 4
+#define KEYS_FD_TEXT "4"
 
 extern char **environ;
 
 /* The environment of a child: a minimal one, not whatever started the supervisor (root's
  * shell, systemd's sockets). Kept: the shared test clock and test-only faults, the log format
  * (JOURNAL_STREAM), the zone, and the sanitizers' options of a test build. */
-static char **child_environment(char *extra)
+static char **child_environment(char *extra, char *extra2)
 {
 	static const char *const kept[] = {
 		CLOCK_ENV "=",	 "TRADINGD_FAULT=", "JOURNAL_STREAM=", "TZ=",
@@ -32,12 +36,14 @@ static char **child_environment(char *extra)
 
 	while (environ[n])
 		n++;
-	env = calloc(n + 3, sizeof(*env));
+	env = calloc(n + 4, sizeof(*env));
 	if (!env)
 		return NULL;
 	env[k++] = path;
 	if (extra)
 		env[k++] = extra;
+	if (extra2)
+		env[k++] = extra2;
 	for (size_t i = 0; i < n; i++)
 		for (size_t j = 0; j < sizeof(kept) / sizeof(kept[0]); j++)
 			if (strncmp(environ[i], kept[j], strlen(kept[j])) == 0)
@@ -200,7 +206,11 @@ int spawn_proc(struct proc *p)
 	}
 	if (p->role == ROLE_SIM)
 		accounts = sim_accounts_env(&sup->cfg, &accounts_len);
-	env = child_environment(accounts);
+	/* The keys file reaches order-execution alone, as an open descriptor on a fixed number. */
+	int keys = p->role == ROLE_ORDER_EXECUTION && sup->keys_fd >= 0;
+	static char keys_env[] = KEYS_FD_ENV "=" KEYS_FD_TEXT;
+
+	env = child_environment(accounts, keys ? keys_env : NULL);
 	p->process = calloc(1, sizeof(*p->process));
 	if (!env || !p->process) {
 		free(env);
@@ -224,7 +234,13 @@ int spawn_proc(struct proc *p)
 	opts.env = env;
 	opts.stdio = stdio;
 	opts.stdio_count = 4;
-	/* The bot token reaches the notifier and nothing else (fds 4.. stay closed otherwise). */
+	/* The keys file reaches order-execution alone, the bot token the notifier alone (on
+	 * fixed descriptors; the others of 4.. stay closed). */
+	if (keys) {
+		stdio[KEYS_FD].flags = UV_INHERIT_FD;
+		stdio[KEYS_FD].data.fd = sup->keys_fd;
+		opts.stdio_count = KEYS_FD + 1;
+	}
 	if (p->role == ROLE_NOTIFIER && sup->notifier_token_fd >= 0) {
 		for (int fd = 4; fd < NOTIFIER_TOKEN_FD; fd++)
 			stdio[fd].flags = UV_IGNORE;

@@ -12,6 +12,7 @@
 #include "common/dec8.h"
 #include "common/log.h"
 #include "common/outbox.h"
+#include "supervisor/control.h"
 #include "supervisor/supervisor.h"
 
 #define REPORT_MAX 4096
@@ -73,18 +74,12 @@ static void add_system(struct report *r, struct supervisor *sup)
 	    (long long)(s->last.disk_free_kb / 1024), (long long)(s->last.disk_total_kb / 1024));
 }
 
-/* Whether the strategy's window is open, as its last STATUS said ("window_open"). */
+/* The window as `tradectl status` says it: derived from the clock, like the strategy does. */
 static const char *window_state(const struct supervisor *sup)
 {
-	const char *st = sup->procs[ROLE_STRATEGY].status_json;
+	int open = control_window_open(sup);
 
-	if (!st)
-		return "unknown";
-	if (strstr(st, "\"window_open\":true"))
-		return "open";
-	if (strstr(st, "\"window_open\":false"))
-		return "closed";
-	return "unknown";
+	return open == 1 ? "open" : open == 0 ? "closed" : "unknown";
 }
 
 static int add_trading(struct report *r, struct supervisor *sup)

@@ -487,7 +487,10 @@ static int setup(struct supervisor *sup, const char *config_path)
 	if (sup->cfg.s.clock.test) {
 		char start[40];
 
-		clock_set_test(sup->cfg.s.clock.start_ms, sup->cfg.s.clock.rate, 0);
+		/* With clock.origin a restarted daemon goes on where the timeline is now, as an
+		 * exchange outside the daemon does, instead of starting the day over. */
+		clock_set_test(sup->cfg.s.clock.start_ms, sup->cfg.s.clock.rate,
+			       sup->cfg.s.clock.origin_ms);
 		clock_format(sup->cfg.s.clock.start_ms, 0, start, sizeof(start));
 		log_msg(LOG_LVL_WARN,
 			"TEST CLOCK ACTIVE: time starts at %sZ and runs %g times faster", start,
@@ -503,7 +506,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 	}
 	/* Children inherit it from the environment: every process computes the same instant. */
 	clock_export_env();
-	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 ||
+	if (privdrop_prepare(sup, &uid, &gid, &drop) < 0 || keys_file_open(sup, uid) < 0 ||
 	    prepare_storage(sup, uid, gid, drop) < 0)
 		return -1;
 	/* Opened while still root: the token file may be readable by root only. */
@@ -552,7 +555,7 @@ static int setup(struct supervisor *sup, const char *config_path)
 
 int supervisor_run(const char *config_path)
 {
-	struct supervisor sup = {0};
+	struct supervisor sup = {.keys_fd = -1};
 
 	sup.notifier_token_fd = -1;
 	uv_loop_t loop;
@@ -623,6 +626,8 @@ int supervisor_run(const char *config_path)
 	sqlite3_close(sup.db);
 	if (sup.notifier_token_fd >= 0)
 		close(sup.notifier_token_fd);
+	if (sup.keys_fd >= 0)
+		close(sup.keys_fd);
 	route_free_shares(sup.shares);
 	config_free(&sup.cfg);
 	if (rc == 0 && sup.exit_status) {

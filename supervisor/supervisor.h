@@ -143,7 +143,12 @@ struct supervisor {
 	uv_timer_t config_settle, config_rollback;
 	int config_watching;
 	int notifier_token_fd; /* the bot token file, -1 when none: for the notifier only */
+	int keys_fd; /* exchange.keys_file opened as root, for order-execution only; -1 if none */
 };
+
+/* keys_file.c: opens exchange.keys_file (if set) into sup->keys_fd, refusing a file that is
+ * not owned by root or the daemon's user, or that group or others may read. 0 or -1. */
+int keys_file_open(struct supervisor *sup, uid_t daemon_uid);
 
 /* proc.c: the policy table and the life of each process. */
 const char *proc_state_name(enum proc_state state);

@@ -9,8 +9,8 @@
 #include "common/log.h"
 
 static const char *const candle_sql[CANDLE_STMT_COUNT] = {
-	[CANDLE_INSERT] = "INSERT OR IGNORE INTO candles(market, unit, start_ms, open, high, low,"
-			  " close, volume, quote_volume, last_trade_ms, stored_ms)"
+	[CANDLE_INSERT] = "INSERT OR IGNORE INTO candles(market, unit, start_ms, open_e8, high_e8,"
+			  " low_e8, close_e8, volume, quote_volume, last_trade_ms, stored_ms)"
 			  " VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
 	[CANDLE_SYNC_GET] = "SELECT synced_until_ms FROM candle_sync WHERE market = ? AND unit = ?",
 	[CANDLE_SYNC_SET] = "INSERT INTO candle_sync(market, unit, synced_until_ms) VALUES(?, ?, ?)"
@@ -79,12 +79,12 @@ int candle_store_put(struct candle_store *cs, const struct upbit_candle *c, size
 		sqlite3_bind_text(ins, 1, c[i].market, -1, SQLITE_STATIC);
 		sqlite3_bind_int(ins, 2, unit);
 		sqlite3_bind_int64(ins, 3, c[i].start_ms);
-		sqlite3_bind_double(ins, 4, c[i].open);
-		sqlite3_bind_double(ins, 5, c[i].high);
-		sqlite3_bind_double(ins, 6, c[i].low);
-		sqlite3_bind_double(ins, 7, c[i].close);
-		sqlite3_bind_double(ins, 8, c[i].acc_trade_volume);
-		sqlite3_bind_double(ins, 9, c[i].acc_trade_price);
+		sqlite3_bind_int64(ins, 4, c[i].open_e8);
+		sqlite3_bind_int64(ins, 5, c[i].high_e8);
+		sqlite3_bind_int64(ins, 6, c[i].low_e8);
+		sqlite3_bind_int64(ins, 7, c[i].close_e8);
+		sqlite3_bind_text(ins, 8, c[i].volume, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 9, c[i].quote_volume, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(ins, 10, c[i].last_tick_ms);
 		sqlite3_bind_int64(ins, 11, now);
 		if (db_step_reset(ins) != SQLITE_DONE)

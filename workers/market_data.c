@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/dec8.h"
 #include "common/db.h"
 #include "common/log.h"
 #include "common/outbox.h"
@@ -265,10 +266,12 @@ static void md_status(struct worker *w, json_t *out)
 		return;
 	for (size_t i = 0; i < md->n; i++) {
 		const struct md_market *m = &md->markets[i];
+		char price[DEC8_BUF];
 
+		dec8_format(m->last_price_e8, price);
 		json_object_set_new(markets, m->name,
-				    json_pack("{s:b, s:b, s:f, s:I, s:I}", "stale", m->stale,
-					      "listed", !m->unlisted, "price", m->last_price,
+				    json_pack("{s:b, s:b, s:s, s:I, s:I}", "stale", m->stale,
+					      "listed", !m->unlisted, "price", price,
 					      "last_trade_ms", (json_int_t)m->last_trade_ms,
 					      "last_valid_ms", (json_int_t)m->last_valid_ms));
 	}

@@ -36,7 +36,7 @@ struct md_market {
 	char name[UPBIT_MARKET_LEN];
 	int64_t last_valid_ms; /* daemon time of the last valid price */
 	int64_t last_trade_ms; /* exchange time of that price: must not go backwards */
-	double last_price;
+	int64_t last_price_e8; /* dec8 */
 	int stale;
 	int unlisted; /* not on the exchange's market list: not followed */
 	struct md_sync sync[MD_SERIES_COUNT];

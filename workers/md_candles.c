@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "common/clock.h"
+#include "common/dec8.h"
 #include "common/log.h"
 #include "workers/market_data.h"
 
@@ -52,11 +53,12 @@ static void publish(struct market_data *md, const struct upbit_candle *c, int un
 	memcpy(ic.market, c->market, sizeof(ic.market));
 	ic.start_ms = c->start_ms;
 	ic.unit_min = unit;
-	ic.open = c->open;
-	ic.high = c->high;
-	ic.low = c->low;
-	ic.close = c->close;
-	ic.volume = c->acc_trade_volume;
+	ic.open_e8 = c->open_e8;
+	ic.high_e8 = c->high_e8;
+	ic.low_e8 = c->low_e8;
+	ic.close_e8 = c->close_e8;
+	if (dec8_parse(c->volume, &ic.volume_e8) < 0)
+		ic.volume_e8 = -1;
 	if (worker_send(md->w, IPC_CANDLE, &ic, sizeof(ic)) == 0)
 		md->candles_published++;
 }

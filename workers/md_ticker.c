@@ -65,13 +65,13 @@ static void on_tickers(void *arg, const struct upbit_result *r, const struct upb
 		}
 		m->last_trade_ms = v[i].trade_timestamp_ms;
 		m->last_valid_ms = now;
-		m->last_price = v[i].trade_price;
+		m->last_price_e8 = v[i].trade_price_e8;
 		set_stale(md, m, 0, now);
 		memset(&tick, 0, sizeof(tick));
 		snprintf(tick.market, sizeof(tick.market), "%s", m->name);
 		tick.trade_ts_ms = v[i].trade_timestamp_ms;
-		tick.price = v[i].trade_price;
-		tick.acc_volume_24h = v[i].acc_trade_volume_24h;
+		tick.price_e8 = v[i].trade_price_e8;
+		tick.acc_volume_24h_e8 = v[i].acc_trade_volume_24h_e8;
 		if (worker_send_coalesce(md->w, IPC_TICK, m->name, &tick, sizeof(tick)) == 0)
 			md->ticks_published++;
 	}

@@ -12,6 +12,11 @@
 
 struct worker;
 
+/* order-execution alone may receive the open exchange.keys_file on this descriptor, said by
+ * this variable in its environment (supervisor/spawn.c). */
+#define WORKER_KEYS_FD (IPC_WORKER_FD + 1)
+#define WORKER_KEYS_FD_ENV "TRADINGD_KEYS_FD"
+
 /* What init returns when READY must wait for start-up work (a reconciliation, a rescan):
  * the worker calls worker_ready() when it is done, within supervisor.ready_timeout_ms. */
 #define WORKER_READY_LATER 1
@@ -56,6 +61,8 @@ struct worker {
 	uv_timer_t fault_timer; /* test-only: a delayed READY */
 	uv_signal_t sigusr1;	/* test-only: grow-rss */
 	void *fault_rss;	/* test-only: the blocks grow-rss allocated, a list */
+	/* test-only, with a delayed READY: the delay has passed; the worker asked for READY */
+	int fault_delay_over, ready_asked, ready_later;
 	const struct worker_ops *ops;
 	void *state;
 	uv_signal_t sigterm, sigint;
@@ -78,6 +85,9 @@ struct outbox_pending;
 void worker_send_alert_text(struct worker *w, const char *source, const struct outbox_pending *p);
 /* Says READY to the supervisor once (after init, or after start-up work). */
 void worker_ready(struct worker *w);
+/* Test-only: the argument of TRADINGD_FAULT=ROLE:FAULT[:ARG] for this worker ("" when it has
+ * none), or NULL when that fault is not requested. */
+const char *worker_fault(const struct worker *w, const char *fault);
 /* Begins a clean exit: stop the worker's handles, then the runtime's. */
 void worker_stop(struct worker *w);
 

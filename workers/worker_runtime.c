@@ -69,13 +69,24 @@ void worker_send_alert_text(struct worker *w, const char *source, const struct o
 	worker_send(w, IPC_ALERT_TEXT, &m, (uint32_t)(sizeof(m.h) + len));
 }
 
+const char *worker_fault(const struct worker *w, const char *fault)
+{
+	return fault_requested(w->role, fault);
+}
+
 void worker_ready(struct worker *w)
 {
 	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
 	const char *version = fault_requested(w->role, "ready-version");
 	const char *type = fault_requested(w->role, "send-type");
+	const char *delay = fault_requested(w->role, "ready-after");
 
 	if (w->ready || w->stopping)
+		return;
+	/* A test's delayed READY holds a worker's own READY until the delay is over, and the
+	 * delay does not cut a worker's start-up work short. */
+	w->ready_asked = 1;
+	if (delay && *delay && !w->fault_delay_over)
 		return;
 	w->ready = 1;
 	if (version && *version)
@@ -96,7 +107,11 @@ void worker_ready(struct worker *w)
 
 static void on_fault_timer(uv_timer_t *timer)
 {
-	worker_ready(timer->data);
+	struct worker *w = timer->data;
+
+	w->fault_delay_over = 1;
+	if (!w->ready_later || w->ready_asked)
+		worker_ready(w);
 }
 
 void worker_stop(struct worker *w)
@@ -217,6 +232,7 @@ static void apply_config(struct worker *w, const char *payload, uint32_t len)
 			log_errx("initialisation failed");
 			exit(1);
 		}
+		w->ready_later = rc == WORKER_READY_LATER;
 		if (delay && *delay) {
 			log_warnx("fault injected: READY in %s ms", delay);
 			uv_timer_start(&w->fault_timer, on_fault_timer, strtoull(delay, NULL, 10),
@@ -428,12 +444,17 @@ int worker_run(enum role role, const struct worker_ops *ops)
 		fatal("prctl(PR_SET_PDEATHSIG)");
 	if (getppid() == 1)
 		fatalx("the supervisor exited before this worker started");
-	/* Nothing inherited survives but the socket, and the bot token the notifier is handed. */
+	/* Nothing inherited survives but the socket, the keys file order-execution is handed
+	 * and the bot token the notifier is handed. */
 	if (role == ROLE_NOTIFIER) {
 		close_range(IPC_WORKER_FD + 1, NOTIFIER_TOKEN_FD - 1, 0);
 		close_range(NOTIFIER_TOKEN_FD + 1, ~0U, 0);
 	} else {
-		close_range(IPC_WORKER_FD + 1, ~0U, 0);
+		close_range(IPC_WORKER_FD + 1 +
+				    (role == ROLE_ORDER_EXECUTION && getenv(WORKER_KEYS_FD_ENV)
+					     ? 1
+					     : 0),
+			    ~0U, 0);
 	}
 	if (clock_import_env() < 0)
 		fatalx("malformed %s in the environment", CLOCK_ENV);

@@ -263,6 +263,13 @@ def _close(a, b, rel=1e-9):
     return a == b or abs(a - b) <= rel * max(abs(a), abs(b))
 
 
+def e8(x):
+    """A JSON number or decimal string as exact integer units of 1e-8 (dec8)."""
+    from decimal import Decimal
+    d = Decimal(repr(x) if isinstance(x, float) else str(x)).quantize(Decimal("1e-8"))
+    return int(d * 100000000)
+
+
 def candle_problems(db, sim, market, unit, window_ms):
     """Differences between the candles table (an open sqlite3 connection) and the sim's history
     for one series: rows that differ or that the sim does not have, duplicates, and every sim
@@ -270,7 +277,8 @@ def candle_problems(db, sim, market, unit, window_ms):
     [synced_until - window_ms, first stored). Returns (problems, rows checked, synced_until)."""
     db.execute("BEGIN")  # one snapshot: the worker keeps writing
     try:
-        rows = db.execute("SELECT start_ms, open, high, low, close, volume, quote_volume,"
+        rows = db.execute("SELECT start_ms, open_e8, high_e8, low_e8, close_e8, volume,"
+                          " quote_volume,"
                           " last_trade_ms FROM candles WHERE market = ? AND unit = ?"
                           " ORDER BY start_ms", (market, unit)).fetchall()
         distinct = db.execute("SELECT count(DISTINCT start_ms) FROM candles WHERE market = ?"
@@ -288,6 +296,19 @@ def candle_problems(db, sim, market, unit, window_ms):
     step = DAY_MS if unit == 1440 else MINUTE_MS
     for start, o, h, l, c, v, qv, last in rows:
         s = hist.get(start)
+        if not all(isinstance(x, int) for x in (o, h, l, c)) or \
+                not all(isinstance(x, str) for x in (v, qv)):
+            probs.append("%s: prices not integer e8 or volumes not text at %d: %r" %
+                         (tag, start, (o, h, l, c, v, qv)))
+            continue
+        # Prices must be exact: the sim's JSON number, to 8 places, in units of 1e-8.
+        want_e8 = tuple(e8(s[k]) for k in ("opening_price", "high_price", "low_price",
+                                           "trade_price")) if s is not None else None
+        if want_e8 is not None and (o, h, l, c) != want_e8:
+            probs.append("%s: row %d prices %r are not exactly the sim's %r" %
+                         (tag, start, (o, h, l, c), want_e8))
+        o, h, l, c = (x / 1e8 for x in (o, h, l, c))
+        v, qv = float(v), float(qv)
         if start % step:
             probs.append("%s: start %d not aligned" % (tag, start))
         if any(x != x or x < 0 for x in (o, h, l, c, v, qv)) or min(o, h, l, c) <= 0:

@@ -41,7 +41,7 @@ def test_candles_equal_sim_history(daemon_factory, sim, clock):
     assert c["candle_store_errors"] == 0 and c["candle_failures"] == 0
     assert c["ticker_ok"] > 0 and c["ticker_failed"] == 0
     for m in rig.markets:
-        assert d["markets"][m]["price"] > 0 and not d["markets"][m]["stale"]
+        assert float(d["markets"][m]["price"]) > 0 and not d["markets"][m]["stale"]
     groups = d["upbit"]["groups"]
     assert all(g["n_429"] == 0 and g["n_418"] == 0 for g in groups.values())
     rig.assert_rates()

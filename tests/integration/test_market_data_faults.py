@@ -228,7 +228,7 @@ MALFORMED = ["truncated", "wrong_types", "missing_fields", "nan", "huge", "garba
 def test_malformed_rejected(daemon_factory, sim, clock, mode):
     rig = ready_rig(daemon_factory, [sim], clock)
     inv0 = rig.details()["upbit"]["invalid"]
-    price0 = {m: v["price"] for m, v in rig.details()["markets"].items()}
+    price0 = {m: float(v["price"]) for m, v in rig.details()["markets"].items()}
     add_fault(sim, {"rules": [
         {"action": "malformed", "mode": mode, "mb": 1, "path_prefix": "/v1/ticker", "count": 3},
         {"action": "malformed", "mode": mode, "mb": 1, "path_prefix": "/v1/candles",
@@ -242,7 +242,7 @@ def test_malformed_rejected(daemon_factory, sim, clock, mode):
     assert_recovers(rig, sim)
     d = rig.details()
     for m, v in d["markets"].items():
-        assert v["price"] > 0 and abs(v["price"] / price0[m] - 1) < 0.5
+        assert float(v["price"]) > 0 and abs(float(v["price"]) / price0[m] - 1) < 0.5
     assert d["counters"]["candle_store_errors"] == 0
     # Alerts about bad data are rate-limited: the first report, not one per response.
     inv_rows = rig.notifications({"invalid_data"})

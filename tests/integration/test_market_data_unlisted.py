@@ -14,8 +14,8 @@ def test_unlisted_market_is_reported_and_skipped(daemon_factory):
     with Sim(["--markets", "KRW-BTC,KRW-ETH"], admin=True, env={"TRADINGD_CLOCK": clock}) as sim:
         rig = MarketDataRig(daemon_factory, [sim], clock,
                             markets=("KRW-BTC", "KRW-NOPE", "KRW-ETH")).start()
-        markets = wait_until(lambda: (lambda m: m if m["KRW-BTC"]["price"] > 0 and
-                                      m["KRW-ETH"]["price"] > 0 else None)(
+        markets = wait_until(lambda: (lambda m: m if float(m["KRW-BTC"]["price"]) > 0 and
+                                      float(m["KRW-ETH"]["price"]) > 0 else None)(
             rig.details()["markets"]), 10)
         assert markets, rig.details()
         assert markets["KRW-NOPE"]["listed"] is False

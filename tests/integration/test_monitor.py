@@ -141,7 +141,8 @@ def test_status_report_on_the_daemon_clock(daemon_factory):
         return rows and "KRW-BTC" in rows[-1][1] and rows[-1][1]
     text = wait_for(report, 20, interval=0.1, what="a status report with the position")
     assert "market-data RUNNING, 0 restarts, CPU" in text, text
-    assert "Trading: window unknown, PAUSED: test" in text, text
+    # 10:00Z is 19:00 in Seoul: inside the default 09:00-23:00 window.
+    assert "Trading: window open, PAUSED: test" in text, text
     assert "KRW-BTC volume 0.0125, cost 125000 KRW" in text, text
     assert "Today (2026-03-02): 1 trades, realised PnL 123456 KRW" in text, text
     assert "Errors in the last hour: 0" in text and "Disk (" in text, text

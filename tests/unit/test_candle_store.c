@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,7 +22,7 @@ static int setup(void **state)
 	return tmp_db_setup(state, "cs");
 }
 
-static struct upbit_candle candle(const char *market, int64_t start, double close)
+static struct upbit_candle candle(const char *market, int64_t start, dec8 close)
 {
 	struct upbit_candle c;
 
@@ -29,9 +30,9 @@ static struct upbit_candle candle(const char *market, int64_t start, double clos
 	snprintf(c.market, sizeof(c.market), "%s", market);
 	c.start_ms = start;
 	c.last_tick_ms = start + 30000;
-	c.open = c.high = c.low = c.close = close;
-	c.acc_trade_volume = 1.5;
-	c.acc_trade_price = 1.5 * close;
+	c.open_e8 = c.high_e8 = c.low_e8 = c.close_e8 = close;
+	snprintf(c.volume, sizeof(c.volume), "1.5");
+	snprintf(c.quote_volume, sizeof(c.quote_volume), "123456789012.12345678");
 	return c;
 }
 
@@ -46,7 +47,7 @@ static void test_duplicates_are_ignored_and_not_fresh(void **state)
 	assert_int_equal(candle_store_open(&cs, db), 0);
 	assert_int_equal(candle_store_put(&cs, batch, 3, 1, fresh), 0);
 	assert_memory_equal(fresh, "\1\1\1", 3);
-	batch[1].close = 99; /* a re-sent candle never overwrites the stored one */
+	batch[1].close_e8 = 99; /* a re-sent candle never overwrites the stored one */
 	assert_int_equal(candle_store_put(&cs, batch, 3, 1, fresh), 0);
 	assert_memory_equal(fresh, "\0\0\0", 3);
 	assert_int_equal(cs.inserted, 3);
@@ -54,7 +55,69 @@ static void test_duplicates_are_ignored_and_not_fresh(void **state)
 	assert_int_equal(candle_store_put(&cs, batch, 1, 1440, fresh), 0);
 	assert_int_equal(fresh[0], 1);
 	assert_int_equal(tmp_db_count(db, "SELECT count(*) FROM candles"), 4);
+	/* Stored exactly: integer units of 1e-8 and the volumes' decimal text. */
+	assert_int_equal(tmp_db_count(db, "SELECT close_e8 FROM candles WHERE market = 'KRW-BTC'"
+					  " AND unit = 1 AND start_ms = 120000"),
+			 2);
+	assert_int_equal(tmp_db_count(db,
+				      "SELECT count(*) FROM candles WHERE quote_volume ="
+				      " '123456789012.12345678' AND typeof(open_e8) = 'integer'"),
+			 4);
 	candle_store_close(&cs);
+}
+
+/* Rows stored as REAL by schema 3 become exact integer units: prices with up to 8 places,
+ * small and large, and volumes beyond dec8's range as text. */
+static void test_migration_converts_real_rows_exactly(void **state)
+{
+	sqlite3 *db;
+	char dir[sizeof(tmp_db_dir) + 8];
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "%s/old", tmp_db_dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	db = db_open(dir, 1000);
+	assert_non_null(db);
+	for (int v = 1; v <= 3; v++)
+		assert_int_equal(db_exec(db, db_migration_sql(v)), 0);
+	assert_int_equal(db_exec(db, "PRAGMA user_version=3;"
+				     "INSERT INTO candles VALUES('KRW-BTC', 1440, 0, 145000000.0,"
+				     " 150123000, 0.00001234, 149999999.5, 1234.56789012,"
+				     " 345678901234.5, 5, 6);"
+				     "INSERT INTO candles VALUES('KRW-DOGE', 1, 60000, 0.12345678,"
+				     " 0.9, 0.1, 0.3, 100, 0, 7, 8);"),
+			 0);
+	assert_int_equal(db_migrate(db), 0);
+	assert_int_equal(db_user_version(db), db_schema_version());
+	sqlite3_stmt *st;
+	assert_int_equal(
+		sqlite3_prepare_v2(db,
+				   "SELECT open_e8, high_e8, low_e8, close_e8, volume,"
+				   " quote_volume, last_trade_ms FROM candles ORDER BY market",
+				   -1, &st, NULL),
+		SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_true(sqlite3_column_int64(st, 0) == INT64_C(14500000000000000));
+	assert_true(sqlite3_column_int64(st, 1) == INT64_C(15012300000000000));
+	assert_true(sqlite3_column_int64(st, 2) == 1234);
+	assert_true(sqlite3_column_int64(st, 3) == INT64_C(14999999950000000));
+	assert_string_equal((const char *)sqlite3_column_text(st, 4), "1234.56789012");
+	assert_string_equal((const char *)sqlite3_column_text(st, 5), "345678901234.5");
+	assert_int_equal(sqlite3_column_int64(st, 6), 5);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_true(sqlite3_column_int64(st, 0) == 12345678);
+	assert_true(sqlite3_column_int64(st, 1) == 90000000);
+	assert_string_equal((const char *)sqlite3_column_text(st, 4), "100");
+	assert_string_equal((const char *)sqlite3_column_text(st, 5), "0");
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	/* STRICT: a REAL price is refused from now on. */
+	assert_int_not_equal(sqlite3_exec(db,
+					  "INSERT INTO candles VALUES('KRW-X', 1, 0, 1.5, 1,"
+					  " 1, 1, '1', '1', 0, 0)",
+					  NULL, NULL, NULL),
+			     SQLITE_OK);
+	sqlite3_close(db);
 }
 
 static void test_sync_mark_only_moves_forward(void **state)
@@ -169,6 +232,8 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_duplicates_are_ignored_and_not_fresh, setup,
+						tmp_db_teardown),
+		cmocka_unit_test_setup_teardown(test_migration_converts_real_rows_exactly, setup,
 						tmp_db_teardown),
 		cmocka_unit_test_setup_teardown(test_sync_mark_only_moves_forward, setup,
 						tmp_db_teardown),

@@ -213,6 +213,41 @@ static void test_accounts_are_checked_without_quoting_them(void **state)
 	config_free(&cfg);
 }
 
+static void test_strategy_section_is_checked(void **state)
+{
+	struct config cfg;
+
+	(void)state;
+	assert_int_equal(
+		load(&cfg,
+		     "{\"user\": \"nobody\", \"strategy\": {\"markets\":\n"
+		     "  [\"KRW-BTC\", \"btc\", \"KRW-ETH:x:k\", \"KRW-BTC:y\", \"KRW-SOL\"],\n"
+		     "  \"window_open\": \"09:61\", \"timezone\": \"Mars/Olympus\"}}"),
+		-1);
+	assert_int_equal(cfg.nerrors, 6);
+	assert_string_equal(cfg.errors[0].key, "strategy.markets[1]");
+	assert_int_equal(cfg.errors[0].line, 2);
+	assert_non_null(strstr(cfg.errors[0].message, "market code"));
+	assert_string_equal(cfg.errors[1].key, "strategy.markets[2]");
+	assert_non_null(strstr(cfg.errors[1].message, "key=value"));
+	assert_string_equal(cfg.errors[2].key, "strategy.markets[3]");
+	assert_non_null(strstr(cfg.errors[2].message, "listed twice"));
+	assert_string_equal(cfg.errors[3].key, "strategy.markets[4]");
+	assert_non_null(strstr(cfg.errors[3].message, "not in market_data.markets"));
+	assert_string_equal(cfg.errors[4].key, "strategy.window_open");
+	assert_string_equal(cfg.errors[5].key, "strategy.timezone");
+	config_free(&cfg);
+	assert_int_equal(load(&cfg, "{\"user\": \"nobody\", \"strategy\": {\"markets\":"
+				    " [\"KRW-BTC\", \"KRW-ETH:volatility_breakout:k=0.6\"],"
+				    " \"k\": 0.7, \"window_close\": \"24:00\"}}"),
+			 0);
+	assert_int_equal(cfg.s.strategy.markets.n, 2);
+	assert_true(cfg.s.strategy.k == 0.7);
+	assert_string_equal(cfg.s.strategy.window_open, "09:00");
+	assert_int_equal(cfg.s.strategy.on_window_close, 0);
+	config_free(&cfg);
+}
+
 static void test_user_must_exist_and_not_be_root(void **state)
 {
 	struct config cfg;
@@ -319,6 +354,7 @@ int main(void)
 		cmocka_unit_test(test_missing_file_is_an_error),
 		cmocka_unit_test(test_listen_must_be_bindable),
 		cmocka_unit_test(test_accounts_are_checked_without_quoting_them),
+		cmocka_unit_test(test_strategy_section_is_checked),
 		cmocka_unit_test(test_user_must_exist_and_not_be_root),
 		cmocka_unit_test(test_nul_byte_and_directory),
 		cmocka_unit_test(test_each_role_gets_its_share),

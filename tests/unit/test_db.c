@@ -61,7 +61,8 @@ static void test_migrate_is_idempotent_and_wal(void **state)
 static void test_candles_are_unique_per_market_unit_start(void **state)
 {
 	static const char *const sql[] = {
-		"INSERT OR IGNORE INTO candles VALUES(?, 1, ?, 1, 2, 0.5, 1.5, 10, 15, ?, 0)",
+		"INSERT OR IGNORE INTO candles VALUES(?, 1, ?, 100000000, 200000000, 50000000, "
+		"150000000, '10', '15', ?, 0)",
 		"SELECT count(*) FROM candles",
 	};
 	sqlite3_stmt *st[2];

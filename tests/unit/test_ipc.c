@@ -166,13 +166,13 @@ static void test_identity_is_stamped_and_checked(void **state)
 	assert_int_equal(uv_loop_close(&loop), 0);
 }
 
-static struct ipc_tick tick(const char *market, double price)
+static struct ipc_tick tick(const char *market, int64_t price)
 {
 	struct ipc_tick t;
 
 	memset(&t, 0, sizeof(t));
 	snprintf(t.market, sizeof(t.market), "%s", market);
-	t.price = price;
+	t.price_e8 = price;
 	return t;
 }
 
@@ -201,8 +201,8 @@ static void test_ticks_coalesce_to_the_latest(void **state)
 	assert_true(stats.coalesced >= 1997);
 	run_briefly(&loop);
 	assert_true(r.count <= 3);
-	assert_true(r.last_tick[0].price == 1000.0);
-	assert_true(r.last_tick[1].price == -1000.0);
+	assert_true(r.last_tick[0].price_e8 == 1000);
+	assert_true(r.last_tick[1].price_e8 == -1000);
 	ipc_peer_close(sender);
 	ipc_peer_close(receiver);
 	drain_and_close(&loop);

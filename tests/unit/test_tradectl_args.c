@@ -327,11 +327,38 @@ static void test_socket_path(void **state)
 	socket_of("{\"run_dir\": \"/r\", \"control\": {\"socket\": \"\"}}", "/r/tradingd.sock");
 }
 
+static void test_trading_reports(void **state)
+{
+	(void)state;
+	char *a1[] = {"tradectl", "orders"};
+	char *a2[] = {"tradectl", "orders", "--open", "--days", "3"};
+	char *a3[] = {"tradectl", "--json", "trades", "--days=30"};
+	char *a4[] = {"tradectl", "pnl", "--days", "1", "--json"};
+	char *b1[] = {"tradectl", "orders", "--days", "0"};
+	char *b2[] = {"tradectl", "trades", "--open"};
+	char *b3[] = {"tradectl", "pnl", "--days", "x"};
+	char *b4[] = {"tradectl", "orders", "--days", "2", "--days", "3"};
+	char *b5[] = {"tradectl", "orders", "BTC"};
+	char *b6[] = {"tradectl", "pnl", "--days"};
+
+	expect_request(ARGC(a1), a1, "{\"cmd\":\"orders\",\"args\":[]}");
+	expect_request(ARGC(a2), a2, "{\"cmd\":\"orders\",\"args\":[\"--open\",\"--days\",\"3\"]}");
+	expect_request(ARGC(a3), a3, "{\"cmd\":\"trades\",\"args\":[\"--days=30\"]}");
+	expect_request(ARGC(a4), a4, "{\"cmd\":\"pnl\",\"args\":[\"--days\",\"1\"]}");
+	expect_usage_error(ARGC(b1), b1, "--days needs a number of days 1..3650");
+	expect_usage_error(ARGC(b2), b2, "unexpected '--open'");
+	expect_usage_error(ARGC(b3), b3, "not 'x'");
+	expect_usage_error(ARGC(b4), b4, "unexpected '--days'");
+	expect_usage_error(ARGC(b5), b5, "unexpected 'BTC'");
+	expect_usage_error(ARGC(b6), b6, "unexpected '--days'");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_requests),
 		cmocka_unit_test(test_maintenance_requests),
+		cmocka_unit_test(test_trading_reports),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_top_once),
 		cmocka_unit_test(test_help),

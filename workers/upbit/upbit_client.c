@@ -44,6 +44,7 @@ struct upbit_client {
 	uv_loop_t *loop;
 	struct http_client *http;
 	char *access_key, *secret_key;
+	int keys_borrowed;
 	enum jwt_alg jwt_alg;
 	long connect_timeout_ms, total_timeout_ms;
 	size_t max_body;
@@ -599,10 +600,12 @@ static void free_client(struct upbit_client *c)
 	for (int k = 0; k < 2; k++)
 		for (size_t i = 0; i < c->bases[k].n; i++)
 			free(c->bases[k].urls[i]);
-	if (c->secret_key)
-		OPENSSL_cleanse(c->secret_key, strlen(c->secret_key));
-	free(c->access_key);
-	free(c->secret_key);
+	if (!c->keys_borrowed) {
+		if (c->secret_key)
+			OPENSSL_cleanse(c->secret_key, strlen(c->secret_key));
+		free(c->access_key);
+		free(c->secret_key);
+	}
 	free(c);
 }
 
@@ -639,7 +642,11 @@ struct upbit_client *upbit_client_new(uv_loop_t *loop, const struct upbit_client
 	if (copy_urls(&c->bases[0], cfg->quotation_urls, &cfg->breaker, now) < 0 ||
 	    copy_urls(&c->bases[1], exch, &cfg->breaker, now) < 0)
 		goto fail;
-	if (cfg->access_key && cfg->secret_key) {
+	if (cfg->access_key && cfg->secret_key && cfg->keys_borrowed) {
+		c->keys_borrowed = 1;
+		c->access_key = (char *)(uintptr_t)cfg->access_key;
+		c->secret_key = (char *)(uintptr_t)cfg->secret_key;
+	} else if (cfg->access_key && cfg->secret_key) {
 		c->access_key = strdup(cfg->access_key);
 		c->secret_key = strdup(cfg->secret_key);
 		if (!c->access_key || !c->secret_key)

@@ -37,6 +37,9 @@ struct upbit_client_config {
 	/* Only order-execution sets these; NULL makes exchange calls fail with -EPERM. */
 	const char *access_key;
 	const char *secret_key;
+	/* 1: the client keeps these pointers instead of copies (the caller's memory is locked
+	 * and outlives the client), so that the secret exists once, in mlock'ed memory. */
+	int keys_borrowed;
 	enum jwt_alg jwt_alg; /* [JWT_HS256] */
 
 	long connect_timeout_ms; /* [3000] */

@@ -76,8 +76,12 @@ static int parse_ticker_item(json_t *item, void *dst, struct pctx *c)
 	    pu_number(item, "acc_trade_price", PU_NONNEG, &t->acc_trade_price, c) < 0 ||
 	    pu_number(item, "acc_trade_price_24h", PU_NONNEG, &t->acc_trade_price_24h, c) < 0 ||
 	    pu_number(item, "acc_trade_volume", PU_NONNEG, &t->acc_trade_volume, c) < 0 ||
-	    pu_number(item, "acc_trade_volume_24h", PU_NONNEG, &t->acc_trade_volume_24h, c) < 0)
+	    pu_number(item, "acc_trade_volume_24h", PU_NONNEG, &t->acc_trade_volume_24h, c) < 0 ||
+	    pu_dec8(item, "trade_price", &t->trade_price_e8, c) < 0)
 		return c->e->code;
+	if (dec8_from_json(json_object_get(item, "acc_trade_volume_24h"),
+			   &t->acc_trade_volume_24h_e8) < 0)
+		t->acc_trade_volume_24h_e8 = -1;
 	return check_bar(t->opening_price, t->high_price, t->low_price, t->trade_price, c);
 }
 
@@ -105,8 +109,14 @@ static int parse_candle_item(json_t *item, void *dst, struct pctx *c)
 	    pu_number(item, "trade_price", PRICE, &k->close, c) < 0 ||
 	    pu_number(item, "candle_acc_trade_price", PU_NONNEG, &k->acc_trade_price, c) < 0 ||
 	    pu_number(item, "candle_acc_trade_volume", PU_NONNEG, &k->acc_trade_volume, c) < 0 ||
-	    pu_integer(item, "unit", unit > 0 ? PU_POSITIVE : PU_OPTIONAL, &unit_field, c) < 0)
+	    pu_integer(item, "unit", unit > 0 ? PU_POSITIVE : PU_OPTIONAL, &unit_field, c) < 0 ||
+	    pu_dec8(item, "opening_price", &k->open_e8, c) < 0 ||
+	    pu_dec8(item, "high_price", &k->high_e8, c) < 0 ||
+	    pu_dec8(item, "low_price", &k->low_e8, c) < 0 ||
+	    pu_dec8(item, "trade_price", &k->close_e8, c) < 0)
 		return c->e->code;
+	pu_decimal_text(item, "candle_acc_trade_volume", k->volume, sizeof(k->volume));
+	pu_decimal_text(item, "candle_acc_trade_price", k->quote_volume, sizeof(k->quote_volume));
 	if (unit > 0 && unit_field != unit)
 		return pu_fail(c, UPBIT_PARSE_RANGE, "unit", "unit %ld, asked for %d", unit_field,
 			       unit);

@@ -151,6 +151,34 @@ int pu_number(json_t *obj, const char *key, unsigned flags, double *out, struct 
 	return check_range(*out, key, flags, c);
 }
 
+int pu_dec8(json_t *obj, const char *key, dec8 *out, struct pctx *c)
+{
+	if (dec8_from_json(json_object_get(obj, key), out) < 0)
+		return pu_fail(c, UPBIT_PARSE_RANGE, key, "not an exact decimal of 8 places");
+	return 0;
+}
+
+void pu_decimal_text(json_t *obj, const char *key, char *buf, size_t len)
+{
+	json_t *v = json_object_get(obj, key);
+	char tmp[DEC8_BUF];
+	dec8 d;
+	size_t n;
+
+	if (dec8_from_json(v, &d) == 0) {
+		dec8_format(d, tmp);
+		snprintf(buf, len, "%s", tmp);
+		return;
+	}
+	/* Beyond dec8: the number as jansson read it, to 8 places, trailing zeros trimmed. */
+	snprintf(buf, len, "%.8f", json_number_value(v));
+	n = strlen(buf);
+	while (n > 0 && buf[n - 1] == '0')
+		buf[--n] = '\0';
+	if (n > 0 && buf[n - 1] == '.')
+		buf[--n] = '\0';
+}
+
 int pu_integer(json_t *obj, const char *key, unsigned flags, long *out, struct pctx *c)
 {
 	int absent;

@@ -5,6 +5,7 @@
 
 #include <jansson.h>
 
+#include "common/dec8.h"
 #include "workers/upbit/upbit_parse.h"
 
 /* Flags for the readers. */
@@ -26,6 +27,10 @@ int pu_fail(struct pctx *c, int code, const char *field, const char *fmt, ...)
 json_t *pu_load(const char *body, size_t len, struct pctx *c);
 
 int pu_number(json_t *obj, const char *key, unsigned flags, double *out, struct pctx *c);
+/* The exact dec8 of a number field already read by pu_number (a price: at most 8 places). */
+int pu_dec8(json_t *obj, const char *key, dec8 *out, struct pctx *c);
+/* A non-negative number field as decimal text: dec8_format when it fits, else %.8f trimmed. */
+void pu_decimal_text(json_t *obj, const char *key, char *buf, size_t len);
 int pu_integer(json_t *obj, const char *key, unsigned flags, long *out, struct pctx *c);
 int pu_string(json_t *obj, const char *key, unsigned flags, char *buf, size_t len, struct pctx *c);
 int pu_enum(json_t *obj, const char *key, const char *const *allowed, char *buf, size_t len,

@@ -1,10 +1,13 @@
 /* What the Upbit client hands its callers: validated C structs for each endpoint's response.
- * Quotation values are doubles (JSON numbers); private amounts keep their exact decimal text. */
+ * Quotation values are doubles (JSON numbers) plus exact dec8 copies of the prices and volumes
+ * the daemon stores or trades on; private amounts keep their exact decimal text. */
 #ifndef TD_UPBIT_TYPES_H
 #define TD_UPBIT_TYPES_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "common/dec8.h"
 
 #define UPBIT_MARKET_LEN 24
 #define UPBIT_CURRENCY_LEN 16
@@ -37,6 +40,8 @@ struct upbit_ticker {
 	double change_price, change_rate, signed_change_price, signed_change_rate;
 	double trade_volume, acc_trade_price, acc_trade_price_24h;
 	double acc_trade_volume, acc_trade_volume_24h;
+	dec8 trade_price_e8;
+	dec8 acc_trade_volume_24h_e8; /* -1 when beyond dec8's range */
 };
 
 struct upbit_candle {
@@ -45,6 +50,9 @@ struct upbit_candle {
 	int64_t last_tick_ms; /* timestamp: the last trade inside the candle */
 	double open, high, low, close;
 	double acc_trade_price, acc_trade_volume;
+	dec8 open_e8, high_e8, low_e8, close_e8;
+	/* Volumes as exact decimal text: a day's volume can exceed dec8's ±92e9. */
+	char volume[UPBIT_DEC_LEN], quote_volume[UPBIT_DEC_LEN];
 	int unit_min; /* 1..240 for minute candles, 0 for day candles */
 };
 
