@@ -386,9 +386,10 @@ const struct config_key config_schema[] = {
 	 "HH:MM the trading window opens (entries only inside it)", F(strategy.window_open), 0},
 	{"strategy.window_close", CFG_STRING, "\"23:00\"", 5, 5, NULL,
 	 "HH:MM the trading window closes", F(strategy.window_close), 0},
-	{"strategy.check_interval_s", CFG_INT, "300", 1, 86400, NULL,
-	 "period of the condition check (on_check) in daemon seconds", F(strategy.check_interval_s),
-	 0},
+	{"strategy.check_interval_s", CFG_INT, "300", 0, 86400, NULL,
+	 "period of the condition check (on_check) in daemon seconds; 0: only when the scheduler "
+	 "runs the strategy's check action",
+	 F(strategy.check_interval_s), 0},
 	{"strategy.buy_type", CFG_ENUM, "\"market\"", 0, 0, "market|limit",
 	 "entry as a market buy by KRW total (ord_type price) or a limit buy at the target",
 	 F(strategy.buy_type), 0},

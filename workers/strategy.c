@@ -218,7 +218,9 @@ static int strategy_init(struct worker *w)
 	uint64_t every = clock_timer_ms(w->cfg.s.strategy.check_interval_s * 1000);
 	uint64_t edge = clock_timer_ms(MINUTE_MS);
 
-	uv_timer_start(&s->check_timer, check_tick, 0, every ? every : 1);
+	/* 0: the scheduler runs the check (the "check" action); one now, at start, all the same. */
+	uv_timer_start(&s->check_timer, check_tick, 0,
+		       w->cfg.s.strategy.check_interval_s ? (every ? every : 1) : 0);
 	uv_timer_start(&s->edge_timer, edge_tick, edge ? edge : 1, edge ? edge : 1);
 	return 0;
 }
