@@ -178,6 +178,14 @@ static const char *const migrations[] = {
 	"  last_trade_ms, stored_ms FROM candles;"
 	"DROP TABLE candles;"
 	"ALTER TABLE candles_e8 RENAME TO candles;",
+	/* 10: issue 8 (scheduler, schedule versions): every audited change of the schedule
+	 * (job set/pause/resume, a reload that changes jobs, a rollback, a start that finds the
+	 * file changed) is a version: the effective settings of every job (file + overrides,
+	 * defaults filled in) as JSON, and what changed against the version before it. */
+	"CREATE TABLE schedule_versions ("
+	"  id INTEGER PRIMARY KEY, changed_ms INTEGER NOT NULL, uid INTEGER NOT NULL,"
+	"  what TEXT NOT NULL, note TEXT NOT NULL, summary TEXT NOT NULL,"
+	"  changes TEXT NOT NULL, schedule TEXT NOT NULL) STRICT;",
 };
 
 int db_schema_version(void)

@@ -326,7 +326,7 @@ static enum ctl_outcome render_top(const struct ctl_options *opt, const char *wh
 	return CTL_OK;
 }
 
-/* tradectl jobs: one line per job; jobs history: one line per change. */
+/* tradectl jobs: one line per job; jobs history: one line per schedule version. */
 static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *where, json_t *reply,
 				    FILE *out, FILE *err)
 {
@@ -341,18 +341,17 @@ static enum ctl_outcome render_jobs(const struct ctl_options *opt, const char *w
 	if (json_is_array(hist)) {
 		json_array_foreach(hist, i, j)
 		{
-			char job[64], what[32], before[256], after[256], when[40];
+			char what[32], note[96], summary[1024], when[40];
 
-			copy_printable(job, sizeof(job), member_str(j, "job"));
 			copy_printable(what, sizeof(what), member_str(j, "what"));
-			copy_printable(before, sizeof(before), member_str(j, "before"));
-			copy_printable(after, sizeof(after), member_str(j, "after"));
+			copy_printable(note, sizeof(note), member_str(j, "note"));
+			copy_printable(summary, sizeof(summary), member_str(j, "summary"));
 			clock_format(member_int(j, "changed_ms"), 0, when, sizeof(when));
 			fprintf(out,
 				"%-4" JSON_INTEGER_FORMAT " %sZ uid %-6" JSON_INTEGER_FORMAT
-				" %-8s %-20s %s -> %s\n",
-				member_int(j, "version"), when, member_int(j, "uid"), what, job,
-				before, after);
+				" %-8s %s: %s\n",
+				member_int(j, "version"), when, member_int(j, "uid"), what, note,
+				summary);
 		}
 		return CTL_OK;
 	}

@@ -871,6 +871,9 @@ int sched_start(struct supervisor *sup)
 		return -1;
 	}
 	sup->sched = s;
+	/* The first version, or the file changed while the daemon was down: the schedule in force
+	 * now is a version, so that a rollback has a base to return to. */
+	sched_version_record(sup, "start", "the schedule at start", geteuid(), NULL);
 	recover(s);
 	s->last_now = clock_now_ms();
 	s->last_mono = clock_mono_ms();
@@ -958,6 +961,8 @@ void sched_reload(struct supervisor *sup)
 	audit_reload(s, s->defs, defs);
 	json_decref(s->defs);
 	s->defs = defs;
+	sched_version_record(sup, "reload", "the config file changed",
+			     sup->request_uid >= 0 ? (uid_t)sup->request_uid : geteuid(), NULL);
 	log_info("scheduler: reloaded, %zu jobs", s->table.n);
 	pump(s);
 	arm(s);
@@ -1079,6 +1084,11 @@ int sched_rebuild(struct supervisor *sup, char *err, size_t errlen)
 	pump(s);
 	arm(s);
 	return 0;
+}
+
+json_t *sched_defs(struct supervisor *sup)
+{
+	return sup->sched ? sup->sched->defs : NULL;
 }
 
 int sched_has_job(struct supervisor *sup, const char *name)

@@ -39,6 +39,14 @@ json_t *sched_rollback(struct supervisor *sup, int64_t version, uid_t uid);
  * with err and the old table kept); whether name is a job. */
 int sched_rebuild(struct supervisor *sup, char *err, size_t errlen);
 int sched_has_job(struct supervisor *sup, const char *name);
+/* The effective settings of every job in force (file + overrides, defaults filled in); borrowed,
+ * NULL when the scheduler is not running. */
+json_t *sched_defs(struct supervisor *sup);
+/* sched_ctl.c: a schedule version of the jobs in force, when they differ from the latest one
+ * (what: set, pause, resume, reload, rollback, start; note: free text). 1 recorded (its id in
+ * *version), 0 nothing changed, -1 the database refused (logged). */
+int sched_version_record(struct supervisor *sup, const char *what, const char *note, uid_t uid,
+			 int64_t *version);
 /* sched_ctl.c: one schedule_audit row (before/after NULL: the job did not exist). 0 or -1. */
 int sched_audit(struct supervisor *sup, const char *job, const char *what, json_t *before,
 		json_t *after, uid_t uid);

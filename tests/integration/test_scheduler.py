@@ -125,7 +125,9 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     wait_for(lambda: ("ok",) in rows(d, "SELECT state FROM job_runs WHERE job='flaky'"),
              timeout=10, what="a good run")
 
-    # A change and its rollback, both audited; the table in force follows.
+    # Every change is a version of the whole schedule; a rollback restores a whole version.
+    hist = lambda: json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"]  # noqa: E731
+    assert [h["what"] for h in hist()] == ["start"]  # the base a first rollback returns to
     assert jobs_json(d)["flaky"]["priority"] == 50
     d.ctl("job", "set", "flaky", "priority=70", check=True)
     assert jobs_json(d)["flaky"]["priority"] == 70
@@ -133,18 +135,36 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     assert bad.returncode == 1 and "priority" in bad.stderr + bad.stdout
     d.ctl("job", "pause", "rescue", check=True)
     assert jobs_json(d)["rescue"]["enabled"] is False
+    # The default: the version before the latest (flaky 70, rescue enabled).
     d.ctl("jobs", "rollback", check=True)
-    assert jobs_json(d)["rescue"]["enabled"] is True
-    d.ctl("jobs", "rollback", "1", check=True)
-    assert jobs_json(d)["flaky"]["priority"] == 50
-    hist = json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"]
-    assert [(h["job"], h["what"]) for h in hist] == [
-        ("flaky", "set"), ("rescue", "pause"), ("rescue", "rollback"), ("flaky", "rollback")]
-    assert json.loads(hist[0]["after"]) == {"priority": 70}
-    assert json.loads(hist[3]["after"]) == {}
-    assert all(h["uid"] == 0 for h in hist)
+    jobs = jobs_json(d)
+    assert jobs["rescue"]["enabled"] is True and jobs["flaky"]["priority"] == 70
+    # Version 1: both jobs as at the start, in one step.
+    d.ctl("job", "pause", "rescue", check=True)
+    res = json.loads(d.ctl("--json", "jobs", "rollback", "1", check=True).stdout)
+    assert res["to"] == 1 and res["not_restored"] == []
+    jobs = jobs_json(d)
+    assert jobs["flaky"]["priority"] == 50 and jobs["rescue"]["enabled"] is True
+    h = hist()
+    assert [(x["version"], x["what"]) for x in h] == [
+        (1, "start"), (2, "set"), (3, "pause"), (4, "rollback"), (5, "pause"), (6, "rollback")]
+    assert h[3]["note"] == "to version 2" and h[5]["note"] == "to version 1"
+    assert h[1]["changes"] == [{"job": "flaky", "before": {"priority": 50},
+                                "after": {"priority": 70}}]
+    assert sorted(c["job"] for c in h[5]["changes"]) == ["flaky", "rescue"]
+    assert "flaky: priority 70 -> 50" in h[5]["summary"]
+    assert all(x["uid"] == 0 for x in h[1:])  # the start: the daemon's own uid
+    # Each version holds the effective settings of every job; schedule_audit the per-job rows.
+    (sched6,), = rows(d, "SELECT schedule FROM schedule_versions WHERE id=6")
+    assert json.loads(sched6) == json.loads(rows(d, "SELECT schedule FROM schedule_versions "
+                                                   "WHERE id=1")[0][0])
+    assert rows(d, "SELECT COUNT(*) FROM job_overrides") == [(0,)]
+    assert rows(d, "SELECT COUNT(*) FROM schedule_audit WHERE what='rollback'")[0][0] == 3
+    again = d.ctl("jobs", "rollback", "1")
+    assert again.returncode == 1 and "already as at that version" in again.stderr
 
-    # A schedule change through the config file and a reload; a bad one keeps what runs.
+    # A schedule change through the config file and a reload (one version); a rollback across
+    # it keeps the file as the base: the job the reload added is paused, the others return.
     d.config["jobs"]["defs"]["flaky"]["priority"] = 60
     d.config["jobs"]["defs"]["hourly"] = {"schedule": "0 * * * *", "worker": "supervisor",
                                           "action": "system_check", "zone": "Europe/Berlin"}
@@ -152,20 +172,38 @@ def test_retries_grow_then_fallback_runs_and_change_is_audited(daemon_factory):
     d.ctl("reload", check=True)
     jobs = jobs_json(d)
     assert jobs["flaky"]["priority"] == 60 and jobs["hourly"]["next_run"].endswith(":00+01:00")
-    hist = json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"]
-    reloads = {h["job"]: h for h in hist if h["what"] == "reload"}
-    assert set(reloads) == {"flaky", "hourly"} and reloads["hourly"]["before"] == "null"
-    assert json.loads(reloads["flaky"]["before"])["priority"] == 50
-    assert json.loads(reloads["flaky"]["after"])["priority"] == 60
-    d.ctl("jobs", "rollback", str(reloads["flaky"]["version"]), check=True)
-    assert jobs_json(d)["flaky"]["priority"] == 50
-    res = d.ctl("jobs", "rollback", str(reloads["hourly"]["version"]))
-    assert res.returncode == 1 and "did not exist before" in res.stderr
-    d.config["jobs"]["defs"]["hourly"]["depends_on"] = ["hourly"]
+    h = hist()
+    assert h[-1]["what"] == "reload" and h[-1]["version"] == 7
+    assert {c["job"]: (c["before"], c["after"] and c["after"].get("priority"))
+            for c in h[-1]["changes"]} == {"flaky": ({"priority": 50}, 60), "hourly": (None, 50)}
+    res = json.loads(d.ctl("--json", "jobs", "rollback", check=True).stdout)
+    assert res["to"] == 6
+    jobs = jobs_json(d)
+    assert jobs["flaky"]["priority"] == 50 and jobs["hourly"]["enabled"] is False
+    assert json.loads(rows(d, "SELECT settings FROM job_overrides WHERE job='flaky'")[0][0]) \
+        == {"priority": 50}
+    text = d.ctl("jobs", "history", check=True).stdout
+    assert "rollback to version 6: flaky: priority 60 -> 50; hourly: enabled true -> false" \
+        in text, text
+    # Rolled forward again to the reload's version: the overrides go, the file is in force.
+    d.ctl("jobs", "rollback", "7", check=True)
+    jobs = jobs_json(d)
+    assert jobs["flaky"]["priority"] == 60 and jobs["hourly"]["enabled"] is True
+    assert rows(d, "SELECT COUNT(*) FROM job_overrides") == [(0,)]
+    # A job the file removed since a version cannot come back: named, the rest restored.
+    del d.config["jobs"]["defs"]["hourly"]
+    d.config_path.write_text(json.dumps(d.config, indent=2))
+    d.ctl("reload", check=True)
+    d.ctl("job", "set", "flaky", "priority=65", check=True)
+    res = json.loads(d.ctl("--json", "jobs", "rollback", "7", check=True).stdout)
+    assert res["not_restored"] == ["hourly"] and jobs_json(d)["flaky"]["priority"] == 60
+    assert set(jobs_json(d)) == {"flaky", "rescue"}
+    assert d.ctl("jobs", "rollback", "99").returncode == 1
+    d.config["jobs"]["defs"]["flaky"]["depends_on"] = ["flaky"]
     d.config_path.write_text(json.dumps(d.config, indent=2))
     bad = d.ctl("reload")
-    assert bad.returncode == 1 and "dependency cycle: hourly -> hourly" in bad.stderr, bad
-    assert set(jobs_json(d)) == {"flaky", "rescue", "hourly"}
+    assert bad.returncode == 1 and "dependency cycle: flaky -> flaky" in bad.stderr, bad
+    assert set(jobs_json(d)) == {"flaky", "rescue"}
 
 
 def test_permanent_failure_is_not_retried(daemon_factory):
@@ -265,7 +303,8 @@ def test_monitor_group_member_may_read_but_not_change_a_job(daemon_factory):
         assert res.returncode == 1, (change, res)
         assert "control_group" in res.stderr and "monitor_group may only read" in res.stderr
     assert jobs_json(d)["nightly"]["enabled"] is True
-    assert json.loads(d.ctl("--json", "jobs", "history", check=True).stdout)["history"] == []
+    assert [h["what"] for h in json.loads(d.ctl("--json", "jobs", "history", check=True)
+                                          .stdout)["history"]] == ["start"]
     assert rows(d, "SELECT COUNT(*) FROM job_runs")[0][0] == 0
     # Without the group: refused by the peer's credentials.
     res = as_member("status", groups=())
