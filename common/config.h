@@ -127,6 +127,7 @@ struct config_settings {
 	} notifier;
 	struct {
 		int64_t queue_max, jump_threshold_ms, max_missed_rows;
+		int64_t plan_ahead_ms;
 		struct job_table *table; /* jobs.defs parsed (CONFIG_FULL only; else NULL) */
 	} jobs;
 	struct {

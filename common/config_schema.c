@@ -315,6 +315,10 @@ const struct config_key config_schema[] = {
 	 "at most this many MISSED rows per job after one outage or jump (the rest are counted in "
 	 "the log)",
 	 F(jobs.max_missed_rows), 0},
+	{"jobs.plan_ahead_ms", CFG_INT, "500", 0, 60000, NULL,
+	 "real ms before a due time at which its ledger row is committed, so that no commit "
+	 "delays the run (0: committed at the due time)",
+	 F(jobs.plan_ahead_ms), 0},
 	{"jobs.defs", CFG_OBJECT, NULL, 0, 0, NULL, "the jobs, by name (a-z 0-9 _ -)", 0, 0},
 	{"jobs.defs.*", CFG_OBJECT, NULL, 0, 0, NULL, "one job", 0, 0},
 	{"jobs.defs.*.schedule", CFG_STRING, NULL, 1, 127, NULL,

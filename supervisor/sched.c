@@ -4,6 +4,7 @@
 #include "supervisor/sched.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,6 +33,7 @@ struct sched_run {
 	int deadline_alerted;
 	int blocked;  /* this pump: could not start (worker refused); others may go first */
 	int detached; /* its row was in a database since replaced (restore): result not written */
+	int planned;  /* its row was committed ahead of its due time (jobs.plan_ahead_ms) */
 	char trigger[12];
 };
 
@@ -50,7 +52,18 @@ struct job_state {
 	int running;
 };
 
-enum { ST_INSERT, ST_START, ST_END, ST_LAST_DUE, ST_OPEN, ST_LAST, ST_DEP, ST_OVERRIDES, ST_COUNT };
+enum {
+	ST_INSERT,
+	ST_START,
+	ST_END,
+	ST_LAST_DUE,
+	ST_OPEN,
+	ST_LAST,
+	ST_DEP,
+	ST_OVERRIDES,
+	ST_UNPLAN,
+	ST_COUNT
+};
 
 static const char *const sql[ST_COUNT] = {
 	[ST_INSERT] = "INSERT OR IGNORE INTO job_runs(job, due_ms, trigger, state, next_ms, "
@@ -61,14 +74,16 @@ static const char *const sql[ST_COUNT] = {
 		   "next_ms=? WHERE id=?",
 	[ST_LAST_DUE] = "SELECT MAX(due_ms) FROM job_runs WHERE job=? AND trigger IN "
 			"('schedule', 'catch_up')",
-	[ST_OPEN] = "SELECT id, job, due_ms, trigger, state, attempts, COALESCE(next_ms, due_ms) "
-		    "FROM job_runs WHERE state IN ('queued', 'running', 'retry') ORDER BY id",
+	[ST_OPEN] = "SELECT id, job, due_ms, trigger, state, attempts, COALESCE(next_ms, due_ms), "
+		    "reason FROM job_runs WHERE state IN ('queued', 'running', 'retry') ORDER BY id",
 	[ST_LAST] = "SELECT state, result, reason, due_ms, COALESCE(duration_ms, 0) FROM job_runs "
 		    "WHERE job=? AND state IN ('ok', 'failed', 'missed') ORDER BY id DESC LIMIT 1",
 	[ST_DEP] = "SELECT SUM(state='ok'), SUM(state IN ('queued', 'running', 'retry')) FROM "
 		   "job_runs WHERE job=? AND due_ms>? AND due_ms<=? AND trigger IN "
 		   "('schedule', 'catch_up', 'manual')",
 	[ST_OVERRIDES] = "SELECT job, settings FROM job_overrides",
+	/* A plan withdrawn before its due time (the schedule changed): it was never due. */
+	[ST_UNPLAN] = "DELETE FROM job_runs WHERE id=? AND state='queued' AND attempts=0",
 };
 
 struct sched {
@@ -167,20 +182,38 @@ static int missed(struct sched *s, int job, int64_t due, const char *trigger, co
 	return rc < 0 ? -1 : 0;
 }
 
+/* A run planned ahead whose due time has not come: it waits for nothing yet. */
+static int ahead(const struct sched_run *r, int64_t now)
+{
+	return r->planned && r->state == RUN_QUEUED && r->attempts == 0 && r->due_ms > now;
+}
+
 static int queued_of(const struct sched *s, int job)
 {
+	int64_t now = clock_now_ms();
+
 	for (size_t i = 0; i < s->nruns; i++)
-		if (s->runs[i].job == job && s->runs[i].state == RUN_QUEUED)
+		if (s->runs[i].job == job && s->runs[i].state == RUN_QUEUED &&
+		    !ahead(&s->runs[i], now))
 			return (int)i;
 	return -1;
 }
 
+static int has_run(const struct sched *s, int job)
+{
+	for (size_t i = 0; i < s->nruns; i++)
+		if (s->runs[i].job == job)
+			return 1;
+	return 0;
+}
+
 static size_t waiting(const struct sched *s)
 {
+	int64_t now = clock_now_ms();
 	size_t n = 0;
 
 	for (size_t i = 0; i < s->nruns; i++)
-		n += s->runs[i].state != RUN_RUNNING;
+		n += s->runs[i].state != RUN_RUNNING && !ahead(&s->runs[i], now);
 	return n;
 }
 
@@ -533,6 +566,16 @@ static void pump(struct sched *s)
 						 "waiting to start",
 						 j->name, r->due_ms);
 			}
+			if (r->planned && r->attempts == 0 && now - r->due_ms > j->misfire_grace_ms) {
+				/* Planned ahead, but the loop came too late: as the tick would. */
+				end_row(s, r->id, "missed", 0, "", "late beyond the misfire grace", -1);
+				log_warnx("job %s due %" PRId64 ": MISSED: late beyond the misfire "
+					  "grace",
+					  j->name, r->due_ms);
+				drop_run(s, r);
+				i--;
+				continue;
+			}
 			if (s->js[r->job].running >= j->max_instances)
 				continue;
 			if (!j->local && s->busy[j->role] > 0)
@@ -575,6 +618,19 @@ static void clock_jumped(struct sched *s, int64_t before, int64_t now, int64_t s
 		if (!s->table.v[i].enabled) {
 			s->js[i].next_due = job_next_due(&s->table.v[i], now);
 			continue;
+		}
+		/* A run planned ahead that the jump made overdue: the catch-up when no other due
+		 * time was stepped over, else one of those the jump skipped. */
+		for (size_t k = 0; skew > 0 && k < s->nruns; k++) {
+			struct sched_run *r = &s->runs[k];
+
+			if (r->job == (int)i && r->planned && r->state == RUN_QUEUED &&
+			    r->attempts == 0 && r->due_ms <= now && s->js[i].next_due >= 0 &&
+			    s->js[i].next_due <= now) {
+				end_row(s, r->id, "missed", 0, "", why, -1);
+				drop_run(s, r);
+				k--;
+			}
 		}
 		if (skew > 0 && s->js[i].next_due >= 0 && s->js[i].next_due <= now)
 			s->js[i].next_due = backlog(s, (int)i, s->js[i].next_due - 1, now, 1, why);
@@ -647,6 +703,75 @@ static void tick(struct sched *s)
 	pump(s);
 }
 
+static int plannable(const struct sched *s, size_t i, int64_t now, int64_t horizon)
+{
+	int64_t due = s->js[i].next_due;
+
+	return s->table.v[i].enabled && due > now && due - now <= horizon && !has_run(s, (int)i);
+}
+
+/* The ledger rows of the due times within jobs.plan_ahead_ms (real) from now are committed
+ * now, in one transaction: the run is decided when it is planned, and at its due time it
+ * starts with no commit (an fsync, synchronous=FULL) in between. A plan the database refuses
+ * is left to the due time, as without planning. */
+static void plan(struct sched *s, int64_t now)
+{
+	int64_t horizon = (int64_t)((double)s->sup->cfg.s.jobs.plan_ahead_ms * clock_rate());
+	size_t nruns_before = s->nruns, i;
+	int64_t *saved;
+	int failed = 0;
+
+	if (horizon <= 0 || s->db_gone || s->closing)
+		return;
+	for (i = 0; i < s->table.n && !plannable(s, i, now, horizon); i++)
+		;
+	if (i == s->table.n)
+		return;
+	saved = malloc(s->table.n * sizeof(*saved));
+	if (!saved || db_exec(s->sup->db, "BEGIN IMMEDIATE") < 0) {
+		free(saved);
+		return;
+	}
+	for (i = 0; i < s->table.n; i++)
+		saved[i] = s->js[i].next_due;
+	for (i = 0; i < s->table.n && !failed; i++) {
+		const struct job_spec *j = &s->table.v[i];
+		int64_t due = s->js[i].next_due, id;
+		struct sched_run *r;
+
+		if (!plannable(s, i, now, horizon))
+			continue;
+		switch (ledger_insert(s, j->name, due, "schedule", "queued", "planned", &id)) {
+		case -1:
+			failed = 1;
+			continue;
+		case 1:
+			r = add_run(s);
+			if (!r) {
+				failed = 1;
+				continue;
+			}
+			*r = (struct sched_run){.id = id,
+						.job = (int)i,
+						.due_ms = due,
+						.next_ms = due,
+						.state = RUN_QUEUED,
+						.planned = 1};
+			snprintf(r->trigger, sizeof(r->trigger), "schedule");
+			break;
+		}
+		/* 0: that due time is in the ledger already (a clock set back): decided. */
+		s->js[i].next_due = job_next_due(j, due);
+	}
+	if (failed || db_exec(s->sup->db, "COMMIT") < 0) {
+		db_exec(s->sup->db, "ROLLBACK");
+		for (i = 0; i < s->table.n; i++)
+			s->js[i].next_due = saved[i];
+		s->nruns = nruns_before;
+	}
+	free(saved);
+}
+
 static void on_timer(uv_timer_t *timer)
 {
 	struct sched *s = timer->data;
@@ -661,17 +786,32 @@ static void arm(struct sched *s)
 	int64_t now = clock_now_ms(), wake = INT64_MAX;
 	uint64_t ms;
 
+	int64_t horizon = (int64_t)((double)s->sup->cfg.s.jobs.plan_ahead_ms * clock_rate());
+	double real;
+
 	if (s->closing)
 		return;
-	for (size_t i = 0; i < s->table.n; i++)
-		if (s->js[i].next_due >= 0 && s->js[i].next_due < wake)
-			wake = s->js[i].next_due;
+	plan(s, now);
+	for (size_t i = 0; i < s->table.n; i++) {
+		int64_t due = s->js[i].next_due;
+
+		if (due < 0)
+			continue;
+		/* Not planned yet: wake to plan it (or, with a run of it still open, at the due). */
+		if (horizon > 0 && s->table.v[i].enabled && due - horizon > now &&
+		    !has_run(s, (int)i))
+			due -= horizon;
+		if (due < wake)
+			wake = due;
+	}
 	/* A run already due waits for its worker or dependencies: their end wakes it. */
 	for (size_t i = 0; i < s->nruns; i++)
 		if (s->runs[i].state != RUN_RUNNING && s->runs[i].next_ms > now &&
 		    s->runs[i].next_ms < wake)
 			wake = s->runs[i].next_ms;
-	ms = wake == INT64_MAX ? SCHED_TICK_MAX_MS : clock_timer_ms(wake > now ? wake - now : 0);
+	/* Rounded up: a timer a fraction of a ms early finds nothing due and costs a turn more. */
+	real = wake > now ? (double)(wake - now) / clock_rate() : 0;
+	ms = wake == INT64_MAX ? SCHED_TICK_MAX_MS : (uint64_t)ceil(real);
 	/* The loop's time is that of this turn's start: brought up to date, the timer is not
 	 * early (or late) by the time this turn took. */
 	uv_update_time(s->sup->loop);
@@ -717,7 +857,20 @@ static int build_table(struct sched *s, struct job_table *out, char err[512], js
 	return rc;
 }
 
-/* Takes next as the table in force: the waiting runs follow their job by name. */
+/* Withdraws the plan of r (not due yet): its row goes, as if never planned; if the database
+ * refuses, the row is closed as missed instead (written when it can be). */
+static void unplan(struct sched *s, struct sched_run *r)
+{
+	sqlite3_stmt *st = s->st[ST_UNPLAN];
+
+	sqlite3_bind_int64(st, 1, r->id);
+	if (db_step_reset(st) == SQLITE_DONE)
+		return;
+	end_row(s, r->id, "missed", 0, "", "the schedule changed before this due time", -1);
+}
+
+/* Takes next as the table in force: the waiting runs follow their job by name; a plan for a
+ * due time the job no longer has is withdrawn. */
 static int adopt_table(struct sched *s, struct job_table *next)
 {
 	struct job_state *js = calloc(next->n + 1, sizeof(*js));
@@ -735,11 +888,23 @@ static int adopt_table(struct sched *s, struct job_table *next)
 		struct sched_run *r = &s->runs[i];
 		int k = job_table_find(next, s->table.v[r->job].name);
 
+		if (k >= 0 && ahead(r, now) &&
+		    (!next->v[k].enabled || job_next_due(&next->v[k], r->due_ms - 1) != r->due_ms)) {
+			/* Planned for a due time the new schedule no longer has: withdrawn. */
+			unplan(s, r);
+			drop_run(s, r);
+			i--;
+			continue;
+		}
 		if (k >= 0) {
 			r->job = k;
 			continue;
 		}
-		if (r->state != RUN_RUNNING) {
+		if (ahead(r, now)) {
+			unplan(s, r);
+			drop_run(s, r);
+			i--;
+		} else if (r->state != RUN_RUNNING) {
 			end_row(s, r->id, "missed", 0, "", "the job was removed from the config",
 				-1);
 			drop_run(s, r);
@@ -779,11 +944,23 @@ static void recover(struct sched *s)
 					 s->table.v[job].name);
 			continue;
 		}
+		if (strcmp(state, "queued") == 0 && sqlite3_column_int(st, 5) == 0 &&
+		    strcmp((const char *)sqlite3_column_text(st, 7), "planned") == 0 &&
+		    sqlite3_column_int64(st, 2) <= now) {
+			/* Planned ahead, and its due time passed while the daemon was down: it may
+			 * have been dispatched just before the stop (the start is written after
+			 * the dispatch), so it is never run now; a catch-up covers the due times
+			 * after it. */
+			end_row(s, id, "missed", 0, "",
+				"the daemon was not running (planned ahead; not repeated)", -1);
+			continue;
+		}
 		r = add_run(s);
 		if (!r)
 			break;
 		r->id = id;
 		r->job = job;
+		r->planned = strcmp((const char *)sqlite3_column_text(st, 7), "planned") == 0;
 		r->due_ms = sqlite3_column_int64(st, 2);
 		snprintf(r->trigger, sizeof(r->trigger), "%s", sqlite3_column_text(st, 3));
 		r->state = strcmp(state, "retry") == 0 ? RUN_RETRY : RUN_QUEUED;
