@@ -24,8 +24,12 @@
  * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
  * type T that this role may not send), grow-rss:MB (each SIGUSR1 allocates and touches MB
  * more, for the monitor's memory limit), job-result:ACTION:transient|permanent:COUNT (the
- * first COUNT runs of ACTION in this process end with that result instead of running). */
+ * first COUNT runs of ACTION in this process end with that result instead of running),
+ * job-delay:MS (every run waits MS ms before it starts, the loop turning meanwhile, so that
+ * long runs of real actions can be tested). ROLE "any" names every worker. */
 #define FAULT_ENV "TRADINGD_FAULT"
+
+static void delayed_stop_all(void);
 
 int worker_send(struct worker *w, uint32_t type, const void *payload, uint32_t len)
 {
@@ -42,9 +46,10 @@ int worker_send_coalesce(struct worker *w, uint32_t type, const char *key, const
 static const char *fault_requested(enum role role, const char *fault)
 {
 	const char *spec = getenv(FAULT_ENV);
-	size_t n = strlen(role_name(role)), f = strlen(fault);
+	const char *who = spec && strncmp(spec, "any:", 4) == 0 ? "any" : role_name(role);
+	size_t n = strlen(who), f = strlen(fault);
 
-	if (!spec || strncmp(spec, role_name(role), n) != 0 || spec[n] != ':' ||
+	if (!spec || strncmp(spec, who, n) != 0 || spec[n] != ':' ||
 	    strncmp(spec + n + 1, fault, f) != 0)
 		return NULL;
 	spec += n + 1 + f;
@@ -119,6 +124,7 @@ void worker_stop(struct worker *w)
 	if (w->stopping)
 		return;
 	w->stopping = 1;
+	delayed_stop_all();
 	uv_close((uv_handle_t *)&w->fault_timer, NULL);
 	uv_close((uv_handle_t *)&w->sigusr1, NULL);
 	while (w->fault_rss) {
@@ -324,6 +330,90 @@ static int job_fault(struct worker *w, const char *action, enum ipc_job_result *
 	return 1;
 }
 
+static void run_action(struct worker *w, uint64_t run_id, const char *action, const char *args)
+{
+	for (const struct worker_action *a = w->ops->actions; a && a->name; a++) {
+		if (strcmp(a->name, action) == 0) {
+			log_info("job %llu: %s", (unsigned long long)run_id, a->name);
+			a->run(w, run_id, args);
+			return;
+		}
+	}
+	worker_job_done(w, run_id, JOB_PERMANENT, "%s has no action \"%s\"", role_name(w->role),
+			action);
+}
+
+/* Test-only job-delay: runs held back, freed when they start or at the stop. */
+struct delayed_run {
+	uv_timer_t timer;
+	struct worker *w;
+	uint64_t run_id;
+	char action[IPC_ACTION_LEN];
+	char *args;
+	struct delayed_run *next;
+};
+static struct delayed_run *delayed;
+
+static void delayed_free(uv_handle_t *h)
+{
+	struct delayed_run *d = h->data;
+
+	free(d->args);
+	free(d);
+}
+
+static void delayed_unlink(struct delayed_run *d)
+{
+	for (struct delayed_run **p = &delayed; *p; p = &(*p)->next)
+		if (*p == d) {
+			*p = d->next;
+			return;
+		}
+}
+
+static void delayed_fire(uv_timer_t *t)
+{
+	struct delayed_run *d = t->data;
+
+	delayed_unlink(d);
+	if (!d->w->stopping)
+		run_action(d->w, d->run_id, d->action, d->args);
+	uv_close((uv_handle_t *)&d->timer, delayed_free);
+}
+
+static void delayed_stop_all(void)
+{
+	while (delayed) {
+		struct delayed_run *d = delayed;
+
+		delayed = d->next;
+		uv_close((uv_handle_t *)&d->timer, delayed_free);
+	}
+}
+
+/* 1 when the run was held back (job-delay fault); it starts later. */
+static int job_delay(struct worker *w, const struct ipc_job_run *run, char *args)
+{
+	const char *spec = fault_requested(w->role, "job-delay");
+	struct delayed_run *d;
+	long ms;
+
+	if (!spec || (ms = strtol(spec, NULL, 10)) <= 0 || !(d = calloc(1, sizeof(*d))))
+		return 0;
+	d->w = w;
+	d->run_id = run->run_id;
+	snprintf(d->action, sizeof(d->action), "%s", run->action);
+	d->args = args;
+	d->next = delayed;
+	delayed = d;
+	uv_timer_init(w->loop, &d->timer);
+	d->timer.data = d;
+	uv_timer_start(&d->timer, delayed_fire, (uint64_t)ms, 0);
+	log_warnx("TEST FAULT: job %llu (%s) starts in %ld ms", (unsigned long long)run->run_id,
+		  run->action, ms);
+	return 1;
+}
+
 static void job_run(struct worker *w, const void *payload, uint32_t len)
 {
 	struct ipc_job_run run;
@@ -341,17 +431,10 @@ static void job_run(struct worker *w, const void *payload, uint32_t len)
 		worker_job_done(w, run.run_id, forced, "test fault: %s forced to fail", run.action);
 		return;
 	}
-	for (const struct worker_action *a = w->ops->actions; a && a->name; a++) {
-		if (strcmp(a->name, run.action) == 0) {
-			log_info("job %llu: %s", (unsigned long long)run.run_id, a->name);
-			a->run(w, run.run_id, args);
-			free(args);
-			return;
-		}
-	}
+	if (job_delay(w, &run, args))
+		return;
+	run_action(w, run.run_id, run.action, args);
 	free(args);
-	worker_job_done(w, run.run_id, JOB_PERMANENT, "%s has no action \"%s\"", role_name(w->role),
-			run.action);
 }
 
 static void on_supervisor_msg(struct ipc_peer *peer, const struct ipc_hdr *hdr, const void *payload,
