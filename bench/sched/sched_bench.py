@@ -18,7 +18,8 @@ OUT = os.path.join(ROOT, "bench", "out", "sched")
 DOC = os.path.join(ROOT, "docs", "benchmarks.md")
 START, END = "<!-- sched-bench:start -->", "<!-- sched-bench:end -->"
 BIN = os.path.join(ROOT, "bench", "out", "bin")
-ACCURACY_S = int(os.environ.get("SCHED_BENCH_ACCURACY_S", "40"))
+ACCURACY_S = int(os.environ.get("SCHED_BENCH_ACCURACY_S", "60"))
+ACCURACY_JOBS = 4  # due together every second: 240 samples in 60 s
 JOBS = 1000
 DAY_REAL_S = 30  # the simulated day lasts this long: rate 2880
 
@@ -72,18 +73,31 @@ def ledger(tmp, sql):
 def accuracy():
     tmp = tempfile.mkdtemp(prefix="sched-bench-")
     defs = {f"tick{i}": {"schedule": "* * * * * *", "worker": "supervisor",
-                         "action": "system_check", "coalesce": False} for i in range(2)}
+                         "action": "system_check", "coalesce": False}
+            for i in range(ACCURACY_JOBS)}
     proc = daemon(tmp, defs)
     time.sleep(ACCURACY_S)
     stop(proc)
-    late = [r[0] for r in ledger(tmp, "SELECT started_ms - due_ms FROM job_runs WHERE "
-                                      "started_ms IS NOT NULL ORDER BY due_ms")]
+    got = ledger(tmp, "SELECT due_ms, started_ms - due_ms FROM job_runs WHERE "
+                      "started_ms IS NOT NULL ORDER BY due_ms, started_ms")
     missed = ledger(tmp, "SELECT COUNT(*) FROM job_runs WHERE state='missed'")[0][0]
     shutil.rmtree(tmp, ignore_errors=True)
-    late.sort()
-    return {"samples": len(late), "median_ms": statistics.median(late),
-            "p99_ms": late[min(len(late) - 1, int(len(late) * 0.99))], "max_ms": late[-1],
-            "missed": missed}
+    # The first run of each due instant is the timer's accuracy; the others also wait for the
+    # local actions before them, which run one after the other in the supervisor's loop.
+    first, seen = [], set()
+    for due, late in got:
+        if due not in seen:
+            seen.add(due)
+            first.append(late)
+    return {"samples": len(got), "jobs": ACCURACY_JOBS, **stats([r[1] for r in got]),
+            "first": {"samples": len(first), **stats(first)}, "missed": missed}
+
+
+def stats(late):
+    late = sorted(late)
+    # p99 by the nearest rank: with 240 samples the 238th, not the maximum.
+    rank = max(0, -(-99 * len(late) // 100) - 1)
+    return {"median_ms": statistics.median(late), "p99_ms": late[rank], "max_ms": late[-1]}
 
 
 def overhead():
@@ -109,17 +123,21 @@ def overhead():
 
 def render(res, commit):
     a, o = res["accuracy"], res["overhead"]
+    f = a["first"]
     return f"""{START}
 ## Scheduler (issue 8)
 
-Run `{commit}`. Firing accuracy on the real clock: {a['samples']} runs of 2 jobs due every
-second (`* * * * * *`, the local `system_check`), start minus due time from the `job_runs`
-ledger; {a['missed']} missed. Below 100 samples p99 is the maximum; the machine the run is
-made on may be shared (its load shows in the maximum).
+Run `{commit}`. Firing accuracy on the real clock: {a['samples']} runs of {a['jobs']} jobs due
+together every second (`* * * * * *`, the local `system_check`), start minus due time from the
+`job_runs` ledger (whole ms); {a['missed']} missed. "first" is the first run of each due
+instant (the timer's accuracy); "all" includes the runs that wait for the local actions due at
+the same instant before them. p99 by nearest rank. The machine the run is made on may be
+shared (its load shows in p99 and the maximum).
 
-| median | p99 | max | target p99 |
-|---|---|---|---|
-| {a['median_ms']} ms | {a['p99_ms']} ms | {a['max_ms']} ms | < 10 ms |
+| runs | samples | median | p99 | max | target p99 |
+|---|---|---|---|---|---|
+| first | {f['samples']} | {f['median_ms']} ms | {f['p99_ms']} ms | {f['max_ms']} ms | < 10 ms |
+| all | {a['samples']} | {a['median_ms']} ms | {a['p99_ms']} ms | {a['max_ms']} ms | < 10 ms |
 
 Overhead: {o['jobs']} jobs (each daily, spread over the day; {o['runs']} runs, {o['missed']}
 missed) on the test clock at rate {o['rate']:g}, the supervisor's CPU (user + system) per
