@@ -103,6 +103,8 @@ struct sched {
 	uint64_t rng;
 	sqlite3_stmt *st[ST_COUNT];
 	int closing;
+	int defer_writes; /* in pump: the ledger's state changes wait for its one commit */
+	int local_ended;  /* in pump: a local run ended (a dependant may be free now) */
 	int db_gone; /* sched_db_close: the statements are finalized until sched_db_open */
 };
 
@@ -412,7 +414,24 @@ static void queue_write(struct sched *s, const struct row_write *w)
 		s->wcap = cap;
 	}
 	s->writes[s->nwrites++] = *w;
+	if (!s->defer_writes)
+		flush_writes(s);
+}
+
+/* The state changes of one pump in one transaction: one fsync, not two per run, between the
+ * starts of runs due together. Without the transaction each is still committed on its own. */
+static void commit_writes(struct sched *s)
+{
+	int in_tx;
+
+	if (!s->nwrites)
+		return;
+	in_tx = s->nwrites > 1 && db_exec(s->sup->db, "BEGIN IMMEDIATE") == 0;
 	flush_writes(s);
+	if (in_tx && db_exec(s->sup->db, "COMMIT") < 0) {
+		db_exec(s->sup->db, "ROLLBACK");
+		log_warnx("job_runs: the state changes of this pump wait for the database");
+	}
 }
 
 static void end_row(struct sched *s, int64_t id, const char *state, int64_t duration,
@@ -528,6 +547,7 @@ static int start_run(struct sched *s, struct sched_run *r)
 		if (!a)
 			snprintf(msg, sizeof(msg), "no local action %s", j->action);
 		run_ended(s, id, (enum ipc_job_result)rc, msg, clock_mono_ms() - t0);
+		s->local_ended = 1;
 	}
 	return 1;
 }
@@ -538,7 +558,33 @@ static int urgent(const struct sched_run *r, const struct job_spec *j, int64_t n
 }
 
 /* Starts what can start, best first, until nothing more can. */
+static void pump_once(struct sched *s);
+
+static int deps_waiting(const struct sched *s)
+{
+	for (size_t i = 0; i < s->nruns; i++)
+		if (s->runs[i].state != RUN_RUNNING && s->table.v[s->runs[i].job].ndeps > 0)
+			return 1;
+	return 0;
+}
+
+/* Starts what can start; the ledger rows' changes are committed once at the end (a crash
+ * in between leaves a started run queued: see recover). A local run that ended may free a
+ * dependant, which reads the ledger: pumped again after the commit. */
 static void pump(struct sched *s)
+{
+	for (int pass = 0; pass < 8; pass++) {
+		s->defer_writes = 1;
+		s->local_ended = 0;
+		pump_once(s);
+		s->defer_writes = 0;
+		commit_writes(s);
+		if (!s->local_ended || !deps_waiting(s))
+			break;
+	}
+}
+
+static void pump_once(struct sched *s)
 {
 	if (s->db_gone)
 		return;
