@@ -944,6 +944,9 @@ static int adopt_table(struct sched *s, struct job_table *next)
 		}
 		if (k >= 0) {
 			r->job = k;
+			/* A plan kept: the job's next due time is the one after it. */
+			if (ahead(r, now) && js[k].next_due >= 0 && js[k].next_due <= r->due_ms)
+				js[k].next_due = job_next_due(&next->v[k], r->due_ms);
 			continue;
 		}
 		if (ahead(r, now)) {

@@ -81,6 +81,8 @@ def accuracy():
     got = ledger(tmp, "SELECT due_ms, started_ms - due_ms FROM job_runs WHERE "
                       "started_ms IS NOT NULL ORDER BY due_ms, started_ms")
     missed = ledger(tmp, "SELECT COUNT(*) FROM job_runs WHERE state='missed'")[0][0]
+    # Kept for the analysis: the daemon's log (what the loop did around a late instant).
+    shutil.copy(f"{tmp}/log", os.path.join(OUT, "accuracy.log"))
     shutil.rmtree(tmp, ignore_errors=True)
     # The first run of each due instant is the timer's accuracy; the others also wait for the
     # local actions before them, which run one after the other in the supervisor's loop.
@@ -90,7 +92,8 @@ def accuracy():
             seen.add(due)
             first.append(late)
     return {"samples": len(got), "jobs": ACCURACY_JOBS, **stats([r[1] for r in got]),
-            "first": {"samples": len(first), **stats(first)}, "missed": missed}
+            "first": {"samples": len(first), **stats(first)}, "missed": missed,
+            "raw": got}
 
 
 def stats(late):
