@@ -171,6 +171,7 @@ def main():
         text = text.rstrip("\n") + "\n\n" + block + "\n"
     with open(DOC, "w") as f:
         f.write(text)
+    res["accuracy"].pop("raw")
     print(json.dumps(res), file=sys.stderr)
 
 
