@@ -74,8 +74,9 @@ static const char *const sql[ST_COUNT] = {
 		   "next_ms=? WHERE id=?",
 	[ST_LAST_DUE] = "SELECT MAX(due_ms) FROM job_runs WHERE job=? AND trigger IN "
 			"('schedule', 'catch_up')",
-	[ST_OPEN] = "SELECT id, job, due_ms, trigger, state, attempts, COALESCE(next_ms, due_ms), "
-		    "reason FROM job_runs WHERE state IN ('queued', 'running', 'retry') ORDER BY id",
+	[ST_OPEN] =
+		"SELECT id, job, due_ms, trigger, state, attempts, COALESCE(next_ms, due_ms), "
+		"reason FROM job_runs WHERE state IN ('queued', 'running', 'retry') ORDER BY id",
 	[ST_LAST] = "SELECT state, result, reason, due_ms, COALESCE(duration_ms, 0) FROM job_runs "
 		    "WHERE job=? AND state IN ('ok', 'failed', 'missed') ORDER BY id DESC LIMIT 1",
 	[ST_DEP] = "SELECT SUM(state='ok'), SUM(state IN ('queued', 'running', 'retry')) FROM "
@@ -105,7 +106,7 @@ struct sched {
 	int closing;
 	int defer_writes; /* in pump: the ledger's state changes wait for its one commit */
 	int local_ended;  /* in pump: a local run ended (a dependant may be free now) */
-	int db_gone; /* sched_db_close: the statements are finalized until sched_db_open */
+	int db_gone;	  /* sched_db_close: the statements are finalized until sched_db_open */
 };
 
 static void pump(struct sched *s);
@@ -612,9 +613,11 @@ static void pump_once(struct sched *s)
 						 "waiting to start",
 						 j->name, r->due_ms);
 			}
-			if (r->planned && r->attempts == 0 && now - r->due_ms > j->misfire_grace_ms) {
+			if (r->planned && r->attempts == 0 &&
+			    now - r->due_ms > j->misfire_grace_ms) {
 				/* Planned ahead, but the loop came too late: as the tick would. */
-				end_row(s, r->id, "missed", 0, "", "late beyond the misfire grace", -1);
+				end_row(s, r->id, "missed", 0, "", "late beyond the misfire grace",
+					-1);
 				log_warnx("job %s due %" PRId64 ": MISSED: late beyond the misfire "
 					  "grace",
 					  j->name, r->due_ms);
@@ -935,7 +938,8 @@ static int adopt_table(struct sched *s, struct job_table *next)
 		int k = job_table_find(next, s->table.v[r->job].name);
 
 		if (k >= 0 && ahead(r, now) &&
-		    (!next->v[k].enabled || job_next_due(&next->v[k], r->due_ms - 1) != r->due_ms)) {
+		    (!next->v[k].enabled ||
+		     job_next_due(&next->v[k], r->due_ms - 1) != r->due_ms)) {
 			/* Planned for a due time the new schedule no longer has: withdrawn. */
 			unplan(s, r);
 			drop_run(s, r);

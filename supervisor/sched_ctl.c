@@ -116,10 +116,10 @@ static json_t *diff_schedules(json_t *old, json_t *cur, char *summary, size_t le
 	size_t used = 0;
 
 	summary[0] = '\0';
-#define SAY(...)                                                                          \
-	do {                                                                              \
-		if (used < len)                                                           \
-			used += (size_t)snprintf(summary + used, len - used, __VA_ARGS__); \
+#define SAY(...)                                                                                   \
+	do {                                                                                       \
+		if (used < len)                                                                    \
+			used += (size_t)snprintf(summary + used, len - used, __VA_ARGS__);         \
 	} while (0)
 	json_object_foreach(cur, job, v)
 	{
@@ -153,15 +153,15 @@ static json_t *diff_schedules(json_t *old, json_t *cur, char *summary, size_t le
 			json_object_set(b, key, y ? y : json_null());
 			json_object_set(a, key, x);
 		}
-		json_array_append_new(changes,
-				      json_pack("{s:s, s:o, s:o}", "job", job, "before", b, "after", a));
+		json_array_append_new(
+			changes, json_pack("{s:s, s:o, s:o}", "job", job, "before", b, "after", a));
 	}
 	json_object_foreach(old, job, v)
 	{
 		if (json_object_get(cur, job))
 			continue;
-		json_array_append_new(changes,
-				      json_pack("{s:s, s:O, s:n}", "job", job, "before", v, "after"));
+		json_array_append_new(
+			changes, json_pack("{s:s, s:O, s:n}", "job", job, "before", v, "after"));
 		SAY("%s%s: removed", used ? "; " : "", job);
 	}
 #undef SAY
@@ -174,11 +174,12 @@ static json_t *version_schedule(sqlite3 *db, int64_t version, int64_t *id)
 {
 	sqlite3_stmt *st = NULL;
 	json_t *o = NULL;
-	const char *sql = version > 0 ? "SELECT id, schedule FROM schedule_versions WHERE id=?"
-			  : version == 0
-				  ? "SELECT id, schedule FROM schedule_versions ORDER BY id DESC LIMIT 1"
-				  : "SELECT id, schedule FROM schedule_versions ORDER BY id DESC "
-				    "LIMIT 1 OFFSET 1";
+	const char *sql =
+		version > 0 ? "SELECT id, schedule FROM schedule_versions WHERE id=?"
+		: version == 0
+			? "SELECT id, schedule FROM schedule_versions ORDER BY id DESC LIMIT 1"
+			: "SELECT id, schedule FROM schedule_versions ORDER BY id DESC "
+			  "LIMIT 1 OFFSET 1";
 
 	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK) {
 		if (version > 0)
@@ -215,10 +216,11 @@ int sched_version_record(struct supervisor *sup, const char *what, const char *n
 	sched_text = json_dumps(cur, JSON_SORT_KEYS | JSON_COMPACT);
 	changes_text = json_dumps(changes, JSON_SORT_KEYS | JSON_COMPACT);
 	if (sched_text && changes_text &&
-	    sqlite3_prepare_v2(sup->db,
-			       "INSERT INTO schedule_versions(changed_ms, uid, what, note, summary, "
-			       "changes, schedule) VALUES(?,?,?,?,?,?,?)",
-			       -1, &st, NULL) == SQLITE_OK) {
+	    sqlite3_prepare_v2(
+		    sup->db,
+		    "INSERT INTO schedule_versions(changed_ms, uid, what, note, summary, "
+		    "changes, schedule) VALUES(?,?,?,?,?,?,?)",
+		    -1, &st, NULL) == SQLITE_OK) {
 		sqlite3_bind_int64(st, 1, clock_now_ms());
 		sqlite3_bind_int64(st, 2, (sqlite3_int64)uid);
 		sqlite3_bind_text(st, 3, what, -1, SQLITE_STATIC);
@@ -364,13 +366,14 @@ json_t *sched_history(struct supervisor *sup)
 		json_t *changes = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
 
 		json_array_append_new(
-			rows, json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:o}", "version",
-					(json_int_t)sqlite3_column_int64(st, 0), "changed_ms",
-					(json_int_t)sqlite3_column_int64(st, 1), "uid",
-					(json_int_t)sqlite3_column_int64(st, 2), "what",
-					sqlite3_column_text(st, 3), "note", sqlite3_column_text(st, 4),
-					"summary", sqlite3_column_text(st, 5), "changes",
-					changes ? changes : json_array()));
+			rows,
+			json_pack("{s:I, s:I, s:I, s:s, s:s, s:s, s:o}", "version",
+				  (json_int_t)sqlite3_column_int64(st, 0), "changed_ms",
+				  (json_int_t)sqlite3_column_int64(st, 1), "uid",
+				  (json_int_t)sqlite3_column_int64(st, 2), "what",
+				  sqlite3_column_text(st, 3), "note", sqlite3_column_text(st, 4),
+				  "summary", sqlite3_column_text(st, 5), "changes",
+				  changes ? changes : json_array()));
 	}
 	sqlite3_finalize(st);
 	return json_pack("{s:b, s:o}", "ok", 1, "history", rows);
