@@ -231,8 +231,10 @@ def test_kill9_neither_repeats_nor_loses_and_a_clock_step_gives_one_catch_up(dae
     defs = {
         "often": {"schedule": "*/5 * * * *", "worker": "supervisor", "action": "system_check",
                   "misfire_grace_ms": 3600000, "coalesce": False},
+        # A checkpoint that meets the supervisor's commits is a transient failure: retried.
         "caught": {"schedule": "*/5 * * * *", "worker": "maintenance", "action": "checkpoint",
-                   "misfire_grace_ms": 3600000, "coalesce": False, "catch_up": True},
+                   "misfire_grace_ms": 3600000, "coalesce": False, "catch_up": True,
+                   "retries": 2, "backoff_ms": 1000, "jitter": 0},
     }
     d = daemon_factory(overrides={"clock": {"start": START, "rate": 600},
                                   "jobs": {"defs": defs}}).start()
