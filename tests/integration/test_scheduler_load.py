@@ -149,3 +149,24 @@ def test_a_due_time_planned_ahead_survives_a_kill9_before_it_and_runs_once(daemo
     assert trigger == "schedule" and attempts == 1 and started >= due, (started, due)
     assert rows(d, "SELECT COUNT(*) FROM job_runs GROUP BY job, due_ms HAVING COUNT(*) > 1") == []
     assert "MISSED" not in d.log_text()
+
+
+def test_a_plan_is_withdrawn_when_its_job_is_paused_and_made_again_on_resume(daemon_factory):
+    defs = {"tick": {"schedule": "*/10 * * * * *", "worker": "supervisor",
+                     "action": "system_check", "coalesce": False}}
+    d = daemon_factory(overrides={"jobs": {"plan_ahead_ms": 9500, "defs": defs}}).start()
+
+    def planned(margin):
+        got = rows(d, "SELECT due_ms FROM job_runs WHERE state='queued' AND reason='planned'")
+        return got and got[0][0] - time.time() * 1000 >= margin and got[0][0]
+
+    due = wait_for(lambda: planned(5000), timeout=15, what="a row planned 5 s ahead")
+    d.ctl("job", "pause", "tick", check=True)
+    # Paused before its due time: the plan goes, as if never made (no MISSED row).
+    assert rows(d, "SELECT COUNT(*) FROM job_runs WHERE due_ms=?", due) == [(0,)]
+    assert due > time.time() * 1000, "the pause came too late for this test"
+    d.ctl("job", "resume", "tick", check=True)
+    # Resumed before it: the same due time is planned again and runs once.
+    wait_for(lambda: rows(d, "SELECT state FROM job_runs WHERE due_ms=?", due) == [("ok",)],
+             timeout=15, what="the due time planned again")
+    assert rows(d, "SELECT COUNT(*) FROM job_runs WHERE state='missed'") == [(0,)]
