@@ -427,7 +427,9 @@ static void commit_writes(struct sched *s)
 
 	if (!s->nwrites)
 		return;
-	in_tx = s->nwrites > 1 && db_exec(s->sup->db, "BEGIN IMMEDIATE") == 0;
+	/* Inside a change's transaction (sched_ctl.c) the writes simply join it. */
+	in_tx = s->nwrites > 1 && sqlite3_get_autocommit(s->sup->db) &&
+		db_exec(s->sup->db, "BEGIN IMMEDIATE") == 0;
 	flush_writes(s);
 	if (in_tx && db_exec(s->sup->db, "COMMIT") < 0) {
 		db_exec(s->sup->db, "ROLLBACK");
@@ -770,7 +772,8 @@ static void plan(struct sched *s, int64_t now)
 	int64_t *saved;
 	int failed = 0;
 
-	if (horizon <= 0 || s->db_gone || s->closing)
+	/* Not inside a change's transaction (sched_ctl.c): its rollback would take the plans. */
+	if (horizon <= 0 || s->db_gone || s->closing || !sqlite3_get_autocommit(s->sup->db))
 		return;
 	for (i = 0; i < s->table.n && !plannable(s, i, now, horizon); i++)
 		;
@@ -1314,6 +1317,12 @@ int sched_rebuild(struct supervisor *sup, char *err, size_t errlen)
 	pump(s);
 	arm(s);
 	return 0;
+}
+
+void sched_rearm(struct supervisor *sup)
+{
+	if (sup->sched && !sup->sched->closing)
+		arm(sup->sched);
 }
 
 json_t *sched_defs(struct supervisor *sup)

@@ -39,6 +39,8 @@ json_t *sched_rollback(struct supervisor *sup, int64_t version, uid_t uid);
  * with err and the old table kept); whether name is a job. */
 int sched_rebuild(struct supervisor *sup, char *err, size_t errlen);
 int sched_has_job(struct supervisor *sup, const char *name);
+/* After a change's commit: the plans (jobs.plan_ahead_ms) it could not make inside it. */
+void sched_rearm(struct supervisor *sup);
 /* The effective settings of every job in force (file + overrides, defaults filled in); borrowed,
  * NULL when the scheduler is not running. */
 json_t *sched_defs(struct supervisor *sup);

@@ -307,6 +307,7 @@ static json_t *finish(struct supervisor *sup, const char *what, const char *note
 		sched_rebuild(sup, err, sizeof(err));
 		return fail("cannot commit the change: nothing changed");
 	}
+	sched_rearm(sup);
 	return json_pack("{s:b, s:s, s:I}", "ok", 1, "result", rc ? "changed" : "unchanged",
 			 "version", (json_int_t)version);
 }
