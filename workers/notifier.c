@@ -399,8 +399,9 @@ static void notifier_on_config(struct worker *w)
 			n->sinks[i].min_severity = n->cfg->webhook.min_severity;
 		else
 			n->sinks[i].min_severity = n->cfg->telegram.min_severity;
-	log_notice("severities, locale and storm window applied; a new webhook, chat "
-		   "or token needs `tradectl restart notifier`");
+	/* Sinks, chats and the token are built at the start: the supervisor restarts this
+	 * worker when they change (reload_rules[] in supervisor/supervisor.c). */
+	log_notice("severities, locale, storm window, retries and timeouts applied");
 }
 
 static void notifier_status(struct worker *w, json_t *out)
