@@ -228,7 +228,7 @@ static void check_thresholds(struct supervisor *sup)
 		double per_cpu = s->last.load1 / (double)(cpus > 0 ? cpus : 1);
 
 		snprintf(up, sizeof(up),
-			 "system load %.2f on %ld CPUs, %.2f per CPU (threshold %.2f per CPU)",
+			 "system load %.2f on %ld CPUs, %.2f per CPU (threshold %g per CPU)",
 			 s->last.load1, cpus, per_cpu, mc->load_raise);
 		snprintf(down, sizeof(down), "system load back to %.2f per CPU", per_cpu);
 		alert_change(sup,

@@ -225,6 +225,7 @@ static const struct reload_rule {
 	const char *key;
 	enum reload_effect effect;
 } reload_rules[] = {
+	/* clang-format off */
 	{"mode", RELOAD_NEXT_START},	      {"user", RELOAD_NEXT_START},
 	{"control_group", RELOAD_NEXT_START}, {"data_dir", RELOAD_NEXT_START},
 	{"run_dir", RELOAD_NEXT_START},	      {"control", RELOAD_NEXT_START},
@@ -233,6 +234,7 @@ static const struct reload_rule {
 	{"supervisor", RELOAD_LIVE},	      {"workers", RELOAD_LIVE},
 	{"market_data", RELOAD_LIVE},	      {"maintenance", RELOAD_RESTART_ROLES},
 	{"config_watch", RELOAD_LIVE},
+	/* clang-format on */
 	/* The notifier applies severities, the storm window, retries and timeouts live; its
 	 * sinks (one per chat, the webhook), rate limits, poller and rescan timer are built at
 	 * its start; the token file is opened by the supervisor as root, before the drop. */

@@ -314,8 +314,8 @@ static void trading_jobs_alerts(struct prom_buf *b, const json_t *m)
 
 /* A counter of the order-execution worker's own STATUS (since its start: a restart resets
  * it, which Prometheus' rate() takes as a counter reset). */
-static void oe_counter(struct prom_buf *b, const json_t *orders, const char *name,
-		       const char *help, const char *key)
+static void oe_counter(struct prom_buf *b, const json_t *orders, const char *name, const char *help,
+		       const char *key)
 {
 	one(b, name, "counter", help, num(orders, key));
 }
@@ -323,7 +323,8 @@ static void oe_counter(struct prom_buf *b, const json_t *orders, const char *nam
 static void order_counters(struct prom_buf *b, const json_t *m)
 {
 	const json_t *workers = json_object_get(m, "workers");
-	const json_t *orders = json_object_get(json_object_get(workers, "order-execution"), "orders");
+	const json_t *orders =
+		json_object_get(json_object_get(workers, "order-execution"), "orders");
 	const json_t *st = json_object_get(workers, "strategy");
 	const char *market;
 	json_t *mk;
@@ -332,7 +333,8 @@ static void order_counters(struct prom_buf *b, const json_t *m)
 		oe_counter(b, orders, "tradingd_orders_placed_total",
 			   "orders the exchange (or the paper book) took", "placed");
 		oe_counter(b, orders, "tradingd_order_refusals_total",
-			   "intents refused for good by the exchange (or the paper book)", "refused");
+			   "intents refused for good by the exchange (or the paper book)",
+			   "refused");
 		oe_counter(b, orders, "tradingd_order_cancels_total", "orders cancelled",
 			   "cancelled");
 	}

@@ -7,7 +7,6 @@
 #include "common/log.h"
 #include "workers/notifier.h"
 
-
 static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *st;

@@ -168,10 +168,8 @@ static void test_grouped(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_and_format),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_mul_div_rounding),
-		cmocka_unit_test(test_krw_grid),
+		cmocka_unit_test(test_parse_and_format), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_mul_div_rounding), cmocka_unit_test(test_krw_grid),
 		cmocka_unit_test(test_grouped),
 	};
 
