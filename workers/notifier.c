@@ -355,6 +355,7 @@ static int notifier_init(struct worker *w)
 	outbox_on_kept(&n->outbox, own_alert_kept);
 	for (int i = 0; i < n->nsinks; i++)
 		nob_sink_state(n, n->sinks[i].name, "ok", "");
+	nob_forget_removed_sinks(n);
 	n->update_offset = nob_offset_get(n);
 	/* Before READY: what waited in the outbox is classified and on its way. */
 	notifier_pump(n);

@@ -356,3 +356,33 @@ def test_a_reload_sends_alerts_to_the_new_webhook(daemon_factory):
             d.stop()
             old.close()
             new.close()
+
+
+def test_a_chat_removed_by_a_reload_leaves_nothing_waiting(daemon_factory):
+    with FakeTelegram() as tg:
+        tg.send_status = 500  # Telegram down: the alert waits for both chats
+        d = start(notifier_daemon(daemon_factory, tg, telegram={"chat_ids": [CHAT, "1002"]}))
+        send(d, "warning", "waiting", "for two chats")
+        sinks = f"telegram:{CHAT}", "telegram:1002"
+
+        def pending():
+            return sorted(s for s, in rows(
+                d, "SELECT d.sink FROM notification_deliveries d JOIN notifications n ON "
+                   "n.id = d.notification_id WHERE n.kind = 'waiting' AND d.state = 'pending'"))
+        wait_for(lambda: tuple(pending()) == tuple(sorted(sinks)) and
+                 len([a for a in tg.attempts if "for two chats" in a[2]]) >= 2, 10,
+                 what="both chats tried")
+        tg.send_status = 200
+        d.config["notifier"]["telegram"]["chat_ids"] = [CHAT]
+        rewrite_config(d)
+        d.ctl("reload", check=True)
+        msgs = wait_texts(tg, lambda t: any("for two chats" in m for m in t))
+        assert [m for m in tg.texts(CHAT) if "for two chats" in m], msgs
+        wait_for(lambda: rows(d, "SELECT delivered_ms IS NOT NULL FROM notifications WHERE "
+                                 "kind = 'waiting'")[0][0] == 1, 10, what="the row settled")
+        assert rows(d, "SELECT state, last_error FROM notification_deliveries WHERE sink = "
+                       "'telegram:1002'") == [("failed", "the sink is no longer configured")]
+        assert "telegram:1002: no longer configured: 1 pending alerts not sent there" in \
+            d.log_text()
+        assert not tg.texts("1002")
+        d.stop()
