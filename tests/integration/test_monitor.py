@@ -100,8 +100,10 @@ def test_a_worker_over_its_memory_limit_is_restarted(daemon_factory):
 def test_cpu_high_and_load_high_raise_and_clear(daemon_factory):
     # The notifier (nice 0) spins for 6 s in 20 ms slices, answering heartbeats between them.
     # Low thresholds: the machine is shared, the spinner may get a fraction of a core only.
+    # A total load of 0.02 raises load_high, however many CPUs the machine has.
+    per_cpu = 0.02 / (os.cpu_count() or 1)
     d = daemon_factory({**FAST, "monitor.cpu_raise_pct": 25, "monitor.cpu_clear_pct": 5,
-                        "monitor.load_raise": 0.005, "monitor.load_clear": 0.001},
+                        "monitor.load_raise": per_cpu, "monitor.load_clear": per_cpu / 4},
                        env={"TRADINGD_FAULT": "notifier:burn-cpu:6000"}).start()
 
     def of_notifier(kind):
@@ -120,11 +122,11 @@ def test_cpu_high_and_load_high_raise_and_clear(daemon_factory):
     db.close()
     assert over >= 3, over
     assert "fault injected: CPU burn over" in d.log_text()
-    # Six seconds of a busy process lift the 1-minute load past 0.005 per CPU (the kernel
-    # updates it every 5 s); a reload to a higher threshold clears it.
+    # Six seconds of a busy process lift the 1-minute load past 0.02 (by 0.08 at the kernel's
+    # next update, every 5 s); a reload to a higher threshold clears it.
     wait_for(lambda: alerts(d, "load_high"), 20, what="load_high")
     (severity, text), = alerts(d, "load_high")
-    assert severity == "warning" and "per CPU (threshold 0.005 per CPU)" in text, text
+    assert severity == "warning" and f"per CPU (threshold {per_cpu:g} per CPU)" in text, text
     d.config["monitor"]["load_raise"] = 100
     d.config["monitor"]["load_clear"] = 50
     d.config_path.write_text(json.dumps(d.config, indent=2))
