@@ -115,6 +115,7 @@ def test_cpu_high_and_load_high_raise_and_clear(daemon_factory):
     assert severity == "warning" and "notifier uses" in text and "(threshold 25%)" in text, text
     (severity, text), = of_notifier("cpu_high_cleared")
     assert severity == "info" and text.startswith("notifier CPU back to"), text
+    assert float(text.split("back to ")[1].rstrip("%")) <= 5, text  # under the clear line
     # Many rounds above the line, one alert: the alarm holds until the value is under 5%.
     db = sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True)
     over = db.execute("SELECT count(*) FROM metric_samples WHERE name = 'notifier' AND "
