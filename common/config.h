@@ -95,6 +95,7 @@ struct config_settings {
 		int64_t role_limit_mb[ROLE_WORKER_COUNT]; /* 0: memory_limit_mb */
 		double cpu_raise_pct, cpu_clear_pct, mem_raise_pct, mem_clear_pct,
 			disk_free_raise_pct, disk_free_clear_pct;
+		double load_raise, load_clear; /* per CPU; load_raise 0: not watched */
 	} monitor;
 	struct {
 		const char *listen;

@@ -89,6 +89,26 @@ void dec8_format(dec8 v, char buf[DEC8_BUF])
 	}
 }
 
+void dec8_format_grouped(dec8 v, char buf[DEC8_GROUPED_BUF])
+{
+	char plain[DEC8_BUF];
+	const char *digits, *point;
+	size_t whole, o = 0;
+
+	dec8_format(v, plain);
+	digits = plain[0] == '-' ? plain + 1 : plain;
+	point = strchr(digits, '.');
+	whole = point ? (size_t)(point - digits) : strlen(digits);
+	if (digits != plain)
+		buf[o++] = '-';
+	for (size_t i = 0; i < whole; i++) {
+		if (i > 0 && (whole - i) % 3 == 0)
+			buf[o++] = ',';
+		buf[o++] = digits[i];
+	}
+	snprintf(buf + o, DEC8_GROUPED_BUF - o, "%s", point ? point : "");
+}
+
 /* q = n / d on 128 bits, rounded as asked; -1 when q leaves the int64 range. */
 static int div_round(__int128 n, __int128 d, enum dec8_round mode, dec8 *out)
 {

@@ -31,6 +31,10 @@ int dec8_parse(const char *s, dec8 *out);
 int dec8_from_json(const json_t *v, dec8 *out);
 /* Upbit's form: trailing zeros trimmed, no point for a whole number ("5000", "0.00048"). */
 void dec8_format(dec8 v, char buf[DEC8_BUF]);
+/* dec8_format with the whole part grouped by three ("1,234,567.5"): amounts in texts people
+ * read (alerts), never in what a program parses. */
+#define DEC8_GROUPED_BUF 32
+void dec8_format_grouped(dec8 v, char buf[DEC8_GROUPED_BUF]);
 /* a * b, a / b (b != 0) and a * num / den (den != 0) with the rounding asked for; 0, or -1 on
  * overflow or a zero divisor. */
 int dec8_mul(dec8 a, dec8 b, enum dec8_round mode, dec8 *out);

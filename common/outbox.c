@@ -3,6 +3,7 @@
 #include "outbox.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -162,4 +163,25 @@ int outbox_post(struct outbox *ob, const char *severity, const char *kind, const
 	ob->disk_full = 0;
 	ob->stored(ob->arg, id);
 	return 0;
+}
+
+int outbox_alertv(struct outbox *ob, const char *severity, const char *kind, const char *fmt,
+		  va_list ap)
+{
+	char text[512];
+
+	vsnprintf(text, sizeof(text), fmt, ap);
+	log_msg(strcmp(severity, OUTBOX_INFO) == 0 ? LOG_LVL_NOTICE : LOG_LVL_WARN, "%s", text);
+	return outbox_post(ob, severity, kind, text);
+}
+
+int outbox_alert(struct outbox *ob, const char *severity, const char *kind, const char *fmt, ...)
+{
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	rc = outbox_alertv(ob, severity, kind, fmt, ap);
+	va_end(ap);
+	return rc;
 }

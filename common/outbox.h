@@ -3,6 +3,8 @@
 #ifndef TD_OUTBOX_H
 #define TD_OUTBOX_H
 
+#include <stdarg.h>
+
 #include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +60,12 @@ void outbox_on_kept(struct outbox *ob,
 /* Stores an alert after the ones still waiting, or keeps it when the database is busy or
  * full. 0 when stored or kept; -1 when lost (a full queue or a hard error, logged). */
 int outbox_post(struct outbox *ob, const char *severity, const char *kind, const char *text);
+/* A worker's alert: the text formatted, logged (notice for info, a warning otherwise), then
+ * posted as outbox_post does. */
+int outbox_alert(struct outbox *ob, const char *severity, const char *kind, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int outbox_alertv(struct outbox *ob, const char *severity, const char *kind, const char *fmt,
+		  va_list ap) __attribute__((format(printf, 4, 0)));
 /* Retries the waiting alerts, oldest first, until the database refuses one; drops (and logs)
  * an alert kept longer than OUTBOX_KEEP_MS. Call it from a timer of the writer's loop. */
 void outbox_retry(struct outbox *ob);

@@ -329,6 +329,24 @@ int ctl_socket_path(const struct config *cfg, char *out, size_t len)
 	return n < 0 || (size_t)n >= len ? -1 : 0;
 }
 
+/* text after the 24-column synopsis field, folded at spaces to stay within 80 columns. */
+static void print_wrapped(FILE *out, const char *text)
+{
+	const int width = 80 - 24;
+
+	while ((int)strlen(text) > width) {
+		int cut = width;
+
+		while (cut > 0 && text[cut] != ' ')
+			cut--;
+		if (cut == 0)
+			break;
+		fprintf(out, "%.*s\n%24s", cut, text, "");
+		text += cut + 1;
+	}
+	fprintf(out, "%s\n", text);
+}
+
 void ctl_usage(FILE *out)
 {
 	fprintf(out, "Usage: tradectl [-c CONFIG | -s SOCKET] [--json] COMMAND [ARGS]\n"
@@ -337,14 +355,12 @@ void ctl_usage(FILE *out)
 		     "\n"
 		     "Commands:\n");
 	for (const struct ctl_command_info *c = ctl_commands; c->name; c++) {
-		if (strlen(c->synopsis) > 21)
-			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
-		else
-			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
+		/* A long synopsis gets a line of its own. */
 		if (strlen(c->synopsis) < 22)
-			fprintf(out, "  %-22s%s\n", c->synopsis, c->doc);
-		else /* a long synopsis gets a line of its own */
-			fprintf(out, "  %s\n  %-22s%s\n", c->synopsis, "", c->doc);
+			fprintf(out, "  %-22s", c->synopsis);
+		else
+			fprintf(out, "  %s\n  %-22s", c->synopsis, "");
+		print_wrapped(out, c->doc);
 	}
 	fprintf(out,
 		"\n"

@@ -28,6 +28,35 @@ static json_t *grouped_counts(sqlite3 *db, const char *sql)
 	return o;
 }
 
+/* {a: {b: count}} of "SELECT a, b, count(*) ... GROUP BY a, b"; empty when it fails (a
+ * daemon without the table yet answers with no samples rather than none at all). */
+static json_t *grouped_counts2(sqlite3 *db, const char *sql)
+{
+	json_t *o = json_object();
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK) {
+		log_warnx("metrics: %s", sqlite3_errmsg(db));
+		return o;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		const char *a = (const char *)sqlite3_column_text(st, 0);
+		const char *b = (const char *)sqlite3_column_text(st, 1);
+		json_t *inner;
+
+		if (!a || !b)
+			continue;
+		inner = json_object_get(o, a);
+		if (!inner) {
+			inner = json_object();
+			json_object_set_new(o, a, inner);
+		}
+		json_object_set_new(inner, b, json_integer(sqlite3_column_int64(st, 2)));
+	}
+	sqlite3_finalize(st);
+	return o;
+}
+
 static json_t *db_counts(sqlite3 *db)
 {
 	json_t *o = json_object();
@@ -46,6 +75,11 @@ static json_t *db_counts(sqlite3 *db)
 		grouped_counts(db, "SELECT state, count(*) FROM orders GROUP BY state"));
 	json_object_set_new(o, "fills",
 			    grouped_counts(db, "SELECT side, count(*) FROM fills GROUP BY side"));
+	/* The scheduler's ledger: ended runs by job and outcome, across restarts. */
+	json_object_set_new(o, "job_runs",
+			    grouped_counts2(db, "SELECT job, state, count(*) FROM job_runs WHERE "
+						"state IN ('ok', 'failed', 'missed') GROUP BY job, "
+						"state"));
 	return o;
 }
 

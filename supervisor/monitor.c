@@ -221,6 +221,23 @@ static void check_thresholds(struct supervisor *sup)
 					  mc->mem_clear_pct),
 			     "memory_high", up, down);
 	}
+	/* Load per CPU, so that one setting fits any machine; an alarm raised before a reload
+	 * that turned the watch off is cleared, not left open for ever. */
+	if (mc->load_raise > 0 || s->load_alarm.raised) {
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+		double per_cpu = s->last.load1 / (double)(cpus > 0 ? cpus : 1);
+
+		snprintf(up, sizeof(up),
+			 "system load %.2f on %ld CPUs, %.2f per CPU (threshold %g per CPU)",
+			 s->last.load1, cpus, per_cpu, mc->load_raise);
+		snprintf(down, sizeof(down), "system load back to %.2f per CPU", per_cpu);
+		alert_change(sup,
+			     mc->load_raise > 0
+				     ? alarm_update(&s->load_alarm, ALARM_ABOVE, per_cpu,
+						    mc->load_raise, mc->load_clear)
+				     : alarm_update(&s->load_alarm, ALARM_ABOVE, 0, 1, 1),
+			     "load_high", up, down);
+	}
 	if (s->last.disk_total_kb > 0) {
 		double free_pct =
 			100.0 * (double)s->last.disk_free_kb / (double)s->last.disk_total_kb;

@@ -24,7 +24,7 @@ struct sys_usage {
 	int valid;
 	struct sys_reading last;
 	double cpu_pct;
-	struct alarm mem_alarm, disk_alarm;
+	struct alarm mem_alarm, disk_alarm, load_alarm;
 	uint64_t rounds, store_failures;
 };
 

@@ -225,6 +225,7 @@ static const struct reload_rule {
 	const char *key;
 	enum reload_effect effect;
 } reload_rules[] = {
+	/* clang-format off */
 	{"mode", RELOAD_NEXT_START},	      {"user", RELOAD_NEXT_START},
 	{"control_group", RELOAD_NEXT_START}, {"data_dir", RELOAD_NEXT_START},
 	{"run_dir", RELOAD_NEXT_START},	      {"control", RELOAD_NEXT_START},
@@ -233,7 +234,58 @@ static const struct reload_rule {
 	{"supervisor", RELOAD_LIVE},	      {"workers", RELOAD_LIVE},
 	{"market_data", RELOAD_LIVE},	      {"maintenance", RELOAD_RESTART_ROLES},
 	{"config_watch", RELOAD_LIVE},
+	/* clang-format on */
+	/* The notifier applies severities, the storm window, retries and timeouts live; its
+	 * sinks (one per chat, the webhook), rate limits, poller and rescan timer are built at
+	 * its start; the token file is opened by the supervisor as root, before the drop. */
+	{"notifier.webhook.url", RELOAD_RESTART_ROLES},
+	{"notifier.telegram.base_url", RELOAD_RESTART_ROLES},
+	{"notifier.telegram.chat_ids", RELOAD_RESTART_ROLES},
+	{"notifier.telegram.commands", RELOAD_RESTART_ROLES},
+	{"notifier.telegram.chat_interval_ms", RELOAD_RESTART_ROLES},
+	{"notifier.telegram.group_per_minute", RELOAD_RESTART_ROLES},
+	{"notifier.rescan_interval_ms", RELOAD_RESTART_ROLES},
+	{"notifier.telegram.token_file", RELOAD_NEXT_START},
 };
+
+/* The value at a dotted key ("notifier.webhook.url"), NULL when absent. */
+static json_t *config_node(const struct config *c, const char *key)
+{
+	json_t *node = c->root;
+	char part[64];
+
+	while (node && *key) {
+		size_t n = strcspn(key, ".");
+
+		if (n >= sizeof(part))
+			return NULL;
+		memcpy(part, key, n);
+		part[n] = '\0';
+		node = json_object_get(node, part);
+		key += n + (key[n] == '.');
+	}
+	return node;
+}
+
+static int key_changed(const struct config *a, const struct config *b, const char *key)
+{
+	json_t *x = config_node(a, key), *y = config_node(b, key);
+
+	return (x || y) && !json_equal(x, y);
+}
+
+/* Whether role receives the top-level section of a dotted key. */
+static int role_receives_key(enum role role, const char *key)
+{
+	char top[64];
+	size_t n = strcspn(key, ".");
+
+	if (n >= sizeof(top))
+		return 0;
+	memcpy(top, key, n);
+	top[n] = '\0';
+	return role_receives_section(role, top);
+}
 
 /* The workers to restart for next: those that receive a changed section marked restart. */
 static unsigned reload_plan(struct supervisor *sup, const struct config *next)
@@ -243,7 +295,7 @@ static unsigned reload_plan(struct supervisor *sup, const struct config *next)
 	for (size_t i = 0; i < sizeof(reload_rules) / sizeof(reload_rules[0]); i++) {
 		const struct reload_rule *r = &reload_rules[i];
 
-		if (!config_section_changed(&sup->cfg, next, r->key))
+		if (!key_changed(&sup->cfg, next, r->key))
 			continue;
 		if (r->effect == RELOAD_NEXT_START)
 			log_warnx("reload: a change to \"%s\" takes effect at the next start",
@@ -251,7 +303,7 @@ static unsigned reload_plan(struct supervisor *sup, const struct config *next)
 		if (r->effect != RELOAD_RESTART_ROLES)
 			continue;
 		for (int role = 0; role < ROLE_WORKER_COUNT; role++)
-			if (role_receives_section((enum role)role, r->key))
+			if (role_receives_key((enum role)role, r->key))
 				restart |= ROLE_BIT(role);
 	}
 	return restart;

@@ -312,6 +312,72 @@ static void trading_jobs_alerts(struct prom_buf *b, const json_t *m)
 	    num(und, "all"));
 }
 
+/* A counter of the order-execution worker's own STATUS (since its start: a restart resets
+ * it, which Prometheus' rate() takes as a counter reset). */
+static void oe_counter(struct prom_buf *b, const json_t *orders, const char *name, const char *help,
+		       const char *key)
+{
+	one(b, name, "counter", help, num(orders, key));
+}
+
+static void order_counters(struct prom_buf *b, const json_t *m)
+{
+	const json_t *workers = json_object_get(m, "workers");
+	const json_t *orders =
+		json_object_get(json_object_get(workers, "order-execution"), "orders");
+	const json_t *st = json_object_get(workers, "strategy");
+	const char *market;
+	json_t *mk;
+
+	if (json_is_object(orders)) {
+		oe_counter(b, orders, "tradingd_orders_placed_total",
+			   "orders the exchange (or the paper book) took", "placed");
+		oe_counter(b, orders, "tradingd_order_refusals_total",
+			   "intents refused for good by the exchange (or the paper book)",
+			   "refused");
+		oe_counter(b, orders, "tradingd_order_cancels_total", "orders cancelled",
+			   "cancelled");
+	}
+	if (!json_is_object(json_object_get(st, "markets")))
+		return;
+	prom_family(b, "tradingd_strategy_entries_total", "counter",
+		    "entry intents the strategy committed, by market");
+	json_object_foreach(json_object_get(st, "markets"), market, mk)
+	{
+		struct prom_label l = L("market", market);
+
+		prom_sample(b, "tradingd_strategy_entries_total", &l, 1, num(mk, "entries"));
+	}
+	prom_family(b, "tradingd_strategy_refusals_total", "counter",
+		    "entries the strategy declined (paused, window, risk), by market");
+	json_object_foreach(json_object_get(st, "markets"), market, mk)
+	{
+		struct prom_label l = L("market", market);
+
+		prom_sample(b, "tradingd_strategy_refusals_total", &l, 1, num(mk, "refusals"));
+	}
+}
+
+static void job_runs(struct prom_buf *b, const json_t *m)
+{
+	const json_t *runs = json_object_get(json_object_get(m, "db"), "job_runs");
+	const char *job, *result;
+	json_t *by, *n;
+
+	prom_family(b, "tradingd_job_runs_total", "counter",
+		    "runs of each scheduled job ended, by result (the scheduler's ledger)");
+	json_object_foreach((json_t *)runs, job, by)
+	{
+		json_object_foreach(by, result, n)
+		{
+			struct prom_label l[2] = {L("job", job), L("result", result)};
+
+			prom_sample(b, "tradingd_job_runs_total", l, 2,
+				    json_is_number(n) ? json_number_value(n) : 0);
+		}
+	}
+}
+
 static void api_self(struct prom_buf *b, const struct api_counters *c)
 {
 	struct prom_label l = L("code", "200");
@@ -334,5 +400,7 @@ void api_metrics_text(const json_t *m, const struct api_counters *c, struct prom
 	exchange(b, m);
 	market_data(b, m);
 	trading_jobs_alerts(b, m);
+	order_counters(b, m);
+	job_runs(b, m);
 	api_self(b, c);
 }

@@ -32,15 +32,12 @@ static void alert_stored(void *arg, int64_t id)
 
 void md_alert(struct market_data *md, const char *severity, const char *kind, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	log_msg(strcmp(severity, OUTBOX_INFO) == 0 ? LOG_LVL_NOTICE : LOG_LVL_WARN, "%s", text);
 	/* A locked database keeps it in memory; md_stale_check retries it every second. */
-	outbox_post(&md->outbox, severity, kind, text);
+	outbox_alertv(&md->outbox, severity, kind, fmt, ap);
+	va_end(ap);
 }
 
 static void on_client_alert(void *arg, enum upbit_alert kind, const char *text)

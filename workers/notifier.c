@@ -355,6 +355,7 @@ static int notifier_init(struct worker *w)
 	outbox_on_kept(&n->outbox, own_alert_kept);
 	for (int i = 0; i < n->nsinks; i++)
 		nob_sink_state(n, n->sinks[i].name, "ok", "");
+	nob_forget_removed_sinks(n);
 	n->update_offset = nob_offset_get(n);
 	/* Before READY: what waited in the outbox is classified and on its way. */
 	notifier_pump(n);
@@ -399,8 +400,9 @@ static void notifier_on_config(struct worker *w)
 			n->sinks[i].min_severity = n->cfg->webhook.min_severity;
 		else
 			n->sinks[i].min_severity = n->cfg->telegram.min_severity;
-	log_notice("severities, locale and storm window applied; a new webhook, chat "
-		   "or token needs `tradectl restart notifier`");
+	/* Sinks, chats and the token are built at the start: the supervisor restarts this
+	 * worker when they change (reload_rules[] in supervisor/supervisor.c). */
+	log_notice("severities, locale, storm window, retries and timeouts applied");
 }
 
 static void notifier_status(struct worker *w, json_t *out)

@@ -83,6 +83,9 @@ enum notifier_stmt {
 	NS_SINK_STATE,
 	NS_OFFSET_GET,
 	NS_OFFSET_SET,
+	NS_PENDING_SINKS,
+	NS_SINK_DROP,
+	NS_ROWS_SETTLED,
 	NS_COUNT,
 };
 
@@ -147,6 +150,9 @@ void nob_note_retry(struct notifier *n, struct sink *s, int64_t id, int attempts
 void nob_sink_state(struct notifier *n, const char *sink, const char *state, const char *error);
 int64_t nob_offset_get(struct notifier *n);
 void nob_offset_set(struct notifier *n, int64_t offset);
+/* At start: pending deliveries of a sink the config no longer has (a chat or the webhook
+ * removed by a reload) are failed, so that their rows count as delivered and wait no more. */
+void nob_forget_removed_sinks(struct notifier *n);
 
 /* notifier_sinks.c */
 int notifier_sinks_build(struct notifier *n);

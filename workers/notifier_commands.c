@@ -7,8 +7,6 @@
 #include "common/log.h"
 #include "workers/notifier.h"
 
-#define KST_OFFSET_MS (9 * 3600 * 1000)
-
 static int query_int(sqlite3 *db, const char *sql, int64_t *out)
 {
 	sqlite3_stmt *st;
@@ -107,12 +105,13 @@ static void cmd_positions(struct notifier *n, char *out, size_t len)
 static void cmd_pnl(struct notifier *n, char *out, size_t len)
 {
 	sqlite3_stmt *st;
-	int64_t now = clock_now_ms() + KST_OFFSET_MS, y;
+	int64_t now = clock_now_ms(), y;
 	unsigned m, d;
 	char day[16], realized[48], fees[48];
 	int64_t r = 0, f = 0, count = 0;
 
-	/* Upbit's day is Korea's: fills.day is the KST date. */
+	/* fills.day is the UTC date (order-execution, status_report.c): Upbit's trading day
+	 * starts at 09:00 in Seoul, 00:00 UTC. */
 	clock_civil_from_days(now >= 0 ? now / 86400000 : (now - 86399999) / 86400000, &y, &m, &d);
 	snprintf(day, sizeof(day), "%04lld-%02u-%02u", (long long)y, m, d);
 	if (sqlite3_prepare_v2(n->db,

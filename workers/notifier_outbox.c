@@ -48,6 +48,15 @@ static const char *const sql[NS_COUNT] = {
 			  "VALUES ('" UPDATES_SINK "', 'polling', ?1, ?2) ON CONFLICT(sink) DO "
 			  "UPDATE SET update_offset = excluded.update_offset, changed_ms = "
 			  "excluded.changed_ms",
+	[NS_PENDING_SINKS] = "SELECT DISTINCT sink FROM notification_deliveries WHERE state = "
+			     "'pending'",
+	[NS_SINK_DROP] = "UPDATE notification_deliveries SET state = 'failed', last_error = "
+			 "'the sink is no longer configured' WHERE sink = ?1 AND state = 'pending'",
+	[NS_ROWS_SETTLED] = "UPDATE notifications SET delivered_ms = ?1 WHERE delivered_ms IS NULL "
+			    "AND EXISTS (SELECT 1 FROM notification_deliveries d WHERE "
+			    "d.notification_id = notifications.id) AND NOT EXISTS (SELECT 1 FROM "
+			    "notification_deliveries d WHERE d.notification_id = notifications.id "
+			    "AND d.state = 'pending')",
 };
 
 static const char *const severity_words[] = {"info", "warning", "critical"};
@@ -397,4 +406,61 @@ void nob_offset_set(struct notifier *n, int64_t offset)
 	sqlite3_bind_int64(n->st[NS_OFFSET_SET], 1, clock_now_ms());
 	sqlite3_bind_int64(n->st[NS_OFFSET_SET], 2, offset);
 	db_step_reset(n->st[NS_OFFSET_SET]);
+}
+
+/* By the config, not by the sinks built: a token that cannot be read leaves the chats
+ * configured, their rows waiting for a fixed token (docs/architecture.md). */
+static int sink_configured(const struct notifier *n, const char *name)
+{
+	const struct config_notifier *c = n->cfg;
+
+	if (strcmp(name, "log") == 0)
+		return 1;
+	if (strcmp(name, "webhook") == 0)
+		return c->webhook.url[0] != '\0';
+	if (strncmp(name, "telegram:", 9) != 0 || !c->telegram.token_file[0])
+		return 0;
+	for (size_t i = 0; i < c->telegram.chat_ids.n; i++)
+		if (strcmp(c->telegram.chat_ids.v[i], name + 9) == 0)
+			return 1;
+	return 0;
+}
+
+void nob_forget_removed_sinks(struct notifier *n)
+{
+	sqlite3_stmt *q;
+	char gone[NOTIFIER_MAX_SINKS][64];
+	int ngone = 0, rc = 0;
+	char err[256];
+
+	if (!n->db)
+		return;
+	q = n->st[NS_PENDING_SINKS];
+	while (sqlite3_step(q) == SQLITE_ROW && ngone < NOTIFIER_MAX_SINKS) {
+		const char *name = (const char *)sqlite3_column_text(q, 0);
+
+		if (name && !sink_configured(n, name))
+			snprintf(gone[ngone++], sizeof(gone[0]), "%s", name);
+	}
+	sqlite3_reset(q);
+	if (ngone == 0)
+		return;
+	if (db_exec(n->db, "BEGIN IMMEDIATE") < 0)
+		rc = -1;
+	for (int i = 0; i < ngone && rc == 0; i++) {
+		sqlite3_bind_text(n->st[NS_SINK_DROP], 1, gone[i], -1, SQLITE_STATIC);
+		if (db_step_reset(n->st[NS_SINK_DROP]) != SQLITE_DONE)
+			rc = -1;
+		else
+			log_warnx("%s: no longer configured: %d pending alerts not sent there",
+				  gone[i], sqlite3_changes(n->db));
+	}
+	sqlite3_bind_int64(n->st[NS_ROWS_SETTLED], 1, clock_now_ms());
+	if (rc == 0 && db_step_reset(n->st[NS_ROWS_SETTLED]) != SQLITE_DONE)
+		rc = -1;
+	if (rc == 0 && db_exec(n->db, "COMMIT") == 0)
+		return;
+	/* Nothing lost: the rows stay pending, tried again at the next start. */
+	db_rollback_keep_error(n->db, err, sizeof(err));
+	log_warnx("outbox: removed sinks not settled: %s", err);
 }

@@ -41,14 +41,11 @@ static void send_held(struct oe *oe)
 
 void oe_alert(struct oe *oe, const char *severity, const char *kind, const char *fmt, ...)
 {
-	char text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	outbox_alertv(&oe->outbox, severity, kind, fmt, ap);
 	va_end(ap);
-	log_msg(strcmp(severity, OUTBOX_INFO) == 0 ? LOG_LVL_NOTICE : LOG_LVL_WARN, "%s", text);
-	outbox_post(&oe->outbox, severity, kind, text);
 }
 
 void oe_sent_fill(struct oe *oe, const char *market, int64_t intent_id)

@@ -450,7 +450,8 @@ static int record_trade(struct oe *oe, int64_t intent_id, const struct upbit_ord
 	struct oe_trade_effect eff;
 	dec8 price, volume, funds;
 	int64_t now = clock_now_ms(), when = t->created_ms ? t->created_ms : now, nid;
-	char day[32], text[320], pb[DEC8_BUF], vb[DEC8_BUF], fb[DEC8_BUF], rb[DEC8_BUF];
+	char day[32], text[320], vb[DEC8_BUF];
+	char pb[DEC8_GROUPED_BUF], fb[DEC8_GROUPED_BUF], rb[DEC8_GROUPED_BUF];
 	int is_bid = strcmp(o->side, "bid") == 0;
 
 	if (dec8_parse(t->price.text, &price) < 0 || dec8_parse(t->volume.text, &volume) < 0 ||
@@ -484,13 +485,14 @@ static int record_trade(struct oe *oe, int64_t intent_id, const struct upbit_ord
 	    position_put(oe, o->market, &p) < 0 ||
 	    order_update(oe, o->uuid, o->state, *rec_volume + volume, *rec_fees + fee, 0) < 0)
 		goto fail;
-	dec8_format(price, pb);
+	/* The alert is read by people (Telegram): KRW amounts grouped by thousands, exact. */
+	dec8_format_grouped(price, pb);
 	dec8_format(volume, vb);
-	dec8_format(fee, fb);
-	dec8_format(eff.realized, rb);
-	snprintf(text, sizeof(text), "fill: %s %s %s at %s (fee %s KRW%s%s) intent %" PRId64,
+	dec8_format_grouped(fee, fb);
+	dec8_format_grouped(eff.realized, rb);
+	snprintf(text, sizeof(text), "fill: %s %s %s at %s KRW (fee %s KRW%s%s%s) intent %" PRId64,
 		 o->market, is_bid ? "bought" : "sold", vb, pb, fb, is_bid ? "" : ", realised ",
-		 is_bid ? "" : rb, intent_id);
+		 is_bid ? "" : rb, is_bid ? "" : " KRW", intent_id);
 	nid = outbox_add(oe->db, now, role_name(oe->w->role), OUTBOX_INFO, "fill", text);
 	if (nid < 0)
 		goto fail;

@@ -22,14 +22,11 @@ const char *strategy_key(const struct strat_market *m)
 void strategy_alert(struct strategy *s, const char *severity, const char *kind, const char *fmt,
 		    ...)
 {
-	char text[512];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
+	outbox_alertv(&s->outbox, severity, kind, fmt, ap);
 	va_end(ap);
-	log_msg(strcmp(severity, OUTBOX_INFO) == 0 ? LOG_LVL_NOTICE : LOG_LVL_WARN, "%s", text);
-	outbox_post(&s->outbox, severity, kind, text);
 }
 
 /* A refusal is logged when it first happens and when its reason changes, not at every tick. */

@@ -59,8 +59,10 @@ struct worker {
 	unsigned peers_down; /* ROLE_BIT of each role it depends on that is not RUNNING */
 	int stopping;
 	uv_timer_t fault_timer; /* test-only: a delayed READY */
-	uv_signal_t sigusr1;	/* test-only: grow-rss */
+	uv_signal_t sigusr1;	/* test-only: grow-rss, burn-cpu */
 	void *fault_rss;	/* test-only: the blocks grow-rss allocated, a list */
+	uv_idle_t fault_burn;	/* test-only: burn-cpu spins in slices until this time */
+	int64_t fault_burn_until_mono;
 	/* test-only, with a delayed READY: the delay has passed; the worker asked for READY */
 	int fault_delay_over, ready_asked, ready_later;
 	const struct worker_ops *ops;

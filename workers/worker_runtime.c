@@ -23,7 +23,8 @@
  * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
  * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
  * type T that this role may not send), grow-rss:MB (each SIGUSR1 allocates and touches MB
- * more, for the monitor's memory limit), job-result:ACTION:transient|permanent:COUNT (the
+ * more, for the monitor's memory limit), burn-cpu:MS (each SIGUSR1 keeps a CPU busy for MS ms
+ * while the loop still answers, for the monitor's cpu_high), job-result:ACTION:transient|permanent:COUNT (the
  * first COUNT runs of ACTION in this process end with that result instead of running),
  * job-delay:MS (every run waits MS ms before it starts, the loop turning meanwhile, so that
  * long runs of real actions can be tested). ROLE "any" names every worker. */
@@ -127,6 +128,7 @@ void worker_stop(struct worker *w)
 	delayed_stop_all();
 	uv_close((uv_handle_t *)&w->fault_timer, NULL);
 	uv_close((uv_handle_t *)&w->sigusr1, NULL);
+	uv_close((uv_handle_t *)&w->fault_burn, NULL);
 	while (w->fault_rss) {
 		void **next = *(void ***)w->fault_rss;
 
@@ -175,6 +177,35 @@ static void on_grow_rss(uv_signal_t *handle, int signum)
 	*block = w->fault_rss;
 	w->fault_rss = block;
 	log_warnx("fault injected: RSS grown by %zu MB", bytes >> 20);
+}
+
+/* Test-only: one slice of burn-cpu, 20 ms of spinning per turn of the loop, so that heartbeats
+ * and messages are still answered between slices (a hung worker is another test). */
+static void on_burn_slice(uv_idle_t *handle)
+{
+	struct worker *w = handle->data;
+	int64_t now = clock_mono_ms(), end = now + 20;
+	volatile uint64_t spin = 0;
+
+	if (now >= w->fault_burn_until_mono) {
+		uv_idle_stop(handle);
+		log_warnx("fault injected: CPU burn over");
+		return;
+	}
+	while (clock_mono_ms() < end && clock_mono_ms() < w->fault_burn_until_mono)
+		for (int i = 0; i < 10000; i++)
+			spin = spin + (uint64_t)i;
+}
+
+static void on_burn_cpu(uv_signal_t *handle, int signum)
+{
+	struct worker *w = handle->data;
+	const char *ms = fault_requested(w->role, "burn-cpu");
+
+	(void)signum;
+	w->fault_burn_until_mono = clock_mono_ms() + (int64_t)strtoll(ms ? ms : "0", NULL, 10);
+	log_warnx("fault injected: burning CPU for %s ms", ms ? ms : "0");
+	uv_idle_start(&w->fault_burn, on_burn_slice);
 }
 
 static void send_status(struct worker *w, const void *payload, uint32_t len)
@@ -563,8 +594,12 @@ int worker_run(enum role role, const struct worker_ops *ops)
 	uv_signal_start(&w.sigint, on_signal, SIGINT);
 	uv_signal_init(&loop, &w.sigusr1);
 	w.sigusr1.data = &w;
+	uv_idle_init(&loop, &w.fault_burn);
+	w.fault_burn.data = &w;
 	if (fault_requested(role, "grow-rss"))
 		uv_signal_start(&w.sigusr1, on_grow_rss, SIGUSR1);
+	else if (fault_requested(role, "burn-cpu"))
+		uv_signal_start(&w.sigusr1, on_burn_cpu, SIGUSR1);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	rc = uv_loop_close(&loop);
 	if (rc != 0)

@@ -46,7 +46,8 @@ class Webhook:
         self.server.server_close()
 
 
-def notifier_daemon(daemon_factory, tg, extra=None, token=TOKEN, telegram=None, webhook=None):
+def notifier_daemon(daemon_factory, tg, extra=None, token=TOKEN, telegram=None, webhook=None,
+                    env=None):
     """A daemon (not started) whose token file holds token, pointed at tg."""
     tel = {"base_url": tg.url, "chat_ids": [CHAT], "poll_timeout_s": 1,
            "chat_interval_ms": 20, **(telegram or {})}
@@ -55,7 +56,7 @@ def notifier_daemon(daemon_factory, tg, extra=None, token=TOKEN, telegram=None, 
     if webhook:
         notifier["webhook"] = {"url": webhook.url, "min_severity": "info"}
     overrides = {**QUIET, "notifier": notifier, **(extra or {})}
-    d = daemon_factory(overrides)
+    d = daemon_factory(overrides, env=env)
     token_file = d.dir / "bot-token"
     token_file.write_text(token + "\n")
     os.chmod(token_file, 0o600)
@@ -105,3 +106,8 @@ def count_of(text):
 
 def wait_texts(tg, pred, timeout=15, what="telegram messages"):
     return wait_for(lambda: pred(tg.texts()) and tg.texts(), timeout, what=what)
+
+
+def rewrite_config(d):
+    """Writes d.config back, for a reload."""
+    d.config_path.write_text(json.dumps(d.config, indent=2))

@@ -122,3 +122,40 @@ def test_example_rules_pass_promtool():
                          timeout=30)
     assert res.returncode == 0, res.stdout + res.stderr
     assert "SUCCESS" in res.stdout + res.stderr
+
+
+def test_order_and_job_counters_move(daemon_factory):
+    """Orders placed and refused, fills and scheduled job runs show in /metrics as they happen:
+    the intents are committed as the strategy would (orderutil), the job is run by hand."""
+    from orderutil import OrderRig
+    port = free_port()
+    rig = OrderRig(daemon_factory, {
+        "workers.api.enabled": True, "api.listen": f"127.0.0.1:{port}",
+        "jobs.defs": {"ckpt": {"schedule": "0 0 1 1 *", "worker": "maintenance",
+                               "action": "checkpoint"}}}).start()
+
+    def page(pred, what):
+        return wait_for(lambda: (t := scrape(port)[2]) and "tradingd_orders_placed_total" in t
+                        and pred(t) and t, 15, interval=0.2, what=what)
+    before = page(lambda t: True, "order-execution's counters")
+    promtool_check_metrics(before)
+    placed = sample(before, "tradingd_orders_placed_total")
+    refused = sample(before, "tradingd_order_refusals_total")
+    assert 'tradingd_job_runs_total{job="ckpt"' not in before
+
+    buy = rig.intent("KRW-BTC", "bid", "price", funds=20000)
+    tiny = rig.intent("KRW-BTC", "bid", "price", funds=1000)  # under the minimum total
+    assert rig.wait_intent(buy)[0] == "done" and rig.wait_intent(tiny)[0] == "refused"
+    rig.d.ctl("job", "run", "ckpt", check=True)
+    after = page(lambda t: 'tradingd_job_runs_total{job="ckpt",result="ok"}' in t and
+                 sample(t, "tradingd_orders_placed_total") > placed and
+                 sample(t, "tradingd_order_refusals_total") > refused,
+                 "the order and job counters moved")
+    promtool_check_metrics(after)
+    assert sample(after, "tradingd_orders_placed_total") == placed + 1
+    assert sample(after, "tradingd_order_refusals_total") == refused + 1
+    assert sample(after, "tradingd_order_intents", state="done") == 1
+    assert sample(after, "tradingd_order_intents", state="refused") == 1
+    assert sample(after, "tradingd_fills_total", side="bid") == len(rig.fills()) >= 1
+    assert sample(after, "tradingd_job_runs_total", job="ckpt", result="ok") == 1
+    assert sample(after, "tradingd_jobs_total", result="ok") >= 1

@@ -1,7 +1,8 @@
 """The supervisor's monitor against real processes: a kill -9 is a crash alert and its clear, a
-worker made to grow past its memory limit is restarted gracefully and alerted, a data_dir on a
-nearly full tmpfs raises disk_low and clears it once space is back, and tradectl top and status
---json carry plausible numbers read from /proc."""
+worker made to grow past its memory limit is restarted gracefully and alerted, a worker made to
+burn CPU raises cpu_high once and clears it, the system load per CPU raises load_high and a
+reload clears it, a data_dir on a nearly full tmpfs raises disk_low and clears it once space is
+back, and tradectl top and status --json carry plausible numbers read from /proc."""
 import json
 import os
 import signal
@@ -94,6 +95,46 @@ def test_a_worker_over_its_memory_limit_is_restarted(daemon_factory):
     assert not alerts(d, "crash")
     log = d.log_text()
     assert "maintenance: stopped (exit 0" in log, log[-2000:]
+
+
+def test_cpu_high_and_load_high_raise_and_clear(daemon_factory):
+    # The notifier (nice 0) spins for 6 s in 20 ms slices, answering heartbeats between them.
+    # Low thresholds: the machine is shared, the spinner may get a fraction of a core only.
+    # A total load of 0.02 raises load_high, however many CPUs the machine has.
+    per_cpu = 0.02 / (os.cpu_count() or 1)
+    d = daemon_factory({**FAST, "monitor.cpu_raise_pct": 25, "monitor.cpu_clear_pct": 5,
+                        "monitor.load_raise": per_cpu, "monitor.load_clear": per_cpu / 4},
+                       env={"TRADINGD_FAULT": "notifier:burn-cpu:6000"}).start()
+
+    def of_notifier(kind):
+        return [r for r in alerts(d, kind) if r[1].startswith("notifier ")]
+    os.kill(d.status()["notifier"]["pid"], signal.SIGUSR1)
+    wait_for(lambda: of_notifier("cpu_high"), 20, what="cpu_high")
+    wait_for(lambda: of_notifier("cpu_high_cleared"), 30, what="cpu_high_cleared")
+    (severity, text), = of_notifier("cpu_high")
+    assert severity == "warning" and "notifier uses" in text and "(threshold 25%)" in text, text
+    (severity, text), = of_notifier("cpu_high_cleared")
+    assert severity == "info" and text.startswith("notifier CPU back to"), text
+    assert float(text.split("back to ")[1].rstrip("%")) <= 5, text  # under the clear line
+    # Many rounds above the line, one alert: the alarm holds until the value is under 5%.
+    db = sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True)
+    over = db.execute("SELECT count(*) FROM metric_samples WHERE name = 'notifier' AND "
+                      "cpu_pct > 25").fetchone()[0]
+    db.close()
+    assert over >= 3, over
+    assert "fault injected: CPU burn over" in d.log_text()
+    # Six seconds of a busy process lift the 1-minute load past 0.02 (by 0.08 at the kernel's
+    # next update, every 5 s); a reload to a higher threshold clears it.
+    wait_for(lambda: alerts(d, "load_high"), 20, what="load_high")
+    (severity, text), = alerts(d, "load_high")
+    assert severity == "warning" and f"per CPU (threshold {per_cpu:g} per CPU)" in text, text
+    d.config["monitor"]["load_raise"] = 100
+    d.config["monitor"]["load_clear"] = 50
+    d.config_path.write_text(json.dumps(d.config, indent=2))
+    d.ctl("reload", check=True)
+    wait_for(lambda: alerts(d, "load_high_cleared"), 10, what="load_high_cleared")
+    assert len(alerts(d, "load_high")) == 1
+    assert alerts(d, "load_high_cleared")[0][1].startswith("system load back to")
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")

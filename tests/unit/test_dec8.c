@@ -145,13 +145,32 @@ static void test_krw_grid(void **state)
 	assert_dec(dec8_to_tick(D("12346"), D("10"), DEC8_HALF_EVEN), "12350");
 }
 
+/* Grouped for people: the whole part by three, the fraction and the sign as dec8_format. */
+static void test_grouped(void **state)
+{
+	static const struct {
+		const char *in, *want;
+	} rows[] = {{"0", "0"},
+		    {"999", "999"},
+		    {"1000", "1,000"},
+		    {"-1234567.5", "-1,234,567.5"},
+		    {"0.00012", "0.00012"},
+		    {"-92233720368.54775808", "-92,233,720,368.54775808"}};
+	char buf[DEC8_GROUPED_BUF];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		dec8_format_grouped(D(rows[i].in), buf);
+		assert_string_equal(buf, rows[i].want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_parse_and_format),
-		cmocka_unit_test(test_json),
-		cmocka_unit_test(test_mul_div_rounding),
-		cmocka_unit_test(test_krw_grid),
+		cmocka_unit_test(test_parse_and_format), cmocka_unit_test(test_json),
+		cmocka_unit_test(test_mul_div_rounding), cmocka_unit_test(test_krw_grid),
+		cmocka_unit_test(test_grouped),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
