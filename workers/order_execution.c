@@ -311,7 +311,7 @@ static int oe_init(struct worker *w)
 		scan_start(oe);
 	} else {
 		oe->recovering = 1;
-		oe_recover(oe, recovered);
+		oe_recover(oe, 1, recovered);
 	}
 	return WORKER_READY_LATER;
 }
@@ -365,10 +365,16 @@ static void run_reconcile(struct worker *w, uint64_t run_id, const char *args)
 		return;
 	}
 	oe->reconcile_run = run_id;
-	if (oe->scanning)
+	/* Asked for by hand (a database copied back without tradectl restore): the exchange's
+	 * orders that the database lost are looked for first. */
+	if (oe->mode != MODE_PAPER && !oe->recovering) {
+		oe->recovering = 1;
+		oe_recover(oe, 0, recovered);
+	} else if (oe->scanning) {
 		oe->rescan = 1;
-	else
+	} else {
 		scan_start(oe);
+	}
 }
 
 static void run_cancel_open(struct worker *w, uint64_t run_id, const char *args)

@@ -169,8 +169,9 @@ void oe_exchange_step(struct oe *oe, int64_t intent_id);
 void oe_fetch_balances(struct oe *oe, void (*done)(struct oe *oe));
 
 /* order_execution_recover.c: records the exchange's orders of this instance that the
- * database does not know (a restored backup), then calls done. */
-void oe_recover(struct oe *oe, void (*done)(struct oe *oe));
+ * database does not know (a restored backup), then calls done. after_restore: only when the
+ * supervisor recorded a restore not looked after yet (at start); 0: always (reconcile). */
+void oe_recover(struct oe *oe, int after_restore, void (*done)(struct oe *oe));
 
 /* order_execution_paper.c: the same step with fills simulated from public prices. */
 void oe_paper_step(struct oe *oe, int64_t intent_id);

@@ -20,6 +20,7 @@
 
 struct recover {
 	struct oe *oe;
+	int64_t restore_note; /* the restore looked after, 0 for a reconcile asked by hand */
 	void (*done)(struct oe *oe);
 	char prefix[OE_INSTANCE_LEN + 8];
 	int64_t start, end, now;
@@ -47,6 +48,27 @@ static int64_t query_i64(struct oe *oe, const char *q_sql, const char *text)
 	return v;
 }
 
+/* Once looked after, a restore is not looked after again at every start: the listing costs
+ * requests that a restarted worker's empty rate budget makes slow. */
+static void remember_restore(struct oe *oe, int64_t note)
+{
+	sqlite3_stmt *q;
+
+	if (sqlite3_prepare_v2(
+		    oe->db,
+		    "INSERT INTO exec_recovery(id, restore_note, checked_ms) VALUES(1, ?, "
+		    "?) ON CONFLICT(id) DO UPDATE SET restore_note = excluded.restore_note, "
+		    "checked_ms = excluded.checked_ms",
+		    -1, &q, NULL) != SQLITE_OK)
+		return;
+	sqlite3_bind_int64(q, 1, note);
+	sqlite3_bind_int64(q, 2, clock_now_ms());
+	if (sqlite3_step(q) != SQLITE_DONE)
+		log_warnx("db: the recovery after restore %" PRId64 " is not remembered: %s", note,
+			  sqlite3_errmsg(oe->db));
+	sqlite3_finalize(q);
+}
+
 static void finish(struct recover *rc)
 {
 	struct oe *oe = rc->oe;
@@ -61,6 +83,8 @@ static void finish(struct recover *rc)
 	if (rc->failed)
 		log_warnx("recovery from the exchange incomplete: looked again at the next start "
 			  "or reconcile");
+	if (!rc->failed && rc->restore_note > 0)
+		remember_restore(oe, rc->restore_note);
 	if (rc->conflict && oe_rotate_instance(oe) == 0)
 		log_notice("a recovered order's intent id was taken: new identifiers from now on "
 			   "(instance %s)",
@@ -313,15 +337,31 @@ static void fetch_next(struct recover *rc)
 	}
 }
 
-void oe_recover(struct oe *oe, void (*done)(struct oe *oe))
+void oe_recover(struct oe *oe, int after_restore, void (*done)(struct oe *oe))
 {
-	struct recover *rc = calloc(1, sizeof(*rc));
-	int64_t newest;
+	struct recover *rc;
+	int64_t newest, note = 0;
 
+	if (after_restore) {
+		/* A restore the supervisor recorded that no recovery has looked after yet. */
+		note = query_i64(
+			oe,
+			"SELECT max(id) FROM notifications WHERE kind = 'restore' AND id > "
+			"coalesce((SELECT restore_note FROM exec_recovery), 0)",
+			NULL);
+		if (note <= 0) {
+			done(oe);
+			return;
+		}
+		log_notice("the database was restored: looking for the orders it lost on the "
+			   "exchange");
+	}
+	rc = calloc(1, sizeof(*rc));
 	if (!rc) {
 		done(oe);
 		return;
 	}
+	rc->restore_note = note;
 	rc->oe = oe;
 	rc->done = done;
 	rc->now = clock_now_ms();

@@ -358,6 +358,10 @@ def test_restore_then_reconcile_recovers_orders_placed_after_the_backup(daemon_f
     r.assert_matches_sim()
     texts = [t for _k, t in r.notifications("orders_recovered")]
     assert len(texts) == 1 and texts[0].startswith("2 orders recovered from the exchange"), texts
+    # The restore is looked after once: a later start does not list the exchange again.
+    with r.db() as c:
+        note = c.execute("SELECT max(id) FROM notifications WHERE kind = 'restore'").fetchone()
+        assert c.execute("SELECT restore_note FROM exec_recovery").fetchone() == note
     # A new intent after the recovery gets a fresh id and is placed once.
     again = r.intent("KRW-BTC", "bid", "price", funds=10000)
     assert again > max(buy, sell)
