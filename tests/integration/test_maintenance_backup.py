@@ -368,3 +368,41 @@ def test_restore_then_reconcile_recovers_orders_placed_after_the_backup(daemon_f
     assert r.wait_intent(again)[0] == "done"
     assert len(r.sim_orders_of(again)) == 1
     r.assert_matches_sim()
+
+
+def test_copied_back_by_hand_then_the_reconcile_job_recovers(daemon_factory):
+    """A backup copied into place by hand is no recorded restore: the start does not list the
+    exchange, the reconcile action does. The exchange runs outside the daemon, as it does."""
+    import shutil
+    from orderutil import OrderRig
+    from simutil import Sim, AK, SK
+    with Sim(["--markets", "KRW-BTC,KRW-ETH"]) as sim:
+        r = OrderRig(daemon_factory, {
+            "exchange.base_url": "http://127.0.0.1:%d" % sim.port,
+            "sim.accounts": ["%s:%s:10000000" % (AK, SK)],
+            "jobs": {"defs": {"recon": {"schedule": "0 0 1 1 *", "worker": "order-execution",
+                                        "action": "reconcile"}}}}, exchange_port=sim.port)
+        r.start()
+        res, _reply = backup(r.d)
+        assert res.returncode == 0, (res.stdout, res.stderr)
+        path = backup_rows(r.d)[0]["file"]
+        buy = r.intent("KRW-BTC", "bid", "price", funds=30000)
+        assert r.wait_intent(buy)[0] == "done"
+        uuid = r.sim_orders_of(buy)[0]["uuid"]
+        assert r.d.stop() == 0
+        data = r.d.dir / "data"
+        for suffix in ("-wal", "-shm"):
+            if (data / ("tradingd.db" + suffix)).exists():
+                (data / ("tradingd.db" + suffix)).unlink()
+        shutil.copy(path, data / "tradingd.db")
+        r.d.start()
+        with r.db() as c:
+            assert c.execute("SELECT count(*) FROM orders WHERE uuid = ?", (uuid,)).fetchone() \
+                == (0,)
+        r.d.ctl("job", "run", "recon", check=True)
+        wait_for(lambda: r.notifications("orders_recovered"), 20, 0.05,
+                 what="the recovery by the reconcile job")
+        with r.db() as c:
+            assert c.execute("SELECT intent_id FROM orders WHERE uuid = ?", (uuid,)).fetchone() \
+                == (buy,)
+        r.assert_matches_sim()
