@@ -394,7 +394,9 @@ def test_copied_back_by_hand_then_the_reconcile_job_recovers(daemon_factory):
         for suffix in ("-wal", "-shm"):
             if (data / ("tradingd.db" + suffix)).exists():
                 (data / ("tradingd.db" + suffix)).unlink()
-        shutil.copy(path, data / "tradingd.db")
+        # A new file renamed into place: this process's own old connections keep the old one.
+        shutil.copy(path, data / "tradingd.db.copy")
+        os.replace(data / "tradingd.db.copy", data / "tradingd.db")
         r.d.start()
         with r.db() as c:
             assert c.execute("SELECT count(*) FROM orders WHERE uuid = ?", (uuid,)).fetchone() \
