@@ -151,10 +151,13 @@ def main():
     subprocess.run(["gcc", "-O2", "-std=c11", "-D_GNU_SOURCE", "-Wall", "-Wextra", "-Werror",
                     "-o", str(OUT / "post_floor"), str(ROOT / "bench" / "tick" / "post_floor.c"),
                     "-lcurl"], check=True)
+    # run.sh's snapshot, or (this script run alone) the tree's binaries when they are newer.
     for name in ("tradingd", "tradingd-net", "tradectl", "upbit-sim"):
-        if not (BIN / name).exists():
+        src, dst = ROOT / "bin" / name, BIN / name
+        if not dst.exists() or (not os.environ.get("BENCH_RUN_ID") and
+                                src.stat().st_mtime > dst.stat().st_mtime):
             BIN.mkdir(parents=True, exist_ok=True)
-            shutil.copy(ROOT / "bin" / name, BIN / name)
+            shutil.copy(src, dst)
     plugin = tmp / "cross_plugin.so"
     shutil.copy(OUT / "cross_plugin.so", plugin)
     markets = ["KRW-T%03d" % i for i in range(N)]
