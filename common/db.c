@@ -178,6 +178,11 @@ static const char *const migrations[] = {
 	"  last_trade_ms, stored_ms FROM candles;"
 	"DROP TABLE candles;"
 	"ALTER TABLE candles_e8 RENAME TO candles;",
+	/* 10: issue 10 (restore): the last restore (its 'restore' notifications row) after which
+	 * order-execution has looked on the exchange for the orders the database lost. */
+	"CREATE TABLE exec_recovery ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), restore_note INTEGER NOT NULL,"
+	"  checked_ms INTEGER NOT NULL) STRICT;",
 };
 
 int db_schema_version(void)
