@@ -46,3 +46,6 @@ timeout -k 10 600 "$py" bench/backup_bench.py
 echo "bench: wrote the backup section of docs/benchmarks.md" >&2
 # So do the scheduler's (firing accuracy, overhead of 1,000 jobs): about 95 s.
 timeout -k 10 200 "$py" bench/sched/sched_bench.py
+# Tick-to-order latency (issue 7): about 100 s.
+timeout -k 10 300 "$py" bench/tick/tick_bench.py
+echo "bench: wrote the tick-to-order section of docs/benchmarks.md" >&2

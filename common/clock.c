@@ -33,6 +33,14 @@ int64_t clock_mono_ms(void)
 	return read_clock(CLOCK_MONOTONIC);
 }
 
+int64_t clock_mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 int clock_set_test(int64_t start_ms, double rate, int64_t anchor_real_ms)
 {
 	if (!(rate > 0 && rate <= 100000) || !isfinite(rate))

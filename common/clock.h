@@ -11,6 +11,8 @@
 /* Wall-clock and monotonic time of the host, in ms: for logs and for measuring real delays. */
 int64_t clock_real_ms(void);
 int64_t clock_mono_ms(void);
+/* Monotonic time in microseconds: one clock that two processes on the host can compare. */
+int64_t clock_mono_us(void);
 
 /* Run on a test clock: "now" is start_ms at real instant anchor_real_ms (0: now), and advances
  * rate times faster than real time. Returns -1 when rate is not in (0, 100000]. */

@@ -178,7 +178,12 @@ static const char *const migrations[] = {
 	"  last_trade_ms, stored_ms FROM candles;"
 	"DROP TABLE candles;"
 	"ALTER TABLE candles_e8 RENAME TO candles;",
-	/* 10: issue 8 (scheduler, schedule versions): every audited change of the schedule
+	/* 10: issue 10 (restore): the last restore (its 'restore' notifications row) after which
+	 * order-execution has looked on the exchange for the orders the database lost. */
+	"CREATE TABLE exec_recovery ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1), restore_note INTEGER NOT NULL,"
+	"  checked_ms INTEGER NOT NULL) STRICT;",
+	/* 11: issue 8 (scheduler, schedule versions): every audited change of the schedule
 	 * (job set/pause/resume, a reload that changes jobs, a rollback, a start that finds the
 	 * file changed) is a version: the effective settings of every job (file + overrides,
 	 * defaults filled in) as JSON, and what changed against the version before it. */

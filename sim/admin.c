@@ -151,12 +151,30 @@ static void accounts_route(struct sim *s, struct sim_reply *rp)
 }
 
 /* Steers a market's walk so tests can make a resting order fill (or not) on purpose. */
+/* "trade": true: a trade at the new price now, shown by the next engine tick, instead of
+ * waiting for the minute's next generated one (benchmarks steer prices across a level with
+ * it). 0 when this minute has no room or the engine has not reached this minute yet. */
+static int add_trade_now(struct sim_market *m, double price)
+{
+	int64_t now = clock_now_ms();
+
+	if (m->nticks >= SIM_MAX_TICKS || m->cur_min != now / 60000)
+		return 0;
+	memmove(&m->ticks[m->visible + 1], &m->ticks[m->visible],
+		(size_t)(m->nticks - m->visible) * sizeof(m->ticks[0]));
+	m->ticks[m->visible].ms = now;
+	m->ticks[m->visible].price = round_to_tick(price);
+	m->ticks[m->visible].volume = round8(1e6 / m->ticks[m->visible].price);
+	m->nticks++;
+	return 1;
+}
+
 static void price_route(struct sim *s, struct sim_request *rq, struct sim_reply *rp)
 {
 	json_t *b = body_json(rq, rp);
 	const char *market;
 	double price;
-	int mi;
+	int mi, trade;
 
 	if (!b)
 		return;
@@ -167,12 +185,17 @@ static void price_route(struct sim *s, struct sim_request *rq, struct sim_reply 
 		reply_error(rp, 400, "invalid_body", "want {\"market\":\"KRW-...\",\"price\":N}");
 		return;
 	}
+	trade = json_is_true(json_object_get(b, "trade"));
 	json_decref(b); /* market pointed into b: use s->markets[mi].code from here on */
 	s->markets[mi].walk = price;
 	/* Trades of this minute not yet shown move too, so the change is seen at the next one. */
 	for (int k = s->markets[mi].visible; k < s->markets[mi].nticks; k++)
 		s->markets[mi].ticks[k].price = round_to_tick(price);
-	reply_json(rp, 200, json_pack("{s:s,s:f}", "market", s->markets[mi].code, "walk", price));
+	if (trade)
+		trade = add_trade_now(&s->markets[mi], price);
+	reply_json(rp, 200,
+		   json_pack("{s:s,s:f,s:b}", "market", s->markets[mi].code, "walk", price, "trade",
+			     trade));
 }
 
 int admin_handle(struct sim *s, struct sim_request *rq, struct sim_reply *rp)

@@ -35,6 +35,7 @@ struct req_ctx {
 	int headers_seen; /* MHD's first call carries only the headers */
 	int64_t recv_real_ms;
 	int64_t recv_mono_ms;
+	int64_t recv_mono_us; /* for latency measured against another process */
 };
 
 /* ---- replies ---- */
@@ -231,6 +232,7 @@ static void *uri_logger(void *cls, const char *uri, struct MHD_Connection *c)
 	ctx->uri = strdup(uri ? uri : "/");
 	ctx->recv_real_ms = clock_real_ms();
 	ctx->recv_mono_ms = clock_mono_ms();
+	ctx->recv_mono_us = clock_mono_us();
 	return ctx;
 }
 
@@ -326,6 +328,7 @@ static void record(struct sim *s, const struct req_ctx *ctx, const char *method,
 
 	memset(&e, 0, sizeof(e));
 	e.recv_ms = ctx->recv_real_ms;
+	e.recv_mono_us = ctx->recv_mono_us;
 	e.clock_ms = clock_now_ms();
 	e.status = status;
 	e.duration_ms = (int)(clock_mono_ms() - ctx->recv_mono_ms);

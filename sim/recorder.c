@@ -43,10 +43,11 @@ json_t *recorder_json(const struct recorder *r, uint64_t since, size_t limit, co
 		if (group && strcmp(group, e->group) != 0)
 			continue;
 		json_array_append_new(
-			arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:i,s:s?,s:s?}", "seq",
+			arr, json_pack("{s:I,s:s,s:s,s:s,s:s,s:i,s:I,s:I,s:I,s:i,s:s?,s:s?}", "seq",
 				       (json_int_t)e->seq, "method", e->method, "path", e->path,
 				       "query", e->query, "group", e->group, "status", e->status,
-				       "recv_ms", (json_int_t)e->recv_ms, "clock_ms",
+				       "recv_ms", (json_int_t)e->recv_ms, "recv_mono_us",
+				       (json_int_t)e->recv_mono_us, "clock_ms",
 				       (json_int_t)e->clock_ms, "duration_ms", e->duration_ms,
 				       "identifier", e->identifier[0] ? e->identifier : NULL,
 				       "fault", e->fault[0] ? e->fault : NULL));

@@ -316,9 +316,10 @@ int nonce_seen(struct nonce_set *ns, const char *access_key, const char *nonce);
 /* ---- recorder.c: bounded log of received requests ---- */
 struct rec_entry {
 	uint64_t seq;
-	int64_t recv_ms;  /* real wall clock */
-	int64_t clock_ms; /* simulator clock */
-	int status;	  /* 0 when the connection was dropped */
+	int64_t recv_ms;      /* real wall clock */
+	int64_t recv_mono_us; /* CLOCK_MONOTONIC, microseconds */
+	int64_t clock_ms;     /* simulator clock */
+	int status;	      /* 0 when the connection was dropped */
 	int duration_ms;
 	char method[8];
 	char group[20];

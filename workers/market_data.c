@@ -148,6 +148,8 @@ static int load_markets(struct market_data *md)
 
 static void free_state(struct market_data *md)
 {
+	if (md->trace)
+		fclose(md->trace);
 	for (size_t i = 0; i < UPBIT_MAX_BASES; i++)
 		free(md->urls[i]);
 	free(md->markets);

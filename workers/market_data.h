@@ -4,6 +4,7 @@
 #define TD_MARKET_DATA_H
 
 #include <sqlite3.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <uv.h>
 
@@ -62,6 +63,7 @@ struct market_data {
 	uint64_t ticker_ok, ticker_failed, ticks_published, ticks_out_of_order;
 	uint64_t candle_pages, candle_failures, candles_published;
 	uint64_t alerts;
+	FILE *trace; /* TRADINGD_FAULT=market-data:trace-ticks (benchmarks): every price seen */
 };
 
 /* market_data.c */

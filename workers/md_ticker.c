@@ -1,5 +1,7 @@
 /* market-data's prices: one ticker request for every market each interval, checked, published
  * as coalescing TICKs; a market with no valid price for stale_after_s is declared stale. */
+#include <inttypes.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "common/clock.h"
@@ -41,7 +43,7 @@ static void on_tickers(void *arg, const struct upbit_result *r, const struct upb
 		       size_t n)
 {
 	struct market_data *md = arg;
-	int64_t now = clock_now_ms();
+	int64_t now = clock_now_ms(), got_us = clock_mono_us();
 
 	md->ticker_busy = 0;
 	if (r->status != UPBIT_OK) {
@@ -53,6 +55,9 @@ static void on_tickers(void *arg, const struct upbit_result *r, const struct upb
 	}
 	md->ticker_ok++;
 	for (size_t i = 0; i < n; i++) {
+		if (md->trace)
+			fprintf(md->trace, "%" PRId64 " %s %" PRId64 "\n", got_us, v[i].market,
+				v[i].trade_price_e8);
 		struct md_market *m = find_market(md, v[i].market);
 		struct ipc_tick tick;
 
@@ -75,6 +80,8 @@ static void on_tickers(void *arg, const struct upbit_result *r, const struct upb
 		if (worker_send_coalesce(md->w, IPC_TICK, m->name, &tick, sizeof(tick)) == 0)
 			md->ticks_published++;
 	}
+	if (md->trace)
+		fflush(md->trace); /* after the ticks went out: off the measured path */
 }
 
 static void ticker_tick(uv_timer_t *timer)
@@ -117,6 +124,17 @@ static uint64_t real_interval(int64_t clock_ms)
 void md_ticker_start(struct market_data *md)
 {
 	uint64_t every = real_interval(md->w->cfg.s.market_data.ticker_interval_ms);
+
+	/* Test-only, for the tick-to-order benchmark: the instant (CLOCK_MONOTONIC, as the
+	 * simulator's recorder) each ticker reply was in, and its prices, flushed per reply. */
+	if (!md->trace && worker_fault(md->w, "trace-ticks")) {
+		char path[4096];
+
+		snprintf(path, sizeof(path), "%s/tick-trace.txt", md->w->cfg.s.data_dir);
+		md->trace = fopen(path, "ae");
+		if (!md->trace)
+			log_warn("%s", path);
+	}
 
 	uv_timer_start(&md->ticker_timer, ticker_tick, 0, every);
 }

@@ -179,7 +179,7 @@ static void scan_start(struct oe *oe)
 
 	if (oe->closing)
 		return;
-	if (oe->scanning) {
+	if (oe->scanning || oe->recovering) {
 		oe->rescan = 1;
 		return;
 	}
@@ -204,6 +204,15 @@ static void scan_start(struct oe *oe)
 	sqlite3_reset(q);
 	oe->scanning = 1;
 	scan_next(oe);
+}
+
+/* Orders the database lost are recorded before anything is placed: a new intent could
+ * otherwise take the id, and so the identifier, of one of them. */
+static void recovered(struct oe *oe)
+{
+	oe->recovering = 0;
+	oe->rescan = 0;
+	scan_start(oe);
 }
 
 static void on_scan_timer(uv_timer_t *t)
@@ -295,7 +304,12 @@ static int oe_init(struct worker *w)
 		       (uint64_t)cfg->s.orders.balance_interval_ms);
 	uv_timer_start(&oe->startup_timer, on_startup_deadline,
 		       (uint64_t)cfg->s.supervisor.ready_timeout_ms / 2, 0);
-	scan_start(oe);
+	if (oe->mode == MODE_PAPER) {
+		scan_start(oe);
+	} else {
+		oe->recovering = 1;
+		oe_recover(oe, 1, recovered);
+	}
 	return WORKER_READY_LATER;
 }
 
@@ -348,10 +362,16 @@ static void run_reconcile(struct worker *w, uint64_t run_id, const char *args)
 		return;
 	}
 	oe->reconcile_run = run_id;
-	if (oe->scanning)
+	/* Asked for by hand (a database copied back without tradectl restore): the exchange's
+	 * orders that the database lost are looked for first. */
+	if (oe->mode != MODE_PAPER && !oe->recovering) {
+		oe->recovering = 1;
+		oe_recover(oe, 0, recovered);
+	} else if (oe->scanning) {
 		oe->rescan = 1;
-	else
+	} else {
 		scan_start(oe);
+	}
 }
 
 static void run_cancel_open(struct worker *w, uint64_t run_id, const char *args)

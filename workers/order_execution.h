@@ -91,7 +91,7 @@ struct oe {
 	/* The scan: the active intents found when it started, handled one at a time. */
 	int64_t *todo;
 	size_t n_todo, i_todo;
-	int scanning, rescan, startup, busy, balances_busy, closing;
+	int scanning, rescan, startup, busy, balances_busy, closing, recovering;
 	uint64_t reconcile_run; /* a "reconcile" job waiting for the end of a scan, or 0 */
 	uint64_t cancel_run;	/* a "cancel_open" job in progress, or 0 */
 	int cancel_all;
@@ -167,6 +167,11 @@ void oe_sent_alert(struct oe *oe, int64_t id);
 /* order_execution_exchange.c: one step of an intent against the exchange (sim and live). */
 void oe_exchange_step(struct oe *oe, int64_t intent_id);
 void oe_fetch_balances(struct oe *oe, void (*done)(struct oe *oe));
+
+/* order_execution_recover.c: records the exchange's orders of this instance that the
+ * database does not know (a restored backup), then calls done. after_restore: only when the
+ * supervisor recorded a restore not looked after yet (at start); 0: always (reconcile). */
+void oe_recover(struct oe *oe, int after_restore, void (*done)(struct oe *oe));
 
 /* order_execution_paper.c: the same step with fills simulated from public prices. */
 void oe_paper_step(struct oe *oe, int64_t intent_id);

@@ -322,3 +322,89 @@ def test_damaged_database_is_not_traded_on_until_restored(daemon_factory):
     db = connect(d)
     assert db.execute("PRAGMA quick_check").fetchone()[0] == "ok"
     db.close()
+
+
+def test_restore_then_reconcile_recovers_orders_placed_after_the_backup(daemon_factory):
+    """Orders placed after the backup are on the exchange, not in the restored database: the
+    start-up reconcile finds them by this database's identifier prefix and records them, with
+    their fills once and the positions with them."""
+    from orderutil import OrderRig
+    r = OrderRig(daemon_factory, {"orders.balance_interval_ms": 200}).start()
+    before = r.intent("KRW-BTC", "bid", "price", funds=20000)
+    assert r.wait_intent(before)[0] == "done"
+    res, _reply = backup(r.d)
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    path = backup_rows(r.d)[0]["file"]
+    buy = r.intent("KRW-BTC", "bid", "price", funds=30000)
+    assert r.wait_intent(buy)[0] == "done"
+    vol = r.positions()["KRW-BTC"][0]
+    sell = r.intent("KRW-BTC", "ask", "market", volume=vol / 3 / 1e8)
+    assert r.wait_intent(sell)[0] == "done"
+    lost = {o["uuid"]: o for o in r.sim_orders_of(buy) + r.sim_orders_of(sell)}
+    assert len(lost) == 2
+
+    res = r.d.ctl("restore", path)
+    assert res.returncode == 0, (res.stdout, res.stderr, r.d.log_text()[-3000:])
+    r.d.wait_all_running(20)
+    with r.db() as c:
+        rows = {u: (i, ident) for u, i, ident in c.execute(
+            "SELECT uuid, intent_id, identifier FROM orders")}
+        for u, o in lost.items():
+            assert u in rows and rows[u][1] == o["identifier"], (u, rows)
+            st, reason = c.execute("SELECT state, reason FROM order_intents WHERE id = ?",
+                                   (rows[u][0],)).fetchone()
+            assert st == "done" and rows[u][0] in (buy, sell), (st, reason)
+    # Every trade of the simulator is a fill once; positions equal its balances.
+    r.assert_matches_sim()
+    texts = [t for _k, t in r.notifications("orders_recovered")]
+    assert len(texts) == 1 and texts[0].startswith("2 orders recovered from the exchange"), texts
+    # The restore is looked after once: a later start does not list the exchange again.
+    with r.db() as c:
+        note = c.execute("SELECT max(id) FROM notifications WHERE kind = 'restore'").fetchone()
+        assert c.execute("SELECT restore_note FROM exec_recovery").fetchone() == note
+    # A new intent after the recovery gets a fresh id and is placed once.
+    again = r.intent("KRW-BTC", "bid", "price", funds=10000)
+    assert again > max(buy, sell)
+    assert r.wait_intent(again)[0] == "done"
+    assert len(r.sim_orders_of(again)) == 1
+    r.assert_matches_sim()
+
+
+def test_copied_back_by_hand_then_the_reconcile_job_recovers(daemon_factory):
+    """A backup copied into place by hand is no recorded restore: the start does not list the
+    exchange, the reconcile action does. The exchange runs outside the daemon, as it does."""
+    import shutil
+    from orderutil import OrderRig
+    from simutil import Sim, AK, SK
+    with Sim(["--markets", "KRW-BTC,KRW-ETH"]) as sim:
+        r = OrderRig(daemon_factory, {
+            "exchange.base_url": "http://127.0.0.1:%d" % sim.port,
+            "sim.accounts": ["%s:%s:10000000" % (AK, SK)],
+            "jobs": {"defs": {"recon": {"schedule": "0 0 1 1 *", "worker": "order-execution",
+                                        "action": "reconcile"}}}}, exchange_port=sim.port)
+        r.start()
+        res, _reply = backup(r.d)
+        assert res.returncode == 0, (res.stdout, res.stderr)
+        path = backup_rows(r.d)[0]["file"]
+        buy = r.intent("KRW-BTC", "bid", "price", funds=30000)
+        assert r.wait_intent(buy)[0] == "done"
+        uuid = r.sim_orders_of(buy)[0]["uuid"]
+        assert r.d.stop() == 0
+        data = r.d.dir / "data"
+        for suffix in ("-wal", "-shm"):
+            if (data / ("tradingd.db" + suffix)).exists():
+                (data / ("tradingd.db" + suffix)).unlink()
+        # A new file renamed into place: this process's own old connections keep the old one.
+        shutil.copy(path, data / "tradingd.db.copy")
+        os.replace(data / "tradingd.db.copy", data / "tradingd.db")
+        r.d.start()
+        with r.db() as c:
+            assert c.execute("SELECT count(*) FROM orders WHERE uuid = ?", (uuid,)).fetchone() \
+                == (0,)
+        r.d.ctl("job", "run", "recon", check=True)
+        wait_for(lambda: r.notifications("orders_recovered"), 20, 0.05,
+                 what="the recovery by the reconcile job")
+        with r.db() as c:
+            assert c.execute("SELECT intent_id FROM orders WHERE uuid = ?", (uuid,)).fetchone() \
+                == (buy,)
+        r.assert_matches_sim()

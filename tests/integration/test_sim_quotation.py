@@ -189,3 +189,30 @@ def test_bad_queries_never_crash(sim):
         r = sim.get(path)
         assert 400 <= r.status < 500, path
     assert sim.get("/v1/market/all").status == 200
+
+
+def test_admin_price_with_a_trade_now_and_monotonic_receipt_times(sim):
+    """POST /_sim/price with "trade": true shows a trade at that price at the next engine tick
+    (benchmarks steer prices with it); the recorder stamps receipt in CLOCK_MONOTONIC us."""
+    import time
+    from conftest import wait_for
+    t0 = int(time.monotonic() * 1e6)
+    before = sim.get("/v1/ticker?markets=KRW-SOL").json()[0]["trade_price"]
+    price = 300000.0 if before < 290000 else 250000.0
+    st, body = sim.admin("POST", "/_sim/price", {"market": "KRW-SOL", "price": price,
+                                                 "trade": True})
+    if not body["trade"]:  # this minute's trades were full: the next minute has room
+        st, body = wait_for(lambda: (lambda r: r if r[1]["trade"] else None)(
+            sim.admin("POST", "/_sim/price", {"market": "KRW-SOL", "price": price,
+                                              "trade": True})), 70, 0.2)
+    assert st == 200 and body["market"] == "KRW-SOL" and body["trade"] is True
+    wait_for(lambda: sim.get("/v1/ticker?markets=KRW-SOL").json()[0]["trade_price"] == price,
+             5, 0.02, what="the trade shown")
+    st, bad = sim.admin("POST", "/_sim/price", {"market": "KRW-NOPE", "price": 1, "trade": True})
+    assert st == 400 and bad["error"]["name"] == "invalid_body"
+    st, rec = sim.admin("GET", "/_sim/requests?limit=100000")
+    mine = [r for r in rec["requests"] if r["path"] == "/v1/ticker"]
+    assert mine and all(isinstance(r["recv_mono_us"], int) for r in mine)
+    assert mine[-1]["recv_mono_us"] >= t0
+    stamps = [r["recv_mono_us"] for r in mine]
+    assert stamps == sorted(stamps)
