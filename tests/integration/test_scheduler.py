@@ -69,7 +69,8 @@ def test_simulated_week_fires_each_job_exactly_as_scheduled(daemon_factory):
                      "(state='queued' AND reason='planned') ORDER BY due_ms")
     dues = [r[0] for r in hourly]
     # The first hour after the scheduler started (the daemon's clock ran from the config's load).
-    assert dues[0] % 3600000 == 0 and START_MS < dues[0] <= START_MS + 3 * 3600000
+    # (At 30000x an hour is 0.12 s: a start slowed by ASan on a loaded machine may take a few.)
+    assert dues[0] % 3600000 == 0 and START_MS < dues[0] <= START_MS + 12 * 3600000
     expected = list(range(dues[0], dues[0] + len(dues) * 3600000, 3600000))
     lost = sorted(set(expected) - set(dues))
     warnings = [line for line in d.log_text().splitlines() if "tradingd[warn]" in line or
