@@ -33,13 +33,13 @@ def test_alerts_get_through_a_full_disk_and_are_stored_once(daemon_factory):
             filler = fill(str(data))
             # SQLite may still write into WAL space it has (a WAL restarted after a
             # checkpoint): alerts go on until one meets the full disk.
-            for _ in range(200):
+            for _ in range(600):
                 if "alert kept in memory" in d.log_text():
                     break
                 send(d, "info", "wal_push", "pushing the WAL past the end of the disk")
             send(d, "critical", "while_full", "raised while the disk is full")
             msgs = wait_texts(tg, lambda t: any("while the disk is full" in m for m in t) and
-                              any("disk_full" in m for m in t))
+                              any("disk_full" in m for m in t), timeout=30)
             assert any(m.startswith("[CRITICAL] disk_full\ndatabase or disk is full")
                        for m in msgs), msgs
             assert not rows(d, "SELECT id FROM notifications WHERE kind = 'while_full'")
