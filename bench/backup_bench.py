@@ -27,8 +27,8 @@ START_MARK = "<!-- backup-bench:start -->"
 END_MARK = "<!-- backup-bench:end -->"
 SIZE_MB = int(os.environ.get("BENCH_BACKUP_MB", "1024"))
 PAGES = int(os.environ.get("BENCH_BACKUP_PAGES", "256"))
-MARKETS = int(os.environ.get("BENCH_BACKUP_MARKETS", "300"))
-GAP_S = float(os.environ.get("BENCH_BACKUP_GAP_S", "0.25"))
+MARKETS = int(os.environ.get("BENCH_BACKUP_MARKETS", "250"))  # the simulator serves at most 250
+GAP_S = float(os.environ.get("BENCH_BACKUP_GAP_S", "0.2"))
 ROW_TEXT = 800  # hex characters of volume per candle row: few rows, every page real
 
 
