@@ -42,7 +42,7 @@ if [ -f bench/exchange/run.sh ]; then
 	sh bench/exchange/run.sh
 fi
 # The backup of a large database while the daemon runs fills its own marked section.
-timeout -k 10 600 "$py" bench/backup_bench.py
+timeout -k 10 900 "$py" bench/backup_bench.py
 echo "bench: wrote the backup section of docs/benchmarks.md" >&2
 # So do the scheduler's (firing accuracy, overhead of 1,000 jobs): about 95 s.
 timeout -k 10 200 "$py" bench/sched/sched_bench.py

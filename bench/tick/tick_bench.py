@@ -113,6 +113,46 @@ def wait_running(sock, deadline_s=90):
     raise SystemExit("tick bench: the daemon did not come up")
 
 
+def trading_config(tmp, sim_port, markets, plugin):
+    """The daemon following markets of the simulator at sim_port, the cross plugin on each
+    (shared with bench/backup_bench.py, which trades the same way during its windows)."""
+    return {
+        "mode": "sim", "user": "nobody" if os.geteuid() == 0 else os.environ.get("USER", ""),
+        "data_dir": str(tmp / "data"), "run_dir": str(tmp / "run"), "log_level": "notice",
+        "sim": {"listen": f"127.0.0.1:{free_port()}", "accounts": [f"{AK}:{SK}:10000000000"]},
+        "exchange": {"base_url": [f"http://127.0.0.1:{sim_port}"]},
+        "market_data": {"markets": markets, "ticker_interval_ms": 200,
+                        "backfill_max_minutes": 0, "stale_after_s": 60},
+        "strategy": {"markets": [f"{m}:{plugin}:target={TARGET}" for m in markets],
+                     "window_open": "00:00", "window_close": "23:59", "order_krw": 5000,
+                     "max_orders_per_day": 100000, "max_position_krw": 1000000,
+                     "max_total_krw": 10000000000, "check_interval_s": 0},
+        "orders": {"scan_interval_ms": 1000, "balance_interval_ms": 60000},
+    }
+
+
+def crossings(trace):
+    """Per market, market-data's CLOCK_MONOTONIC receipt (us) of the first reply that carried
+    a price at or above the target."""
+    crossed = {}
+    for line in trace.read_text().splitlines():
+        t, m, p = line.split()
+        if int(p) >= TARGET * 10**8 and m not in crossed:
+            crossed[m] = int(t)
+    return crossed
+
+
+def order_posts(reqs, ident_market):
+    """Per market, the simulator's CLOCK_MONOTONIC receipt (us) of its first order POST."""
+    posts = {}
+    for r in reqs:
+        if r["method"] == "POST" and r["path"] == "/v1/orders" and r.get("identifier"):
+            m = ident_market.get(r["identifier"])
+            if m and m not in posts:
+                posts[m] = r["recv_mono_us"]
+    return posts
+
+
 def durable_rates(path, seconds=4.0):
     """Signal + intent per transaction with the daemon's pragmas, then bare write+fdatasync."""
     db = sqlite3.connect(path, isolation_level=None)
@@ -163,19 +203,7 @@ def main():
     markets = ["KRW-T%03d" % i for i in range(N)]
     sim = Sim(tmp, markets)
     sock = str(tmp / "run" / "tradingd.sock")
-    config = {
-        "mode": "sim", "user": "nobody" if os.geteuid() == 0 else os.environ.get("USER", ""),
-        "data_dir": str(tmp / "data"), "run_dir": str(tmp / "run"), "log_level": "notice",
-        "sim": {"listen": f"127.0.0.1:{free_port()}", "accounts": [f"{AK}:{SK}:10000000000"]},
-        "exchange": {"base_url": [f"http://127.0.0.1:{sim.port}"]},
-        "market_data": {"markets": markets, "ticker_interval_ms": 200,
-                        "backfill_max_minutes": 0, "stale_after_s": 60},
-        "strategy": {"markets": [f"{m}:{plugin}:target={TARGET}" for m in markets],
-                     "window_open": "00:00", "window_close": "23:59", "order_krw": 5000,
-                     "max_orders_per_day": 100000, "max_position_krw": 1000000,
-                     "max_total_krw": 10000000000, "check_interval_s": 0},
-        "orders": {"scan_interval_ms": 1000, "balance_interval_ms": 60000},
-    }
+    config = trading_config(tmp, sim.port, markets, plugin)
     cfg_path = tmp / "tradingd.json"
     cfg_path.write_text(json.dumps(config))
     log = open(tmp / "tradingd.log", "ab")
@@ -238,18 +266,8 @@ def main():
         daemon.wait(60)
         sim.stop()
         log.close()
-    # The crossing: the first reply that carried a price at or above the target.
-    crossed = {}
-    for line in (data / "tick-trace.txt").read_text().splitlines():
-        t, m, p = line.split()
-        if int(p) >= TARGET * 10**8 and m not in crossed:
-            crossed[m] = int(t)
-    posts = {}
-    for r in reqs:
-        if r["method"] == "POST" and r["path"] == "/v1/orders" and r.get("identifier"):
-            m = ident_market.get(r["identifier"])
-            if m and m not in posts:
-                posts[m] = r["recv_mono_us"]
+    crossed = crossings(data / "tick-trace.txt")
+    posts = order_posts(reqs, ident_market)
     lat = [(posts[m] - crossed[m]) / 1000.0 for m in markets if m in posts and m in crossed]
     phases = {"decide": [], "commit_to_sending": [], "sending_to_post": []}
     for m in markets:
