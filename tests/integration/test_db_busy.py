@@ -95,6 +95,8 @@ def test_write_lock_held_past_the_heartbeat_timeout(daemon_factory):
         assert "stopped answering heartbeats" not in log and "hung" not in log, log[-3000:]
         assert "database is locked" in log
         for w in all_workers(rig.daemon):
-            assert w["state"] == "RUNNING" and w["restarts"] == 0 and w["last_exit"] is None, w
+            assert w["state"] == "RUNNING" and w["restarts"] == 0 and w["last_exit"] is None, \
+                (w["name"], w["last_exit"], [line for line in log.splitlines()
+                                             if w["name"] in line][-15:])
         rig.assert_survived()
         rig.daemon.stop()
