@@ -116,8 +116,8 @@ static void reconcile_balances_done(struct oe *oe)
 static void scan_over(struct oe *oe)
 {
 	oe->scanning = 0;
-	free(oe->todo);
-	oe->todo = NULL;
+	free(oe->scan_ids);
+	oe->scan_ids = NULL;
 	if (oe->cancel_all) {
 		oe->cancel_all = 0;
 		if (oe->cancel_run)
@@ -146,15 +146,15 @@ static void scan_next(struct oe *oe)
 {
 	if (oe->closing)
 		return;
-	if (oe->i_todo >= oe->n_todo) {
+	if (oe->i_scan >= oe->n_scan) {
 		scan_over(oe);
 		return;
 	}
 	oe->busy = 1;
 	if (oe->mode == MODE_PAPER)
-		oe_paper_step(oe, oe->todo[oe->i_todo++]);
+		oe_paper_step(oe, oe->scan_ids[oe->i_scan++]);
 	else
-		oe_exchange_step(oe, oe->todo[oe->i_todo++]);
+		oe_exchange_step(oe, oe->scan_ids[oe->i_scan++]);
 }
 
 /* Steps finish from callbacks; going on through the loop keeps the stack flat. */
@@ -183,20 +183,20 @@ static void scan_start(struct oe *oe)
 		oe->rescan = 1;
 		return;
 	}
-	oe->todo = malloc(cap * sizeof(*oe->todo));
-	oe->n_todo = oe->i_todo = 0;
-	if (!oe->todo)
+	oe->scan_ids = malloc(cap * sizeof(*oe->scan_ids));
+	oe->n_scan = oe->i_scan = 0;
+	if (!oe->scan_ids)
 		return;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
-		if (oe->n_todo == cap) {
-			int64_t *more = realloc(oe->todo, 2 * cap * sizeof(*more));
+		if (oe->n_scan == cap) {
+			int64_t *more = realloc(oe->scan_ids, 2 * cap * sizeof(*more));
 
 			if (!more)
 				break;
-			oe->todo = more;
+			oe->scan_ids = more;
 			cap *= 2;
 		}
-		oe->todo[oe->n_todo++] = sqlite3_column_int64(q, 0);
+		oe->scan_ids[oe->n_scan++] = sqlite3_column_int64(q, 0);
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		log_warnx("db: cannot scan the intents: %s (again at the next scan)",
@@ -407,7 +407,7 @@ static void client_closed(void *arg)
 	oe_keys_free(oe);
 	for (size_t i = 0; i < UPBIT_MAX_BASES; i++)
 		free(oe->urls[i]);
-	free(oe->todo);
+	free(oe->scan_ids);
 	free(oe);
 	curl_global_cleanup();
 }

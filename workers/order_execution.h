@@ -89,8 +89,8 @@ struct oe {
 	uv_timer_t scan_timer, balance_timer, retry_timer, startup_timer;
 
 	/* The scan: the active intents found when it started, handled one at a time. */
-	int64_t *todo;
-	size_t n_todo, i_todo;
+	int64_t *scan_ids;
+	size_t n_scan, i_scan;
 	int scanning, rescan, startup, busy, balances_busy, closing, recovering;
 	uint64_t reconcile_run; /* a "reconcile" job waiting for the end of a scan, or 0 */
 	uint64_t cancel_run;	/* a "cancel_open" job in progress, or 0 */

@@ -72,11 +72,11 @@ def descendants_of(pid):
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
         children.setdefault(ppid, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
             found.append(child)
-            todo.append(child)
+            queue.append(child)
     return found
 
 
