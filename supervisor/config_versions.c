@@ -195,6 +195,7 @@ static int parse_version(const char *s, int64_t *out)
 static json_t *cmd_history(struct supervisor *sup)
 {
 	sqlite3_stmt *st;
+	int rc;
 	json_t *list = json_array();
 
 	if (sqlite3_prepare_v2(sup->db,
@@ -205,7 +206,7 @@ static json_t *cmd_history(struct supervisor *sup)
 		json_decref(list);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", sqlite3_errmsg(sup->db));
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		int64_t id = sqlite3_column_int64(st, 0);
 
 		json_array_append_new(list,
@@ -217,6 +218,14 @@ static json_t *cmd_history(struct supervisor *sup)
 						(const char *)sqlite3_column_text(st, 4), "path",
 						(const char *)sqlite3_column_text(st, 5),
 						"in_force", id == sup->config_version));
+	}
+	if (rc != SQLITE_DONE) {
+		/* A list cut short is not an empty list: say why. */
+		json_t *err = json_pack("{s:b, s:s}", "ok", 0, "error", sqlite3_errmsg(sup->db));
+
+		sqlite3_finalize(st);
+		json_decref(list);
+		return err;
 	}
 	sqlite3_finalize(st);
 	return json_pack("{s:b, s:o}", "ok", 1, "versions", list);

@@ -159,6 +159,7 @@ json_t *maint_cmd_chain(struct supervisor *sup, const char *cmd, struct control_
 json_t *maint_cmd_backups(struct supervisor *sup)
 {
 	sqlite3_stmt *st;
+	int rc;
 	json_t *list = json_array();
 
 	if (sqlite3_prepare_v2(
@@ -170,7 +171,7 @@ json_t *maint_cmd_backups(struct supervisor *sup)
 		json_decref(list);
 		return json_pack("{s:b, s:s}", "ok", 0, "error", sqlite3_errmsg(sup->db));
 	}
-	while (sqlite3_step(st) == SQLITE_ROW)
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		json_array_append_new(
 			list, json_pack("{s:I, s:s, s:I, s:I, s:b, s:I, s:I, s:I, s:s, s:s}", "id",
 					(json_int_t)sqlite3_column_int64(st, 0), "file",
@@ -183,6 +184,14 @@ json_t *maint_cmd_backups(struct supervisor *sup)
 					(json_int_t)sqlite3_column_int64(st, 7), "copy_file",
 					(const char *)sqlite3_column_text(st, 8), "error",
 					(const char *)sqlite3_column_text(st, 9)));
+	if (rc != SQLITE_DONE) {
+		/* A list cut short is not an empty list: say why. */
+		json_t *err = json_pack("{s:b, s:s}", "ok", 0, "error", sqlite3_errmsg(sup->db));
+
+		sqlite3_finalize(st);
+		json_decref(list);
+		return err;
+	}
 	sqlite3_finalize(st);
 	return json_pack("{s:b, s:o}", "ok", 1, "backups", list);
 }

@@ -354,6 +354,7 @@ json_t *sched_set(struct supervisor *sup, const char *name, const char *what, js
 json_t *sched_history(struct supervisor *sup)
 {
 	sqlite3_stmt *st = NULL;
+	int rc;
 	json_t *rows = json_array();
 
 	if (sqlite3_prepare_v2(sup->db,
@@ -363,7 +364,7 @@ json_t *sched_history(struct supervisor *sup)
 		json_decref(rows);
 		return fail("cannot read schedule_versions");
 	}
-	while (sqlite3_step(st) == SQLITE_ROW) {
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		json_t *changes = json_loads((const char *)sqlite3_column_text(st, 6), 0, NULL);
 
 		json_array_append_new(
@@ -375,6 +376,14 @@ json_t *sched_history(struct supervisor *sup)
 				  sqlite3_column_text(st, 3), "note", sqlite3_column_text(st, 4),
 				  "summary", sqlite3_column_text(st, 5), "changes",
 				  changes ? changes : json_array()));
+	}
+	if (rc != SQLITE_DONE) {
+		/* A list cut short is not an empty list: say why. */
+		json_t *err = fail("cannot read schedule_versions");
+
+		sqlite3_finalize(st);
+		json_decref(rows);
+		return err;
 	}
 	sqlite3_finalize(st);
 	return json_pack("{s:b, s:o}", "ok", 1, "history", rows);

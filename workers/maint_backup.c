@@ -31,6 +31,7 @@ struct maint_backup {
 	struct db_job job;
 	uv_work_t work;
 	int in_work, aborted, renamed;
+	int record_tries;
 	int pages;
 	int64_t created_ms, size;
 	int64_t counts[3];
@@ -250,9 +251,11 @@ static void backup_release(struct maint_backup *b)
 	db_job_close(&b->job, backup_freed);
 }
 
-static void record(struct maint_backup *b, int verified)
+/* The backups row: SQLITE_DONE once committed, SQLITE_BUSY while writers hold the lock. */
+static int record(struct maint_backup *b, int verified)
 {
 	sqlite3_stmt *st;
+	int rc;
 
 	if (sqlite3_prepare_v2(
 		    b->m->db,
@@ -260,7 +263,7 @@ static void record(struct maint_backup *b, int verified)
 		    " intents, copy_file, error) VALUES(?,?,?,?,?,?,?,?,?)",
 		    -1, &st, NULL) != SQLITE_OK) {
 		log_errx("backup: cannot record it: %s", sqlite3_errmsg(b->m->db));
-		return;
+		return sqlite3_errcode(b->m->db);
 	}
 	sqlite3_bind_text(st, 1, b->final, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 2, verified ? b->size : 0);
@@ -273,9 +276,11 @@ static void record(struct maint_backup *b, int verified)
 	else
 		sqlite3_bind_null(st, 8);
 	sqlite3_bind_text(st, 9, verified ? b->copy_err : b->err, -1, SQLITE_STATIC);
-	if (db_step_reset(st) != SQLITE_DONE)
+	rc = db_step_reset(st);
+	if (rc != SQLITE_DONE && rc != SQLITE_BUSY && rc != SQLITE_LOCKED)
 		log_errx("backup: cannot record it: %s", sqlite3_errmsg(b->m->db));
 	sqlite3_finalize(st);
+	return rc;
 }
 
 static int64_t floor_div(int64_t a, int64_t b)
@@ -371,11 +376,63 @@ static void fail(struct maint_backup *b)
 	backup_release(b);
 }
 
+/* A verified copy is ours only once its row is committed; the lock is asked for again for
+ * a while (writers come and go), then the backup fails and its files are removed. */
+#define RECORD_TRIES 50
+
+static int record_step(void *arg)
+{
+	struct maint_backup *b = arg;
+	int rc = record(b, 1);
+
+	if ((rc == SQLITE_BUSY || rc == SQLITE_LOCKED) && ++b->record_tries >= RECORD_TRIES) {
+		snprintf(b->err, sizeof(b->err), "cannot record %.200s: the database stayed locked",
+			 b->final);
+		return SQLITE_ABORT;
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_BUSY && rc != SQLITE_LOCKED && !b->err[0])
+		snprintf(b->err, sizeof(b->err), "cannot record %.200s: %s", b->final,
+			 sqlite3_errstr(rc));
+	return rc == SQLITE_DONE || rc == SQLITE_BUSY || rc == SQLITE_LOCKED ? rc : SQLITE_ABORT;
+}
+
+static void recorded(struct db_job *job, int rc)
+{
+	struct maint_backup *b =
+		(struct maint_backup *)((char *)job - offsetof(struct maint_backup, job));
+	struct maintenance *m = b->m;
+	int removed = 0;
+
+	if (rc != SQLITE_DONE) {
+		unlink(b->final);
+		if (b->copy_final[0] && !b->copy_err[0])
+			unlink(b->copy_final);
+		b->renamed = 0;
+		fail(b);
+		return;
+	}
+	rotate(m, &removed);
+	if (b->copy_err[0])
+		maint_alert(m, OUTBOX_WARNING, "backup_copy_failed",
+			    "backup %s is verified, but its second copy failed: %s", b->final,
+			    b->copy_err);
+	log_notice("backup %s verified (%lld bytes; orders %lld, fills %lld, intents %lld)",
+		   b->final, (long long)b->size, (long long)b->counts[0], (long long)b->counts[1],
+		   (long long)b->counts[2]);
+	worker_job_done(m->w, b->run_id, JOB_OK,
+			"%s: %lld bytes, verified (orders %lld, fills %lld, intents %lld)%s%s; "
+			"%d old removed",
+			b->final, (long long)b->size, (long long)b->counts[0],
+			(long long)b->counts[1], (long long)b->counts[2],
+			b->copy_final[0] ? "; copied to " : "",
+			b->copy_final[0] ? b->copy_final : "", removed);
+	m->backup = NULL;
+	backup_release(b);
+}
+
 static void verify_done(uv_work_t *req, int status)
 {
 	struct maint_backup *b = req->data;
-	struct maintenance *m = b->m;
-	int removed = 0;
 
 	b->in_work = 0;
 	if (b->aborted) {
@@ -396,24 +453,11 @@ static void verify_done(uv_work_t *req, int status)
 		fail(b);
 		return;
 	}
-	record(b, 1);
-	rotate(m, &removed);
-	if (b->copy_err[0])
-		maint_alert(m, OUTBOX_WARNING, "backup_copy_failed",
-			    "backup %s is verified, but its second copy failed: %s", b->final,
-			    b->copy_err);
-	log_notice("backup %s verified (%lld bytes; orders %lld, fills %lld, intents %lld)",
-		   b->final, (long long)b->size, (long long)b->counts[0], (long long)b->counts[1],
-		   (long long)b->counts[2]);
-	worker_job_done(m->w, b->run_id, JOB_OK,
-			"%s: %lld bytes, verified (orders %lld, fills %lld, intents %lld)%s%s; "
-			"%d old removed",
-			b->final, (long long)b->size, (long long)b->counts[0],
-			(long long)b->counts[1], (long long)b->counts[2],
-			b->copy_final[0] ? "; copied to " : "",
-			b->copy_final[0] ? b->copy_final : "", removed);
-	m->backup = NULL;
-	backup_release(b);
+	/* Recorded in steps of its own: writers may hold the lock for a while, and a verified
+	 * file without its row could never be restored. */
+	b->job.step = record_step;
+	b->job.done = recorded;
+	db_job_start(&b->job);
 }
 
 static int backup_step(void *arg)
@@ -580,6 +624,11 @@ void maint_backup_abort(struct maintenance *m)
 		/* The thread finishes its file; verify_done then removes what is not renamed. */
 		b->aborted = 1;
 		return;
+	}
+	/* Verified but not yet recorded: never restorable, so not left behind. */
+	if (b->renamed && b->job.step == record_step) {
+		unlink(b->final);
+		b->renamed = 0;
 	}
 	backup_release(b);
 }

@@ -92,7 +92,7 @@ def test_backup_while_writers_commit(daemon_factory):
     # The writer went on committing while the copy was made: the backup never held it up.
     assert after > before, (before, after)
     rows = backup_rows(d)
-    assert len(rows) == 1 and rows[0]["verified"], rows
+    assert len(rows) == 1 and rows[0]["verified"], (rows, d.log_text()[-3000:])
     copy = sqlite3.connect(f"file:{rows[0]['file']}?mode=ro", uri=True)
     assert copy.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     got = {r[0] for r in copy.execute("SELECT uuid FROM orders")}
