@@ -65,7 +65,10 @@ def test_top_and_status_carry_usage(daemon_factory):
     assert "RSS(kB)" in text and "market-data" in text and "system: CPU" in text, text
     # Without --once it redraws every 2 s until interrupted: two screens, then SIGINT ends it.
     from conftest import binary
-    live = subprocess.Popen([binary("tradectl"), "-s", d.socket, "top"], stdout=subprocess.PIPE)
+    # SIGINT as at a terminal: a test run started in the background of a shell ignores it,
+    # and a child would inherit that.
+    live = subprocess.Popen([binary("tradectl"), "-s", d.socket, "top"], stdout=subprocess.PIPE,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out, started = b"", time.monotonic()
     while out.count(b"RSS(kB)") < 2 and time.monotonic() - started < 20:
         if select.select([live.stdout], [], [], 1)[0]:
