@@ -158,6 +158,15 @@ static void act_restart_after_stop(struct proc *p)
 	p->restart_after_stop = 1;
 }
 
+/* A stop during a restart (tradectl restart, a memory-limit or reload restart) wins: the
+ * process stays stopped, as the operator said last. */
+static void act_cancel_restart(struct proc *p)
+{
+	if (p->restart_after_stop)
+		log_notice("%s: the pending restart is cancelled by a stop", role_name(p->role));
+	p->restart_after_stop = 0;
+}
+
 /* Counts this restart and says whether the window now holds more than allowed. */
 static int crash_loop(struct proc *p)
 {
@@ -296,8 +305,8 @@ static const proc_action policy[PROC_STATE_COUNT][EV_COUNT] = {
 	[PROC_STARTING] = {act_none, act_stop, act_ready, act_exited, act_kill, act_hung},
 	[PROC_RUNNING] = {act_none, act_stop, act_bug, act_exited, act_none, act_hung},
 	[PROC_BACKOFF] = {act_spawn, act_cancel_backoff, act_bug, act_bug, act_spawn, act_none},
-	[PROC_STOPPING] = {act_restart_after_stop, act_none, act_none, act_stopped, act_kill,
-			   act_none},
+	[PROC_STOPPING] = {act_restart_after_stop, act_cancel_restart, act_none, act_stopped,
+			   act_kill, act_none},
 	[PROC_EXITED] = {act_spawn, act_cancel_backoff, act_bug, act_bug, act_spawn, act_none},
 	[PROC_FATAL] = {act_spawn_fresh, act_cancel_backoff, act_bug, act_bug, act_fatal_retry,
 			act_none},

@@ -4,9 +4,10 @@ dies at every start ends FATAL in a crash loop without disturbing the others; a 
 import os
 import re
 import signal
+import subprocess
 import time
 
-from conftest import PROCESSES, WORKERS, pid_alive, wait_for
+from conftest import PROCESSES, WORKERS, binary, pid_alive, wait_for
 
 FAST = {
     "supervisor.backoff_initial_ms": 20,
@@ -148,3 +149,29 @@ def test_restart_at_once_after_a_healthy_run_backoff_after_a_quick_one(daemon_fa
     assert st["restarts"] == 2 and "restart in 3000 ms" in st["description"], st
     res = d.ctl("status", "notifier", check=True)
     assert res.stdout[33:43].rstrip() == "BACKOFF" and "signal 9" in res.stdout
+
+
+def test_a_stop_during_a_restart_wins(daemon_factory):
+    d = daemon_factory(overrides=dict(FAST, **{"supervisor.stop_timeout_ms": 20000})).start()
+    old = d.status()["notifier"]["pid"]
+    # Frozen, the notifier cannot act on its SIGTERM: the restart stays in STOPPING.
+    os.kill(old, signal.SIGSTOP)
+    try:
+        restart = subprocess.Popen([binary("tradectl"), "-s", d.socket, "restart", "notifier"],
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: d.state("notifier") == "STOPPING", 10, what="the restart stopping")
+        stop = subprocess.Popen([binary("tradectl"), "-s", d.socket, "stop", "notifier"],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        wait_for(lambda: "the pending restart is cancelled by a stop" in d.log_text(), 10,
+                 what="the stop cancelling the restart")
+    finally:
+        os.kill(old, signal.SIGCONT)
+    assert stop.wait(20) == 0, stop.stdout.read()
+    assert restart.wait(20) != 0, restart.stdout.read()
+    assert not pid_alive(old)
+    # It stays stopped: nothing starts it again behind the operator's back.
+    time.sleep(0.5)
+    w = d.status()["notifier"]
+    assert w["state"] == "STOPPED" and w["pid"] == 0, w
+    d.ctl("start", "notifier", check=True)
+    assert d.state("notifier") == "RUNNING"
