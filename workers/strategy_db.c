@@ -27,6 +27,8 @@ static const char *const sdb_sql[SDB_STMT_COUNT] = {
 	[SDB_BALANCE_KRW] = "SELECT balance_e8 FROM balances WHERE currency = 'KRW'",
 	[SDB_ENTRIES_SINCE] = "SELECT count(*) FROM order_intents WHERE side = 'bid' AND"
 			      " created_ms >= ?",
+	[SDB_MARKET_BIDS_SINCE] = "SELECT count(*) FROM order_intents WHERE market = ? AND"
+				  " side = 'bid' AND created_ms >= ?",
 	[SDB_DAY_RESULT] = "SELECT coalesce(sum(realized_e8), 0) FROM fills WHERE day = ?",
 	[SDB_DAY_CANDLE] = "SELECT high_e8, low_e8, close_e8 FROM candles WHERE market = ? AND"
 			   " unit = 1440 AND start_ms = ?",
@@ -215,6 +217,13 @@ int64_t sdb_entries_since(struct sdb *s, int64_t since_ms)
 {
 	sqlite3_bind_int64(s->st[SDB_ENTRIES_SINCE], 1, since_ms);
 	return one_int(s, SDB_ENTRIES_SINCE, 0);
+}
+
+int64_t sdb_market_bids_since(struct sdb *s, const char *market, int64_t since_ms)
+{
+	bind_text(s->st[SDB_MARKET_BIDS_SINCE], 1, market);
+	sqlite3_bind_int64(s->st[SDB_MARKET_BIDS_SINCE], 2, since_ms);
+	return one_int(s, SDB_MARKET_BIDS_SINCE, -1);
 }
 
 dec8 sdb_day_result(struct sdb *s, const char *day)

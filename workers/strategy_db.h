@@ -19,6 +19,7 @@ enum sdb_stmt {
 	SDB_POSITIONS_TOTAL,
 	SDB_BALANCE_KRW,
 	SDB_ENTRIES_SINCE,
+	SDB_MARKET_BIDS_SINCE,
 	SDB_DAY_RESULT,
 	SDB_DAY_CANDLE,
 	SDB_MINUTES_RANGE,
@@ -54,6 +55,9 @@ dec8 sdb_positions_total(struct sdb *s);
 /* 1 with the balance, 0 when order-execution has written none. */
 int sdb_balance_krw(struct sdb *s, dec8 *balance);
 int64_t sdb_entries_since(struct sdb *s, int64_t since_ms);
+/* Buy intents of market since since_ms whatever made them (-1 when unreadable): an order
+ * recovered from the exchange after a restore has no signal, yet it is the day's entry. */
+int64_t sdb_market_bids_since(struct sdb *s, const char *market, int64_t since_ms);
 /* Realised PnL of the day's fills (order-execution books fees into it: a buy's fee into the
  * cost, a sell's out of its proceeds). */
 dec8 sdb_day_result(struct sdb *s, const char *day);

@@ -94,7 +94,7 @@ static int host_enter(struct strat_market *m, dec8 ref, const char *detail)
 	char reason[128];
 	dec8 funds, balance = 0, price = 0, volume = 0;
 	int have_balance, paused;
-	int64_t id;
+	int64_t id, bids;
 
 	if (!m->window_open)
 		return refuse(m, "outside the trading window");
@@ -107,6 +107,11 @@ static int host_enter(struct strat_market *m, dec8 ref, const char *detail)
 		return refuse(m, "order-execution or market-data is not running");
 	if (sdb_signal_exists(&s->sdb, strategy_key(m), m->market, m->day, "entry"))
 		return 0; /* entered today already: the one entry of the day */
+	bids = sdb_market_bids_since(&s->sdb, m->market, m->day_start_ms);
+	if (bids < 0)
+		return refuse(m, "today's orders are unreadable");
+	if (bids > 0)
+		return 0; /* bought today without a signal here: recovered after a restore */
 	if (sdb_entries_since(&s->sdb, m->day_start_ms) >= s->w->cfg.s.strategy.max_orders_per_day)
 		return refuse(m, "strategy.max_orders_per_day reached");
 	if (loss_limit_reached(s, m->day))

@@ -209,3 +209,27 @@ def test_plugin_versions(daemon_factory):
     assert wait_until(lambda: "KRW-ETH: strategy test_plugin (plugin)" in d2.log_text(), 10)
     det = wait_until(lambda: strategy_details(d2).get("markets", {}).get("KRW-ETH"), 10)
     assert det and det["strategy"] == "test_plugin" and det["traded"] is True, det
+
+
+def test_an_order_recovered_after_a_restore_is_the_days_entry(daemon_factory):
+    clock = shared_clock(RATE, START_MS)
+    with Sim(["--markets", ",".join(MARKETS)], admin=True, env={"TRADINGD_CLOCK": clock}) as sim:
+        d = rig(daemon_factory, sim, clock).start()
+        tg = wait_until(lambda: targets(d), 20)
+        assert tg, (strategy_details(d), d.log_text()[-3000:])
+        # A restored backup lacks the signal of this morning's KRW-BTC buy; order-execution's
+        # recovery writes the order it finds on the exchange as an intent without a signal.
+        at = START_MS + 61000
+        with db_of(d, ro=False) as db:
+            db.execute("INSERT INTO order_intents(market, side, ord_type, funds_e8, state,"
+                       " reason, attempts, created_ms, updated_ms) VALUES('KRW-BTC', 'bid',"
+                       " 'price', ?, 'done', 'recovered from the exchange', 1, ?, ?)",
+                       (100000 * 10**8, at, at))
+            db.commit()
+        push_above(sim, tg)
+        got = wait_until(lambda: intents(d, "bid") or None, 10)
+        assert got and [r[0] for r in got] == ["KRW-ETH"], (got, strategy_details(d))
+        # Both markets stay above their targets through more checks: KRW-BTC never enters.
+        checks = strategy_details(d)["counters"]["checks"]
+        assert wait_until(lambda: strategy_details(d)["counters"]["checks"] >= checks + 2, 10)
+        assert [r[0] for r in intents(d, "bid")] == ["KRW-ETH"]
