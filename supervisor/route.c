@@ -285,7 +285,9 @@ void route_message(struct proc *p, const struct ipc_hdr *hdr, const void *payloa
 		r->handle(p, hdr, payload);
 		return;
 	}
-	if (p->state != PROC_RUNNING) {
+	/* A worker being stopped may still have sent what it did before it read SHUTDOWN: only
+	 * one that has not said READY yet breaks the protocol. */
+	if (p->state == PROC_STARTING) {
 		snprintf(what, sizeof(what), "sent %s before READY", ipc_type_name(hdr->type));
 		protocol_violation(p, what);
 		return;

@@ -22,7 +22,8 @@
  * of a broken worker is exercised for real: exit-at-start (exit(1) as soon as the config is
  * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
  * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
- * type T that this role may not send), grow-rss:MB (each SIGUSR1 allocates and touches MB
+ * type T that this role may not send), send-at-stop:T (a frame of type T as the worker
+ * stops, as one already on its way when SHUTDOWN came), grow-rss:MB (each SIGUSR1 allocates and touches MB
  * more, for the monitor's memory limit), burn-cpu:MS (each SIGUSR1 keeps a CPU busy for MS ms
  * while the loop still answers, for the monitor's cpu_high), job-result:ACTION:transient|permanent:COUNT (the
  * first COUNT runs of ACTION in this process end with that result instead of running),
@@ -80,6 +81,18 @@ const char *worker_fault(const struct worker *w, const char *fault)
 	return fault_requested(w->role, fault);
 }
 
+/* A fault's frame of type t, all zeros, of the smallest size the type allows. */
+static void send_zero_frame(struct worker *w, uint32_t t, const char *when)
+{
+	static const unsigned char zeros[256];
+	uint32_t len = 0;
+
+	while (len < sizeof(zeros) && ipc_check_size(t, len) < 0)
+		len++;
+	log_warnx("fault injected: sending %s%s", ipc_type_name(t), when);
+	worker_send(w, t, zeros, len);
+}
+
 void worker_ready(struct worker *w)
 {
 	struct ipc_ready ready = {.version = IPC_VERSION, .role = (uint32_t)w->role};
@@ -99,16 +112,8 @@ void worker_ready(struct worker *w)
 		ready.version = (uint32_t)strtoul(version, NULL, 10);
 	worker_send(w, IPC_READY, &ready, sizeof(ready));
 	log_info("ready");
-	if (type && *type) {
-		static const unsigned char zeros[256];
-		uint32_t t = (uint32_t)strtoul(type, NULL, 10);
-		uint32_t len = 0;
-
-		while (len < sizeof(zeros) && ipc_check_size(t, len) < 0)
-			len++;
-		log_warnx("fault injected: sending %s", ipc_type_name(t));
-		worker_send(w, t, zeros, len);
-	}
+	if (type && *type)
+		send_zero_frame(w, (uint32_t)strtoul(type, NULL, 10), "");
 }
 
 static void on_fault_timer(uv_timer_t *timer)
@@ -122,6 +127,8 @@ static void on_fault_timer(uv_timer_t *timer)
 
 void worker_stop(struct worker *w)
 {
+	const char *at_stop;
+
 	if (w->stopping)
 		return;
 	w->stopping = 1;
@@ -137,6 +144,9 @@ void worker_stop(struct worker *w)
 	}
 	if (w->have_config && w->ops->stop)
 		w->ops->stop(w);
+	at_stop = fault_requested(w->role, "send-at-stop");
+	if (at_stop && *at_stop)
+		send_zero_frame(w, (uint32_t)strtoul(at_stop, NULL, 10), " at stop");
 	uv_close((uv_handle_t *)&w->sigterm, NULL);
 	uv_close((uv_handle_t *)&w->sigint, NULL);
 	/* libuv puts back the default action (death) when its last handler goes: the SIGTERM that

@@ -61,6 +61,22 @@ def test_signal_stops_everything_in_reverse_dependency_order(daemon_factory, sig
     assert "every process stopped: exiting" in log
 
 
+IPC_TICK = 8
+
+
+def test_what_a_worker_sent_before_it_read_shutdown_is_no_protocol_violation(daemon_factory):
+    # market-data's tick already on its way when SHUTDOWN came (here: sent as it stops).
+    d = daemon_factory(overrides={"log_level": "debug"},
+                       env={"TRADINGD_FAULT": f"market-data:send-at-stop:{IPC_TICK}"}).start()
+    d.proc.send_signal(signal.SIGTERM)
+    assert d.proc.wait(10) == 0
+    log = d.log_text()
+    assert "market-data[warn]: fault injected: sending TICK at stop" in log, log[-3000:]
+    assert "protocol violation" not in log, log[-3000:]
+    exits = re.findall(r"^\S+ ([a-z-]+)\[info\]: exited cleanly$", log, re.M)
+    assert exits == STOP_ORDER[:-1], exits
+
+
 def test_kill_9_of_the_supervisor_takes_every_process_along(daemon_factory):
     d = daemon_factory().start()
     pids = pids_of(d.status())
