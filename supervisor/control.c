@@ -18,10 +18,14 @@
 #define CONTROL_BACKLOG 128
 /* A flood of refused clients gets one log line per this many ms, not one per connection. */
 #define CONTROL_REFUSAL_LOG_MS 1000
+/* A command refused only because a worker held the database's write lock is run again this
+ * often, for at most this long: well inside tradectl's 10 s wait for a reply. */
+#define CONTROL_BUSY_RETRY_MS 100
+#define CONTROL_BUSY_BUDGET_MS 5000
 
 struct control_client {
 	uv_pipe_t pipe;
-	uv_timer_t timer; /* the deadline of the request, then that of a wait */
+	uv_timer_t timer; /* the deadline of the request, then a retry's or a wait's */
 	uv_write_t write_req, notice_req;
 	struct control *ctl;
 	struct control_client *next;
@@ -34,6 +38,8 @@ struct control_client {
 	int pending_closes;
 	char *reply;
 	struct control_wait *wait; /* a start, stop or restart waiting for its processes */
+	json_t *retry;		   /* a request refused by a lock, run again on the timer */
+	int64_t retry_until;	   /* monotonic ms */
 	char notice[64];
 };
 
@@ -58,6 +64,7 @@ static void client_freed(uv_handle_t *handle)
 	free(c->buf);
 	free(c->reply);
 	free(c->wait);
+	json_decref(c->retry);
 	free(c);
 }
 
@@ -203,12 +210,80 @@ static void client_alloc(uv_handle_t *handle, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(c->buf + c->len, (unsigned)(max - c->len));
 }
 
+/* Commands that change nothing when the database refuses their write (a transaction rolled
+ * back, or a file rewritten with the same text), so that running them again is safe. */
+static int retry_safe(json_t *request)
+{
+	static const char *const safe[] = {"pause", "resume", "reload", "config", "job", "jobs"};
+	const char *cmd = json_string_value(json_object_get(request, "cmd"));
+
+	for (size_t i = 0; cmd && i < sizeof(safe) / sizeof(safe[0]); i++)
+		if (strcmp(cmd, safe[i]) == 0)
+			return 1;
+	return 0;
+}
+
+/* SQLite's own words for SQLITE_BUSY and SQLITE_LOCKED, in whatever error the command gives. */
+static int refused_by_lock(json_t *reply)
+{
+	const char *err = json_string_value(json_object_get(reply, "error"));
+
+	return json_is_false(json_object_get(reply, "ok")) && err &&
+	       (strstr(err, "database is locked") || strstr(err, "database table is locked"));
+}
+
+static void retry_request(uv_timer_t *timer);
+
+/* The supervisor never waits long on the database (its loop answers heartbeats): a command a
+ * worker's write lock refuses is run again a little later, and the operator gets its result. */
+static void run_request(struct control_client *c, json_t *request)
+{
+	struct supervisor *sup = c->ctl->sup;
+	struct control_wait *wait;
+	json_t *reply;
+
+	/* Who asked, for what the request records (config versions). */
+	sup->request_uid = (int)c->uid;
+	/* Decided per request: a monitor_group member may read, not change. */
+	sup->request_access = c->access;
+	reply = control_dispatch(sup, request, &wait);
+	sup->request_uid = -1;
+	if (reply && refused_by_lock(reply) && retry_safe(request)) {
+		int64_t now = clock_mono_ms();
+
+		if (!c->retry) {
+			c->retry = json_incref(request);
+			c->retry_until = now + CONTROL_BUSY_BUDGET_MS;
+		}
+		if (now < c->retry_until) {
+			json_decref(reply);
+			uv_timer_stop(&c->timer);
+			uv_timer_start(&c->timer, retry_request, CONTROL_BUSY_RETRY_MS, 0);
+			return;
+		}
+		json_object_set_new(reply, "error",
+				    json_sprintf("%s (tried for %d ms; try again)",
+						 json_string_value(json_object_get(reply, "error")),
+						 CONTROL_BUSY_BUDGET_MS));
+	}
+	if (reply)
+		client_reply(c, reply);
+	else
+		client_wait(c, wait);
+}
+
+static void retry_request(uv_timer_t *timer)
+{
+	struct control_client *c = timer->data;
+
+	run_request(c, c->retry);
+}
+
 static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 {
 	struct control_client *c = stream->data;
-	struct control_wait *wait;
 	json_error_t jerr;
-	json_t *request, *reply;
+	json_t *request;
 	char *newline;
 
 	(void)buf;
@@ -232,17 +307,9 @@ static void client_read(uv_stream_t *stream, ssize_t nread, const uv_buf_t *buf)
 		client_reply(c, error_reply("malformed request: expected one JSON object"));
 		return;
 	}
-	/* Who asked, for what the request records (config versions). */
-	c->ctl->sup->request_uid = (int)c->uid;
-	/* Decided per request: a monitor_group member may read, not change. */
-	c->ctl->sup->request_access = c->access;
-	reply = control_dispatch(c->ctl->sup, request, &wait);
-	c->ctl->sup->request_uid = -1;
+	uv_read_stop((uv_stream_t *)&c->pipe);
+	run_request(c, request);
 	json_decref(request);
-	if (reply)
-		client_reply(c, reply);
-	else
-		client_wait(c, wait);
 }
 
 static void log_refusal(struct control *ctl, const struct ucred *cred, const char *why)

@@ -7,10 +7,12 @@ import json
 import os
 import re
 import sqlite3
+import subprocess
 import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from conftest import binary  # noqa: E402
 from simutil import (MINUTE_MS, MarketDataRig, Sim, shared_clock, sim_candles,  # noqa: E402
                      wait_until)
 
@@ -100,3 +102,44 @@ def test_write_lock_held_past_the_heartbeat_timeout(daemon_factory):
                                              if w["name"] in line][-15:])
         rig.assert_survived()
         rig.daemon.stop()
+
+
+def hold_write_lock(d):
+    db = sqlite3.connect(str(d.dir / "data" / "tradingd.db"), timeout=10, isolation_level=None)
+    db.execute("BEGIN IMMEDIATE")
+    return db
+
+
+def test_an_operator_command_waits_out_a_short_lock_and_says_so_of_a_long_one(daemon_factory):
+    d = daemon_factory().start()
+    # The kill switch while a worker holds the lock for a second: it lands once the lock goes.
+    lock = hold_write_lock(d)
+    t0 = time.monotonic()
+    pause = subprocess.Popen([binary("tradectl"), "-s", d.socket, "pause"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(1.0)
+    assert pause.poll() is None, pause.communicate()
+    lock.execute("ROLLBACK")
+    lock.close()
+    out, err = pause.communicate(timeout=10)
+    assert pause.returncode == 0 and "trading paused" in out, (out, err)
+    assert time.monotonic() - t0 >= 1.0
+    with sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True) as db:
+        assert db.execute("SELECT paused FROM trading_control").fetchone() == (1,)
+    # Held past the supervisor's budget of 5 s: refused, saying why, and nothing changed.
+    lock = hold_write_lock(d)
+    try:
+        res = d.ctl("resume")
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    assert res.returncode != 0 and "database is locked (tried for 5000 ms" in res.stderr, res
+    with sqlite3.connect(f"file:{d.dir}/data/tradingd.db?mode=ro", uri=True) as db:
+        assert db.execute("SELECT paused FROM trading_control").fetchone() == (1,)
+    # A read-only command is never held up by a writer (WAL).
+    lock = hold_write_lock(d)
+    try:
+        assert d.ctl("--json", "positions").returncode == 0
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
