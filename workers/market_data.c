@@ -206,14 +206,32 @@ static int md_init(struct worker *w)
 	return 0;
 }
 
+static void close_state(struct market_data *md)
+{
+	if (md->store.db)
+		candle_store_close(&md->store);
+	sqlite3_close(md->db);
+	if (md->client)
+		curl_global_cleanup();
+	free_state(md);
+}
+
+/* The state goes with the last of its timers and the client: libuv still walks a closed
+ * handle after the close callbacks of others in the same pass have run. */
+static void part_closed(struct market_data *md)
+{
+	if (--md->parts_open == 0)
+		close_state(md);
+}
+
+static void timer_closed(uv_handle_t *handle)
+{
+	part_closed(handle->data);
+}
+
 static void client_closed(void *arg)
 {
-	struct market_data *md = arg;
-
-	candle_store_close(&md->store);
-	sqlite3_close(md->db);
-	curl_global_cleanup();
-	free_state(md);
+	part_closed(arg);
 }
 
 static void md_stop(struct worker *w)
@@ -223,18 +241,13 @@ static void md_stop(struct worker *w)
 	if (!md)
 		return;
 	w->state = NULL;
-	uv_close((uv_handle_t *)&md->ticker_timer, NULL);
-	uv_close((uv_handle_t *)&md->candle_timer, NULL);
-	uv_close((uv_handle_t *)&md->stale_timer, NULL);
-	if (md->client) {
-		/* In-flight callbacks run (cancelled) before client_closed frees the state. */
+	md->parts_open = 3 + (md->client != NULL);
+	uv_close((uv_handle_t *)&md->ticker_timer, timer_closed);
+	uv_close((uv_handle_t *)&md->candle_timer, timer_closed);
+	uv_close((uv_handle_t *)&md->stale_timer, timer_closed);
+	/* In-flight callbacks run (cancelled) before client_closed. */
+	if (md->client)
 		upbit_client_close(md->client, client_closed, md);
-		return;
-	}
-	if (md->store.db)
-		candle_store_close(&md->store);
-	sqlite3_close(md->db);
-	free_state(md);
 }
 
 static void md_on_config(struct worker *w)

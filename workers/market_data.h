@@ -54,6 +54,7 @@ struct market_data {
 	size_t n, n_names;
 	char *urls[UPBIT_MAX_BASES];
 	uv_timer_t ticker_timer, candle_timer, stale_timer;
+	int parts_open; /* timers and the client still closing after md_stop */
 	int ticker_busy;
 	int following; /* the market list is settled and the polls run */
 	int syncs_busy;

@@ -398,10 +398,8 @@ static const struct worker_action oe_actions[] = {
 	{NULL, NULL},
 };
 
-static void client_closed(void *arg)
+static void free_oe(struct oe *oe)
 {
-	struct oe *oe = arg;
-
 	oe_store_close(oe);
 	sqlite3_close(oe->db);
 	oe_keys_free(oe);
@@ -412,6 +410,24 @@ static void client_closed(void *arg)
 	curl_global_cleanup();
 }
 
+/* The state goes with the last of its timers and the client: libuv still walks a closed
+ * handle after the close callbacks of others in the same pass have run. */
+static void part_closed(struct oe *oe)
+{
+	if (--oe->parts_open == 0)
+		free_oe(oe);
+}
+
+static void timer_closed(uv_handle_t *handle)
+{
+	part_closed(handle->data);
+}
+
+static void client_closed(void *arg)
+{
+	part_closed(arg);
+}
+
 static void oe_stop(struct worker *w)
 {
 	struct oe *oe = w->state;
@@ -420,15 +436,14 @@ static void oe_stop(struct worker *w)
 		return;
 	w->state = NULL;
 	oe->closing = 1;
-	uv_close((uv_handle_t *)&oe->scan_timer, NULL);
-	uv_close((uv_handle_t *)&oe->balance_timer, NULL);
-	uv_close((uv_handle_t *)&oe->retry_timer, NULL);
-	uv_close((uv_handle_t *)&oe->startup_timer, NULL);
-	if (oe->client) {
+	oe->parts_open = 4 + (oe->client != NULL);
+	uv_close((uv_handle_t *)&oe->scan_timer, timer_closed);
+	uv_close((uv_handle_t *)&oe->balance_timer, timer_closed);
+	uv_close((uv_handle_t *)&oe->retry_timer, timer_closed);
+	uv_close((uv_handle_t *)&oe->startup_timer, timer_closed);
+	/* In-flight callbacks run (cancelled) before client_closed. */
+	if (oe->client)
 		upbit_client_close(oe->client, client_closed, oe);
-		return;
-	}
-	client_closed(oe);
 }
 
 const struct worker_ops order_execution_ops = {

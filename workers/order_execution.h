@@ -92,6 +92,7 @@ struct oe {
 	int64_t *scan_ids;
 	size_t n_scan, i_scan;
 	int scanning, rescan, startup, busy, balances_busy, closing, recovering;
+	int parts_open;		/* timers and the client still closing after oe_stop */
 	uint64_t reconcile_run; /* a "reconcile" job waiting for the end of a scan, or 0 */
 	uint64_t cancel_run;	/* a "cancel_open" job in progress, or 0 */
 	int cancel_all;
