@@ -33,6 +33,7 @@ struct api {
 	char listen[72];
 	uv_async_t wake;
 	uv_timer_t timeout;
+	int handles_open; /* the two above, still closing after api_stop */
 
 	/* Shared with the connection threads: everything below, under lock. */
 	pthread_mutex_t lock;
@@ -344,10 +345,14 @@ static void api_status(struct worker *w, json_t *out)
 				      (json_int_t)c.supervisor_timeouts));
 }
 
+/* Freed with the last of its two handles: libuv still walks a closed handle after the close
+ * callbacks of others in the same pass have run. */
 static void state_closed(uv_handle_t *handle)
 {
 	struct api *a = handle->data;
 
+	if (--a->handles_open > 0)
+		return;
 	pthread_cond_destroy(&a->answered);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -370,7 +375,8 @@ static void api_stop(struct worker *w)
 	else if (a->listen_fd >= 0)
 		close(a->listen_fd);
 	w->state = NULL;
-	uv_close((uv_handle_t *)&a->timeout, NULL);
+	a->handles_open = 2;
+	uv_close((uv_handle_t *)&a->timeout, state_closed);
 	uv_close((uv_handle_t *)&a->wake, state_closed);
 }
 

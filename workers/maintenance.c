@@ -71,17 +71,25 @@ static int maintenance_init(struct worker *w)
 	return 0;
 }
 
-/* TRUNCATE waits for readers and writers in turn (the busy wait); a checkpoint that could not
- * finish is transient: the WAL is whole, only longer, and the next run catches up. */
+/* TRUNCATE waits for readers and writers in turn (the busy wait) and empties the WAL file. A
+ * reader that outlasts the wait makes it BUSY: then a PASSIVE checkpoint copies what no reader
+ * needs, and the step is done all the same (the WAL is whole, only longer; the next run
+ * truncates it). Any other error is transient. */
 static void run_checkpoint(struct worker *w, uint64_t run_id, const char *args)
 {
 	struct maintenance *m = w->state;
 	int log_frames = -1, done_frames = -1;
+	const char *how = "";
 	int rc;
 
 	(void)args;
 	rc = sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &log_frames,
 				       &done_frames);
+	if (rc == SQLITE_BUSY) {
+		how = " (passive: readers kept the WAL from being truncated)";
+		rc = sqlite3_wal_checkpoint_v2(m->db, NULL, SQLITE_CHECKPOINT_PASSIVE, &log_frames,
+					       &done_frames);
+	}
 	if (rc != SQLITE_OK) {
 		worker_job_done(w, run_id, JOB_TRANSIENT, "checkpoint: %s", sqlite3_errmsg(m->db));
 		return;
@@ -90,8 +98,8 @@ static void run_checkpoint(struct worker *w, uint64_t run_id, const char *args)
 		worker_job_done(w, run_id, JOB_TRANSIENT, "optimize: %s", sqlite3_errmsg(m->db));
 		return;
 	}
-	worker_job_done(w, run_id, JOB_OK, "checkpointed %d of %d WAL frames", done_frames,
-			log_frames);
+	worker_job_done(w, run_id, JOB_OK, "checkpointed %d of %d WAL frames%s", done_frames,
+			log_frames, how);
 }
 
 static const struct worker_action maintenance_actions[] = {

@@ -401,14 +401,25 @@ static void strategy_status(struct worker *w, json_t *out)
 				      "alerts", (json_int_t)s->alerts));
 }
 
+/* Freed with the last of its timers: libuv still walks a closed handle after the close
+ * callbacks of others in the same pass have run. */
+static void timer_closed(uv_handle_t *handle)
+{
+	struct strategy *s = handle->data;
+
+	if (--s->timers_open == 0)
+		free(s);
+}
+
 static void strategy_stop(struct worker *w)
 {
 	struct strategy *s = w->state;
 
 	if (!s)
 		return;
-	uv_close((uv_handle_t *)&s->check_timer, NULL);
-	uv_close((uv_handle_t *)&s->edge_timer, NULL);
+	s->timers_open = 2;
+	uv_close((uv_handle_t *)&s->check_timer, timer_closed);
+	uv_close((uv_handle_t *)&s->edge_timer, timer_closed);
 	for (size_t i = 0; s->slots && i < s->n; i++) {
 		struct strategy_slot *sl = &s->slots[i];
 
@@ -418,12 +429,14 @@ static void strategy_stop(struct worker *w)
 			dlclose(sl->dl);
 	}
 	free(s->slots);
+	s->slots = NULL;
 	if (s->db) {
 		sdb_close(&s->sdb);
 		sqlite3_close(s->db);
+		s->db = NULL;
 	}
 	tzone_free(s->tz);
-	free(s);
+	s->tz = NULL;
 	w->state = NULL;
 }
 

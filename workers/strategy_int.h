@@ -52,6 +52,7 @@ struct strategy {
 	struct strat_sizing sizing;
 	dec8 loss_limit;
 	uv_timer_t check_timer, edge_timer;
+	int timers_open; /* still closing after strategy_stop */
 	struct strategy_slot *slots;
 	size_t n;
 	struct market_view views[STRATEGY_MAX_VIEWS];

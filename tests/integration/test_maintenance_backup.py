@@ -408,3 +408,23 @@ def test_copied_back_by_hand_then_the_reconcile_job_recovers(daemon_factory):
             assert c.execute("SELECT intent_id FROM orders WHERE uuid = ?", (uuid,)).fetchone() \
                 == (buy,)
         r.assert_matches_sim()
+
+
+def test_checkpoint_with_a_long_reader_is_passive_not_failed(daemon_factory):
+    d = daemon_factory().start()
+    db = connect(d)
+    insert_order(db, 1)
+    # A reader in the middle of a long read: TRUNCATE cannot reset the WAL under it.
+    reader = connect(d)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM orders").fetchone()
+    insert_order(db, 2)
+    try:
+        res = d.ctl("cleanup")
+    finally:
+        reader.execute("COMMIT")
+        reader.close()
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    line = [ln for ln in res.stdout.splitlines() if ln.startswith("checkpoint")]
+    assert line and "passive: readers kept the WAL from being truncated" in line[0], res.stdout
+    db.close()
