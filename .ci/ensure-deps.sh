@@ -9,7 +9,7 @@ account=no
 # package with it, and on a host running systemd its own service starts once installed.
 case "${1:-build}" in
 build) want="$build" account=yes ;;
-test) want="$build libcmocka-dev python3-pytest python3-pytest-xdist clang-format cppcheck systemd procps util-linux" account=yes ;;
+test) want="$build libcmocka-dev python3-pytest python3-pytest-xdist clang-format cppcheck valgrind systemd procps util-linux" account=yes ;;
 # The supervisors bench compares with are not installed (that would enable their system
 # services): bench/peers.sh unpacks them into bench/peers/.
 bench) want="$build" ;;
