@@ -187,6 +187,12 @@ static void scan_start(struct oe *oe)
 	oe->n_scan = oe->i_scan = 0;
 	if (!oe->scan_ids)
 		return;
+	/* A cancel_open is done by a scan that begins after it: one already past an open order
+	 * would not have cancelled it. */
+	if (oe->cancel_wanted) {
+		oe->cancel_wanted = 0;
+		oe->cancel_all = 1;
+	}
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
 		if (oe->n_scan == cap) {
 			int64_t *more = realloc(oe->scan_ids, 2 * cap * sizeof(*more));
@@ -385,11 +391,8 @@ static void run_cancel_open(struct worker *w, uint64_t run_id, const char *args)
 	}
 	oe->cancel_run = run_id;
 	oe->cancels = 0;
-	oe->cancel_all = 1;
-	if (oe->scanning)
-		oe->rescan = 1;
-	else
-		scan_start(oe);
+	oe->cancel_wanted = 1;
+	scan_start(oe);
 }
 
 static const struct worker_action oe_actions[] = {

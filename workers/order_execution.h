@@ -95,7 +95,8 @@ struct oe {
 	int parts_open;		/* timers and the client still closing after oe_stop */
 	uint64_t reconcile_run; /* a "reconcile" job waiting for the end of a scan, or 0 */
 	uint64_t cancel_run;	/* a "cancel_open" job in progress, or 0 */
-	int cancel_all;
+	int cancel_wanted;	/* asked for: the next scan to begin cancels every open order */
+	int cancel_all;		/* this scan does */
 
 	void (*balances_done)(struct oe *oe);
 	/* Nudges made before READY (the start-up reconcile records fills): sent after it. */
