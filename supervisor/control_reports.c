@@ -51,55 +51,54 @@ static json_t *text_json(sqlite3_stmt *q, int col)
 	return t ? json_string((const char *)t) : json_null();
 }
 
-static json_t *order_row(sqlite3_stmt *q)
+/* A report's columns, in the order of its SELECT: the JSON name and how the value is read. */
+enum col_kind { COL_TEXT, COL_INT, COL_DEC };
+struct report_col {
+	const char *name;
+	enum col_kind kind;
+};
+
+static const struct report_col order_cols[] = {
+	{"intent", COL_INT},	   {"market", COL_TEXT},	 {"side", COL_TEXT},
+	{"ord_type", COL_TEXT},	   {"price", COL_DEC},		 {"volume", COL_DEC},
+	{"funds", COL_DEC},	   {"state", COL_TEXT},		 {"reason", COL_TEXT},
+	{"attempts", COL_INT},	   {"created_ms", COL_INT},	 {"order_uuid", COL_TEXT},
+	{"order_state", COL_TEXT}, {"executed_volume", COL_DEC}, {"paid_fee", COL_DEC},
+	{NULL, COL_TEXT},
+};
+
+static const struct report_col trade_cols[] = {
+	{"trade_uuid", COL_TEXT}, {"order_uuid", COL_TEXT}, {"market", COL_TEXT},
+	{"side", COL_TEXT},	  {"price", COL_DEC},	    {"volume", COL_DEC},
+	{"funds", COL_DEC},	  {"fee", COL_DEC},	    {"realized", COL_DEC},
+	{"trade_ms", COL_INT},	  {NULL, COL_TEXT},
+};
+
+static const struct report_col pnl_cols[] = {
+	{"day", COL_TEXT},   {"realized", COL_DEC}, {"fees", COL_DEC}, {"fills", COL_INT},
+	{"bought", COL_DEC}, {"sold", COL_DEC},	    {NULL, COL_TEXT},
+};
+
+static json_t *report_row(sqlite3_stmt *q, const struct report_col *cols)
 {
 	json_t *o = json_object();
 
-	json_object_set_new(o, "intent", json_integer(sqlite3_column_int64(q, 0)));
-	json_object_set_new(o, "market", text_json(q, 1));
-	json_object_set_new(o, "side", text_json(q, 2));
-	json_object_set_new(o, "ord_type", text_json(q, 3));
-	json_object_set_new(o, "price", dec_json(q, 4));
-	json_object_set_new(o, "volume", dec_json(q, 5));
-	json_object_set_new(o, "funds", dec_json(q, 6));
-	json_object_set_new(o, "state", text_json(q, 7));
-	json_object_set_new(o, "reason", text_json(q, 8));
-	json_object_set_new(o, "attempts", json_integer(sqlite3_column_int(q, 9)));
-	json_object_set_new(o, "created_ms", json_integer(sqlite3_column_int64(q, 10)));
-	json_object_set_new(o, "order_uuid", text_json(q, 11));
-	json_object_set_new(o, "order_state", text_json(q, 12));
-	json_object_set_new(o, "executed_volume", dec_json(q, 13));
-	json_object_set_new(o, "paid_fee", dec_json(q, 14));
-	return o;
-}
+	for (int i = 0; cols[i].name; i++) {
+		json_t *v;
 
-static json_t *trade_row(sqlite3_stmt *q)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "trade_uuid", text_json(q, 0));
-	json_object_set_new(o, "order_uuid", text_json(q, 1));
-	json_object_set_new(o, "market", text_json(q, 2));
-	json_object_set_new(o, "side", text_json(q, 3));
-	json_object_set_new(o, "price", dec_json(q, 4));
-	json_object_set_new(o, "volume", dec_json(q, 5));
-	json_object_set_new(o, "funds", dec_json(q, 6));
-	json_object_set_new(o, "fee", dec_json(q, 7));
-	json_object_set_new(o, "realized", dec_json(q, 8));
-	json_object_set_new(o, "trade_ms", json_integer(sqlite3_column_int64(q, 9)));
-	return o;
-}
-
-static json_t *pnl_row(sqlite3_stmt *q)
-{
-	json_t *o = json_object();
-
-	json_object_set_new(o, "day", text_json(q, 0));
-	json_object_set_new(o, "realized", dec_json(q, 1));
-	json_object_set_new(o, "fees", dec_json(q, 2));
-	json_object_set_new(o, "fills", json_integer(sqlite3_column_int64(q, 3)));
-	json_object_set_new(o, "bought", dec_json(q, 4));
-	json_object_set_new(o, "sold", dec_json(q, 5));
+		switch (cols[i].kind) {
+		case COL_INT:
+			v = json_integer(sqlite3_column_int64(q, i));
+			break;
+		case COL_DEC:
+			v = dec_json(q, i);
+			break;
+		default:
+			v = text_json(q, i);
+			break;
+		}
+		json_object_set_new(o, cols[i].name, v);
+	}
 	return o;
 }
 
@@ -145,7 +144,7 @@ static int parse_args(json_t *args, int *open, int64_t *days, const char **bad)
 json_t *control_trading_report(struct supervisor *sup, const char *cmd, json_t *args)
 {
 	enum report_sql which;
-	json_t *(*row)(sqlite3_stmt *);
+	const struct report_col *cols;
 	const char *bad = "", *key;
 	sqlite3_stmt *q;
 	json_t *rows, *reply;
@@ -157,15 +156,15 @@ json_t *control_trading_report(struct supervisor *sup, const char *cmd, json_t *
 				    bad);
 	if (strcmp(cmd, "orders") == 0) {
 		which = open ? SQL_ORDERS_OPEN : SQL_ORDERS;
-		row = order_row;
+		cols = order_cols;
 		key = "orders";
 	} else if (strcmp(cmd, "trades") == 0) {
 		which = SQL_TRADES;
-		row = trade_row;
+		cols = trade_cols;
 		key = "trades";
 	} else {
 		which = SQL_PNL;
-		row = pnl_row;
+		cols = pnl_cols;
 		key = "days";
 	}
 	if (!sup->db || sqlite3_prepare_v2(sup->db, report_sql[which], -1, &q, NULL) != SQLITE_OK)
@@ -177,7 +176,7 @@ json_t *control_trading_report(struct supervisor *sup, const char *cmd, json_t *
 	sqlite3_bind_int(q, 2, REPORT_MAX_ROWS);
 	rows = json_array();
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
-		json_array_append_new(rows, row(q));
+		json_array_append_new(rows, report_row(q, cols));
 	sqlite3_finalize(q);
 	if (rc != SQLITE_DONE) {
 		json_decref(rows);
