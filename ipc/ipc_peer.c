@@ -8,7 +8,8 @@
 #include "common/log.h"
 #include "ipc/ipc.h"
 
-#define IPC_WRITE_BATCH 64
+/* Frames per write: a ticker reply of a few hundred markets goes out in one writev. */
+#define IPC_WRITE_BATCH 256
 
 struct ipc_frame {
 	struct ipc_frame *next;

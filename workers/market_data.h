@@ -39,7 +39,8 @@ struct md_market {
 	int64_t last_trade_ms; /* exchange time of that price: must not go backwards */
 	int64_t last_price_e8; /* dec8 */
 	int stale;
-	int unlisted; /* not on the exchange's market list: not followed */
+	int unlisted;	    /* not on the exchange's market list: not followed */
+	uint64_t reply_seq; /* the last ticker reply that published it */
 	struct md_sync sync[MD_SERIES_COUNT];
 };
 
@@ -56,7 +57,8 @@ struct market_data {
 	uv_timer_t ticker_timer, candle_timer, stale_timer;
 	int parts_open; /* timers and the client still closing after md_stop */
 	int ticker_busy;
-	int following; /* the market list is settled and the polls run */
+	uint64_t reply_seq; /* ticker replies accepted, for publish()'s once per reply */
+	int following;	    /* the market list is settled and the polls run */
 	int syncs_busy;
 	size_t next_sync; /* round robin over markets × series */
 	int64_t stale_after_ms, backfill_ms, candle_grace_ms;

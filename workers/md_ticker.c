@@ -9,8 +9,11 @@
 #include "common/outbox.h"
 #include "workers/market_data.h"
 
-static struct md_market *find_market(struct market_data *md, const char *name)
+/* The reply lists the markets in the order they were asked for: the i-th is tried first. */
+static struct md_market *find_market(struct market_data *md, const char *name, size_t hint)
 {
+	if (hint < md->n && strcmp(md->markets[hint].name, name) == 0)
+		return &md->markets[hint];
 	for (size_t i = 0; i < md->n; i++)
 		if (strcmp(md->markets[i].name, name) == 0)
 			return &md->markets[i];
@@ -39,6 +42,31 @@ static void set_stale(struct market_data *md, struct md_market *m, int stale, in
 			 m->name);
 }
 
+/* One market's price from a reply: checked, kept and published as a TICK. */
+static void publish(struct market_data *md, struct md_market *m, const struct upbit_ticker *v,
+		    int64_t now)
+{
+	struct ipc_tick tick;
+
+	m->reply_seq = md->reply_seq;
+	if (v->trade_timestamp_ms < m->last_trade_ms) {
+		/* A replayed or reordered answer: keep the newer price we have. */
+		md->ticks_out_of_order++;
+		return;
+	}
+	m->last_trade_ms = v->trade_timestamp_ms;
+	m->last_valid_ms = now;
+	m->last_price_e8 = v->trade_price_e8;
+	set_stale(md, m, 0, now);
+	memset(&tick, 0, sizeof(tick));
+	snprintf(tick.market, sizeof(tick.market), "%s", m->name);
+	tick.trade_ts_ms = v->trade_timestamp_ms;
+	tick.price_e8 = v->trade_price_e8;
+	tick.acc_volume_24h_e8 = v->acc_trade_volume_24h_e8;
+	if (worker_send_coalesce(md->w, IPC_TICK, m->name, &tick, sizeof(tick)) == 0)
+		md->ticks_published++;
+}
+
 static void on_tickers(void *arg, const struct upbit_result *r, const struct upbit_ticker *v,
 		       size_t n)
 {
@@ -54,34 +82,26 @@ static void on_tickers(void *arg, const struct upbit_result *r, const struct upb
 		return;
 	}
 	md->ticker_ok++;
-	for (size_t i = 0; i < n; i++) {
-		if (md->trace)
+	md->reply_seq++;
+	/* Every tick goes out, those whose price moved first: a strategy acting on a move does
+	 * not wait behind the unchanged markets in any queue on the way. */
+	for (int moved = 1; moved >= 0; moved--) {
+		for (size_t i = 0; i < n; i++) {
+			struct md_market *m = find_market(md, v[i].market, i);
+
+			/* NULL: the exchange answered for a market we did not ask for. */
+			if (m && m->reply_seq != md->reply_seq &&
+			    (!moved || v[i].trade_price_e8 != m->last_price_e8))
+				publish(md, m, &v[i], now);
+		}
+	}
+	if (md->trace) {
+		/* After the ticks went out: off the measured path. */
+		for (size_t i = 0; i < n; i++)
 			fprintf(md->trace, "%" PRId64 " %s %" PRId64 "\n", got_us, v[i].market,
 				v[i].trade_price_e8);
-		struct md_market *m = find_market(md, v[i].market);
-		struct ipc_tick tick;
-
-		if (!m)
-			continue; /* the exchange answered for a market we did not ask for */
-		if (v[i].trade_timestamp_ms < m->last_trade_ms) {
-			/* A replayed or reordered answer: keep the newer price we have. */
-			md->ticks_out_of_order++;
-			continue;
-		}
-		m->last_trade_ms = v[i].trade_timestamp_ms;
-		m->last_valid_ms = now;
-		m->last_price_e8 = v[i].trade_price_e8;
-		set_stale(md, m, 0, now);
-		memset(&tick, 0, sizeof(tick));
-		snprintf(tick.market, sizeof(tick.market), "%s", m->name);
-		tick.trade_ts_ms = v[i].trade_timestamp_ms;
-		tick.price_e8 = v[i].trade_price_e8;
-		tick.acc_volume_24h_e8 = v[i].acc_trade_volume_24h_e8;
-		if (worker_send_coalesce(md->w, IPC_TICK, m->name, &tick, sizeof(tick)) == 0)
-			md->ticks_published++;
+		fflush(md->trace);
 	}
-	if (md->trace)
-		fflush(md->trace); /* after the ticks went out: off the measured path */
 }
 
 static void ticker_tick(uv_timer_t *timer)

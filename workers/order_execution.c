@@ -286,6 +286,7 @@ static int oe_init(struct worker *w)
 		db_open_worker(cfg->s.data_dir, db_busy_ms(cfg->s.supervisor.heartbeat_timeout_ms));
 	if (!oe->db || oe_store_open(oe) < 0 || oe_load_instance(oe) < 0)
 		return -1;
+	oe->ckpt = db_ckpt_start(w->loop, oe->db);
 	outbox_init(&oe->outbox, oe->db, role_name(w->role), alert_stored, oe);
 	if (fill_urls(oe, &cc) < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return -1;
@@ -444,6 +445,8 @@ static void oe_stop(struct worker *w)
 	uv_close((uv_handle_t *)&oe->balance_timer, timer_closed);
 	uv_close((uv_handle_t *)&oe->retry_timer, timer_closed);
 	uv_close((uv_handle_t *)&oe->startup_timer, timer_closed);
+	db_ckpt_stop(oe->ckpt);
+	oe->ckpt = NULL;
 	/* In-flight callbacks run (cancelled) before client_closed. */
 	if (oe->client)
 		upbit_client_close(oe->client, client_closed, oe);

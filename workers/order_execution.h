@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "common/db_ckpt.h"
 #include "common/dec8.h"
 #include "common/outbox.h"
 #include "workers/upbit/upbit_client.h"
@@ -77,6 +78,7 @@ struct oe_intent {
 struct oe {
 	struct worker *w;
 	sqlite3 *db;
+	struct db_ckpt *ckpt; /* checkpoints after the POST, not inside the attempt's commit */
 	sqlite3_stmt *st[ST_COUNT];
 	struct outbox outbox;
 	struct upbit_client *client;

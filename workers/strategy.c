@@ -12,19 +12,31 @@
 
 #define MINUTE_MS 60000
 
+/* Looked for from the hint on, round: a reply's ticks come in the same order each time, so
+ * the next market is the next slot and a reply costs n comparisons, not n * n / 2. */
 static struct strategy_slot *slot_of(struct strategy *s, const char *market)
 {
-	for (size_t i = 0; i < s->n; i++)
-		if (strncmp(s->slots[i].m.market, market, IPC_MARKET_LEN) == 0)
+	for (size_t k = 0; k < s->n; k++) {
+		size_t i = (s->slot_hint + k) % s->n;
+
+		if (strncmp(s->slots[i].m.market, market, IPC_MARKET_LEN) == 0) {
+			s->slot_hint = i + 1;
 			return &s->slots[i];
+		}
+	}
 	return NULL;
 }
 
 static struct market_view *view_of(struct strategy *s, const char *market)
 {
-	for (size_t i = 0; i < s->n_views; i++)
-		if (strncmp(s->views[i].market, market, IPC_MARKET_LEN) == 0)
+	for (size_t k = 0; k < s->n_views; k++) {
+		size_t i = (s->view_hint + k) % s->n_views;
+
+		if (strncmp(s->views[i].market, market, IPC_MARKET_LEN) == 0) {
+			s->view_hint = i + 1;
 			return &s->views[i];
+		}
+	}
 	if (s->n_views == STRATEGY_MAX_VIEWS) {
 		s->view_overflow++;
 		return NULL;
@@ -40,6 +52,11 @@ static void set_day(struct strategy *s, int64_t now)
 	int64_t start;
 
 	strat_trading_day(now, day, &start);
+	/* Every tick asks: the slots are rewritten only when the day changed. */
+	if (s->day_set && start == s->day_start_ms)
+		return;
+	s->day_set = 1;
+	s->day_start_ms = start;
 	for (size_t i = 0; i < s->n; i++) {
 		snprintf(s->slots[i].m.day, sizeof(s->slots[i].m.day), "%s", day);
 		s->slots[i].m.day_start_ms = start;
@@ -198,6 +215,7 @@ static int strategy_init(struct worker *w)
 			       db_busy_ms(w->cfg.s.supervisor.heartbeat_timeout_ms));
 	if (!s->db || sdb_open(&s->sdb, s->db) < 0)
 		return -1;
+	s->ckpt = db_ckpt_start(w->loop, s->db);
 	outbox_init(&s->outbox, s->db, role_name(w->role), alert_stored, s);
 	/* Whenever the worker starts, the clock says whether the window is open. */
 	s->window_clock = s->window_open =
@@ -430,6 +448,8 @@ static void strategy_stop(struct worker *w)
 	}
 	free(s->slots);
 	s->slots = NULL;
+	db_ckpt_stop(s->ckpt);
+	s->ckpt = NULL;
 	if (s->db) {
 		sdb_close(&s->sdb);
 		sqlite3_close(s->db);

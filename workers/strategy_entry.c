@@ -130,8 +130,8 @@ static int host_enter(struct strat_market *m, dec8 ref, const char *detail)
 		return id < 0 ? -1 : 0;
 	slot->entries++;
 	slot->last_refusal[0] = '\0';
+	nudge(s, id); /* before the log line: order-execution does not wait for it */
 	log_notice("%s: entry intent %lld (%s)", m->market, (long long)id, detail);
-	nudge(s, id);
 	return 1;
 }
 
@@ -149,8 +149,8 @@ static int host_exit(struct strat_market *m, const char *kind, const char *detai
 	if (id <= 0)
 		return id < 0 ? -1 : 0;
 	slot->exits++;
-	log_notice("%s: %s intent %lld (%s)", m->market, kind, (long long)id, detail);
 	nudge(s, id);
+	log_notice("%s: %s intent %lld (%s)", m->market, kind, (long long)id, detail);
 	return 1;
 }
 

@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include "common/db_ckpt.h"
 #include "common/outbox.h"
 #include "common/strategy_conf.h"
 #include "common/tzone.h"
@@ -42,6 +43,7 @@ struct market_view {
 struct strategy {
 	struct worker *w;
 	sqlite3 *db;
+	struct db_ckpt *ckpt; /* checkpoints after ORDER_INTENT, not inside the intent's commit */
 	struct sdb sdb;
 	struct outbox outbox;
 	struct tzone *tz;
@@ -57,6 +59,10 @@ struct strategy {
 	size_t n;
 	struct market_view views[STRATEGY_MAX_VIEWS];
 	size_t n_views;
+	/* Where the last tick's market was found: ticks come in the same order every reply. */
+	size_t slot_hint, view_hint;
+	int day_set; /* every slot has the day of day_start_ms (set_day) */
+	int64_t day_start_ms;
 	uint64_t view_overflow;
 	uint64_t ticks, candles, fills, checks, alerts;
 };

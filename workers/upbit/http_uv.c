@@ -1,5 +1,6 @@
-/* Asynchronous HTTP(S) on the process's libuv loop: libcurl's multi-socket API driven by uv_poll
- * and one uv_timer, so no request ever blocks the loop. One callback per request. */
+/* Asynchronous HTTP(S) on the process's libuv loop: libcurl's multi-socket API driven by uv_poll,
+ * one uv_timer and one uv_idle (for "now"), so no request ever blocks the loop. One callback per
+ * request. */
 #include "http_uv.h"
 
 #include <curl/curl.h>
@@ -38,6 +39,7 @@ struct http_client {
 	uv_loop_t *loop;
 	CURLM *multi;
 	uv_timer_t timer;
+	uv_idle_t now; /* libcurl's 0 ms timeout: the next turn of the loop, not 1 ms later */
 	struct sock_ctx *socks;
 	struct http_xfer *xfers;
 	size_t n_xfers;
@@ -160,16 +162,30 @@ static int on_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *s
 	return uv_poll_start(&ctx->poll, events, on_poll) < 0 ? -1 : 0;
 }
 
-static void on_timeout(uv_timer_t *timer)
+static void run_timeout(struct http_client *c)
 {
-	struct http_client *c = timer->data;
 	int running = 0;
 
 	curl_multi_socket_action(c->multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done(c);
 }
 
-/* libcurl forbids calling socket_action from here; 0 ms means "as soon as possible". */
+static void on_timeout(uv_timer_t *timer)
+{
+	run_timeout(timer->data);
+}
+
+static void on_now(uv_idle_t *idle)
+{
+	/* Stopped first: a 0 ms asked for again from inside runs at the next turn. */
+	uv_idle_stop(idle);
+	run_timeout(idle->data);
+}
+
+/* libcurl forbids calling socket_action from here; 0 ms means "as soon as possible": an idle
+ * handle, which runs at the next turn of the loop without blocking in the poll. A libuv timer
+ * of 1 ms fires 1 to 2 ms later (the loop's time is cached, in whole ms); one of 0 ms restarted
+ * from its own callback runs again in the same pass. */
 static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 {
 	struct http_client *c = userp;
@@ -177,11 +193,12 @@ static int on_timer(CURLM *multi, long timeout_ms, void *userp)
 	(void)multi;
 	if (c->closing)
 		return 0;
-	if (timeout_ms < 0)
-		uv_timer_stop(&c->timer);
-	else
-		uv_timer_start(&c->timer, on_timeout, timeout_ms == 0 ? 1 : (uint64_t)timeout_ms,
-			       0);
+	uv_timer_stop(&c->timer);
+	uv_idle_stop(&c->now);
+	if (timeout_ms == 0)
+		uv_idle_start(&c->now, on_now);
+	else if (timeout_ms > 0)
+		uv_timer_start(&c->timer, on_timeout, (uint64_t)timeout_ms, 0);
 	return 0;
 }
 
@@ -388,6 +405,8 @@ struct http_client *http_client_new(uv_loop_t *loop, const struct http_client_co
 		return NULL;
 	}
 	c->timer.data = c;
+	uv_idle_init(loop, &c->now);
+	c->now.data = c;
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
 	curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
 	curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_timer);
@@ -521,8 +540,10 @@ static void teardown(struct http_client *c)
 	while (c->socks)
 		sock_release(c, c->socks);
 	uv_timer_stop(&c->timer);
-	c->pending_closes++;
+	uv_idle_stop(&c->now);
+	c->pending_closes += 2;
 	uv_close((uv_handle_t *)&c->timer, on_timer_closed);
+	uv_close((uv_handle_t *)&c->now, on_timer_closed);
 }
 
 void http_client_close(struct http_client *c, http_closed_cb closed, void *arg)
