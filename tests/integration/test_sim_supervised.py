@@ -12,7 +12,7 @@ from conftest import PROCESSES, pid_alive, proc_argv, wait_for, wait_gone
 
 HEARTBEAT = {
     "supervisor.heartbeat_interval_ms": 100,
-    "supervisor.heartbeat_timeout_ms": 600,
+    "supervisor.heartbeat_timeout_ms": 1000,
     "supervisor.backoff_initial_ms": 20,
     "supervisor.backoff_max_ms": 100,
 }
@@ -50,7 +50,7 @@ def test_sim_answers_heartbeats_and_is_restarted_when_stopped(daemon_factory):
     w = wait_for(back, 15, what="upbit-sim restarted after it hung")
     took = time.monotonic() - t0
     # At least the timeout less one interval; at most the timeout plus a generous margin.
-    assert 0.4 <= took <= 0.6 + 8, took
+    assert 0.8 <= took <= 1.0 + 8, took
     assert not pid_alive(old)
     assert "hung" in w["last_exit"] and "signal 9" in w["last_exit"], w
     assert w["restarts"] == 1, w
@@ -61,7 +61,8 @@ def test_sim_answers_heartbeats_and_is_restarted_when_stopped(daemon_factory):
     for name in PROCESSES:
         assert st[name]["state"] == "RUNNING", (name, st[name])
         if name != "upbit-sim":
-            assert st[name]["pid"] == before[name]["pid"], name
+            assert st[name]["pid"] == before[name]["pid"], (name, st[name],
+                                                            d.log_text()[-3000:])
     # The workers that depend on the simulator were told it was down and back (PEER_STATE),
     # and took it without a complaint.
     assert "unexpected PEER_STATE" not in d.log_text()
