@@ -181,20 +181,27 @@ static void resolve_by_identifier(struct step *s)
 		step_end(s);
 }
 
+/* The refusal and its notification in one transaction: a crash between the two would lose
+ * the alert; the notifier is nudged once both are committed. */
 static void refused(struct step *s)
 {
 	struct oe *oe = s->oe;
 	const char *why = s->why;
+	char text[512];
+	int64_t nid = -1;
 
+	snprintf(text, sizeof(text), "order refused: intent %" PRId64 " %s %s %s: %s", s->it.id,
+		 s->it.market, s->it.side, s->it.ord_type, why);
 	if (oe_begin(oe) == 0) {
 		if (oe_resolve_attempt(oe, s->it.id, s->attempt, "refused", NULL, why) < 0 ||
-		    oe_set_intent(oe, s->it.id, "refused", why) < 0)
+		    oe_set_intent(oe, s->it.id, "refused", why) < 0 ||
+		    (nid = outbox_add(oe->db, clock_now_ms(), role_name(oe->w->role),
+				      OUTBOX_WARNING, "order_refused", text)) < 0)
 			oe_rollback(oe, "refusal");
 		else if (oe_commit(oe) == 0) {
 			oe->refused++;
-			oe_alert(oe, OUTBOX_WARNING, "order_refused",
-				 "order refused: intent %" PRId64 " %s %s %s: %s", s->it.id,
-				 s->it.market, s->it.side, s->it.ord_type, why);
+			log_warnx("%s", text);
+			oe_sent_alert(oe, nid);
 		}
 	}
 	step_end(s);

@@ -133,6 +133,30 @@ static void paper_record(struct paper *pp, const char *state, dec8 price, dec8 v
 	oe_record_fills(oe, pp->it.id, &o);
 }
 
+/* The refusal and its notification in one transaction, the notifier nudged after it. */
+static void paper_refused(struct oe *oe, const struct oe_intent *it)
+{
+	char text[256];
+	int64_t nid = -1;
+
+	snprintf(text, sizeof(text), "order refused: intent %" PRId64 " %s: paper fill impossible",
+		 it->id, it->market);
+	if (oe_begin(oe) < 0)
+		return;
+	if (oe_set_intent(oe, it->id, "refused",
+			  "paper: the intent cannot be filled (amounts missing or too small)") <
+		    0 ||
+	    (nid = outbox_add(oe->db, clock_now_ms(), role_name(oe->w->role), OUTBOX_WARNING,
+			      "order_refused", text)) < 0) {
+		oe_rollback(oe, "paper refusal");
+		return;
+	}
+	if (oe_commit(oe) == 0) {
+		log_warnx("%s", text);
+		oe_sent_alert(oe, nid);
+	}
+}
+
 static void on_ticker(void *arg, const struct upbit_result *r, const struct upbit_ticker *v,
 		      size_t n)
 {
@@ -154,12 +178,7 @@ static void on_ticker(void *arg, const struct upbit_result *r, const struct upbi
 	}
 	rc = paper_fill(oe, &pp->it, px, &price, &volume, &funds);
 	if (rc < 0) {
-		if (oe_set_intent(oe, pp->it.id, "refused",
-				  "paper: the intent cannot be filled "
-				  "(amounts missing or too small)") == 0)
-			oe_alert(oe, OUTBOX_WARNING, "order_refused",
-				 "order refused: intent %" PRId64 " %s: paper fill impossible",
-				 pp->it.id, pp->it.market);
+		paper_refused(oe, &pp->it);
 	} else if (rc == 0) {
 		paper_record(pp, "done", price, volume, funds);
 	} else if (!pp->waiting) {
