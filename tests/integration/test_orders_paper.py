@@ -52,4 +52,10 @@ def test_paper_fills_with_fee_and_slippage(daemon_factory):
         reqs = sim.requests()["requests"]
         assert not [q for q in reqs if q["path"].startswith(("/v1/order", "/v1/accounts"))]
         assert len(r.notifications("fill")) == 4
+        # an intent Upbit would refuse (a sell by total) is refused once, with its alert
+        bad = r.intent("KRW-BTC", "ask", "price", funds=10_000)
+        st = r.wait_intent(bad)
+        assert st[0] == "refused" and "cannot be filled" in st[1], st
+        texts = [t for _k, t in r.notifications("order_refused")]
+        assert texts == [f"order refused: intent {bad} KRW-BTC: paper fill impossible"], texts
         time.sleep(0)
