@@ -8,6 +8,7 @@
 #include "common/clock.h"
 #include "common/db.h"
 #include "common/log.h"
+#include "common/outbox.h"
 
 #define DAY_MS INT64_C(86400000)
 
@@ -106,6 +107,26 @@ int sdb_set_paused(struct sdb *s, int paused, const char *reason, const char *by
 		return -1;
 	}
 	return 0;
+}
+
+int64_t sdb_pause_with_alert(struct sdb *s, const char *reason, const char *source,
+			     const char *severity, const char *kind, const char *text)
+{
+	int64_t id;
+	char msg[256];
+
+	if (db_step_reset(s->st[SDB_BEGIN]) != SQLITE_DONE)
+		goto fail;
+	if (sdb_set_paused(s, 1, reason, "strategy") < 0)
+		goto fail;
+	id = outbox_add(s->db, clock_now_ms(), source, severity, kind, text);
+	if (id < 0 || db_step_reset(s->st[SDB_COMMIT]) != SQLITE_DONE)
+		goto fail;
+	return id;
+fail:
+	db_rollback_keep_error(s->db, msg, sizeof(msg));
+	log_warnx("strategy: cannot pause trading (%s): %s", reason, msg);
+	return -1;
 }
 
 int sdb_signal_exists(struct sdb *s, const char *strategy, const char *market, const char *day,

@@ -43,6 +43,10 @@ void sdb_close(struct sdb *s);
 /* trading_control: 1 paused, 0 not, -1 unreadable (treated as paused by the caller). */
 int sdb_paused(struct sdb *s, char *reason, size_t len);
 int sdb_set_paused(struct sdb *s, int paused, const char *reason, const char *by);
+/* Pauses trading and writes its alert in one transaction: the alert's id, -1 when neither
+ * was written (logged). */
+int64_t sdb_pause_with_alert(struct sdb *s, const char *reason, const char *source,
+			     const char *severity, const char *kind, const char *text);
 int sdb_signal_exists(struct sdb *s, const char *strategy, const char *market, const char *day,
 		      const char *kind);
 /* Records the signal and its intent in one transaction: the intent id, 0 when the signal

@@ -63,7 +63,8 @@ static void nudge(struct strategy *s, int64_t intent_id)
 static int loss_limit_reached(struct strategy *s, const char *day)
 {
 	dec8 result = sdb_day_result(&s->sdb, day);
-	char text[DEC8_BUF], limit[DEC8_BUF], reason[160];
+	char text[DEC8_BUF], limit[DEC8_BUF], reason[160], alert[256];
+	int64_t id;
 
 	if (!strat_loss_limit_hit(result, s->loss_limit))
 		return 0;
@@ -71,9 +72,17 @@ static int loss_limit_reached(struct strategy *s, const char *day)
 	dec8_format(s->loss_limit, limit);
 	snprintf(reason, sizeof(reason), "daily loss limit: %s KRW on %s (limit %s)", text, day,
 		 limit);
-	if (sdb_set_paused(&s->sdb, 1, reason, "strategy") == 0)
-		strategy_alert(s, OUTBOX_CRITICAL, "daily_loss_limit",
-			       "trading paused: %s; tradectl resume to trade again", reason);
+	/* The pause and its alert together: a crash between the two would leave trading paused
+	 * and nobody told (a paused strategy does not come this way again). */
+	snprintf(alert, sizeof(alert), "trading paused: %s; tradectl resume to trade again",
+		 reason);
+	id = sdb_pause_with_alert(&s->sdb, reason, role_name(s->w->role), OUTBOX_CRITICAL,
+				  "daily_loss_limit", alert);
+	if (id > 0) {
+		log_warnx("%s", alert);
+		if (s->outbox.stored)
+			s->outbox.stored(s->outbox.arg, id);
+	}
 	return 1;
 }
 
