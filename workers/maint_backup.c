@@ -405,7 +405,7 @@ static void recorded(struct db_job *job, int rc)
 
 	if (rc != SQLITE_DONE) {
 		unlink(b->final);
-		if (b->copy_final[0] && !b->copy_err[0])
+		if (b->copy_final[0])
 			unlink(b->copy_final);
 		b->renamed = 0;
 		fail(b);
@@ -628,6 +628,8 @@ void maint_backup_abort(struct maintenance *m)
 	/* Verified but not yet recorded: never restorable, so not left behind. */
 	if (b->renamed && b->job.step == record_step) {
 		unlink(b->final);
+		if (b->copy_final[0])
+			unlink(b->copy_final);
 		b->renamed = 0;
 	}
 	backup_release(b);

@@ -19,16 +19,22 @@
 #include "workers/worker.h"
 
 /* Test-only fault points, TRADINGD_FAULT=ROLE:FAULT[:ARG], so that the supervisor's handling
- * of a broken worker is exercised for real: exit-at-start (exit(1) as soon as the config is
- * there, every time), ready-after:MS (READY MS ms after init, as a worker with start-up work
- * does), ready-version:N (READY for protocol N), send-type:T (right after READY, a frame of
- * type T that this role may not send), send-at-stop:T (a frame of type T as the worker
- * stops, as one already on its way when SHUTDOWN came), grow-rss:MB (each SIGUSR1 allocates and touches MB
- * more, for the monitor's memory limit), burn-cpu:MS (each SIGUSR1 keeps a CPU busy for MS ms
- * while the loop still answers, for the monitor's cpu_high), job-result:ACTION:transient|permanent:COUNT (the
- * first COUNT runs of ACTION in this process end with that result instead of running),
- * job-delay:MS (every run waits MS ms before it starts, the loop turning meanwhile, so that
- * long runs of real actions can be tested). ROLE "any" names every worker. */
+ * of a broken worker is exercised for real:
+ *   exit-at-start         exit(1) as soon as the config is there, every time;
+ *   ready-after:MS        READY MS ms after init, as a worker with start-up work does;
+ *   ready-version:N       READY for protocol N;
+ *   send-type:T           right after READY, a frame of type T that this role may not send;
+ *   send-at-stop:T        a frame of type T as the worker stops, as one already on its way
+ *                         when SHUTDOWN came;
+ *   grow-rss:MB           each SIGUSR1 allocates and touches MB more (the memory limit);
+ *   burn-cpu:MS           each SIGUSR1 keeps a CPU busy for MS ms while the loop still
+ *                         answers (cpu_high);
+ *   job-result:ACTION:transient|permanent:COUNT
+ *                         the first COUNT runs of ACTION in this process end with that result
+ *                         instead of running;
+ *   job-delay:MS          every run waits MS ms before it starts, the loop turning meanwhile,
+ *                         so that long runs of real actions can be tested.
+ * ROLE "any" names every worker. */
 #define FAULT_ENV "TRADINGD_FAULT"
 
 static void delayed_stop_all(void);
