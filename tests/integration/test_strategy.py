@@ -214,9 +214,10 @@ def test_plugin_versions(daemon_factory):
 def test_an_order_recovered_after_a_restore_is_the_days_entry(daemon_factory):
     clock = shared_clock(RATE, START_MS)
     with Sim(["--markets", ",".join(MARKETS)], admin=True, env={"TRADINGD_CLOCK": clock}) as sim:
-        d = rig(daemon_factory, sim, clock).start()
-        tg = wait_until(lambda: targets(d), 20)
-        assert tg, (strategy_details(d), d.log_text()[-3000:])
+        # The window opens at 09:40 (8 s after the day's start at this rate): no price of the
+        # random walk can be entered before the test has set the scene.
+        d = rig(daemon_factory, sim, clock, {"strategy.window_open": "09:40",
+                                             "strategy.window_close": "10:30"}).start()
         # A restored backup lacks the signal of this morning's KRW-BTC buy; order-execution's
         # recovery writes the order it finds on the exchange as an intent without a signal.
         at = START_MS + 61000
@@ -226,8 +227,11 @@ def test_an_order_recovered_after_a_restore_is_the_days_entry(daemon_factory):
                        " 'price', ?, 'done', 'recovered from the exchange', 1, ?, ?)",
                        (100000 * 10**8, at, at))
             db.commit()
+        assert intents(d, "bid") == []
+        tg = wait_until(lambda: targets(d), 20)
+        assert tg, (strategy_details(d), d.log_text()[-3000:])
         push_above(sim, tg)
-        got = wait_until(lambda: intents(d, "bid") or None, 10)
+        got = wait_until(lambda: intents(d, "bid") or None, 25)
         assert got and [r[0] for r in got] == ["KRW-ETH"], (got, strategy_details(d))
         # Both markets stay above their targets through more checks: KRW-BTC never enters.
         checks = strategy_details(d)["counters"]["checks"]
