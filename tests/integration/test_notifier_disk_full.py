@@ -38,8 +38,11 @@ def test_alerts_get_through_a_full_disk_and_are_stored_once(daemon_factory):
                     break
                 send(d, "info", "wal_push", "pushing the WAL past the end of the disk")
             send(d, "critical", "while_full", "raised while the disk is full")
-            msgs = wait_texts(tg, lambda t: any("while the disk is full" in m for m in t) and
-                              any("disk_full" in m for m in t), timeout=30)
+            try:
+                msgs = wait_texts(tg, lambda t: any("while the disk is full" in m for m in t)
+                                  and any("disk_full" in m for m in t), timeout=60)
+            except AssertionError:
+                raise AssertionError((tg.texts()[-5:], d.log_text()[-4000:])) from None
             assert any(m.startswith("[CRITICAL] disk_full\ndatabase or disk is full")
                        for m in msgs), msgs
             assert not rows(d, "SELECT id FROM notifications WHERE kind = 'while_full'")
