@@ -107,13 +107,15 @@ FUZZ_SAN    := address,undefined
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -I. \
 	       $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined -MMD -MP
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+# The parsers live in these; the archive spares compiling the workers and the supervisor.
+FUZZ_LIB    := $(filter-out %_main.c,$(wildcard common/*.c ipc/*.c workers/upbit/*.c))
 FUZZERS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
 
 $(FUZZ_BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
 
-$(FUZZ_BUILD)/libtd.a: $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+$(FUZZ_BUILD)/libtd.a: $(FUZZ_LIB:%.c=$(FUZZ_BUILD)/%.o)
 	@rm -f $@
 	ar rcs $@ $^
 

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/../.."
 secs=${1:-15}
 out=${FUZZ_OUT:-tests/out/fuzz}
 mkdir -p "$out"
-if ! make -s fuzz >"$out/build.log" 2>&1; then
+if ! make -s -j2 fuzz >"$out/build.log" 2>&1; then
 	echo "fuzz: make fuzz failed; log: $out/build.log" >&2
 	tail -20 "$out/build.log" >&2
 	exit 1
