@@ -129,7 +129,8 @@ run: deps $(PROGRAMS)
 	@mkdir -p var
 	./$(BIN)/tradingd -c etc/tradingd.json
 
-# Lint first, then unit and integration tests, plain and under ASan+UBSan.
+# Lint first, then unit tests, the parsers fuzzed briefly and integration tests, plain and under
+# ASan+UBSan.
 test:
 	@sh .ci/ensure-deps.sh test
 	@sh tests/run.sh
