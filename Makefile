@@ -48,7 +48,7 @@ PLUGINS   := $(PLUGIN_SRCS:tests/plugins/%.c=$(BUILD)/tests/plugins/%.so)
 PROGRAMS  := $(BIN)/tradingd $(BIN)/tradingd-net $(BIN)/tradingd-api $(BIN)/tradectl \
 	     $(BIN)/upbit-sim
 
-.PHONY: all deps run test unit lint bench install clean format
+.PHONY: all deps run test unit lint bench install clean format fuzz
 all: deps $(PROGRAMS)
 
 deps:
@@ -97,11 +97,40 @@ $(BUILD)/tests/plugins/%.so: tests/plugins/%.c
 
 unit: $(TESTS) $(PLUGINS)
 
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c) for the parsers of untrusted input, built with clang
+# into build-fuzz/: the code under test gets coverage and ASan+UBSan, the harness the fuzzer's
+# main. tests/fuzz/run.sh runs each for a few seconds. No -Werror: gcc's build holds the code to
+# that; a warning only clang gives must not stop the fuzzing.
+FUZZ_CC     := clang
+FUZZ_BUILD  := build-fuzz
+FUZZ_SAN    := address,undefined
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -Wall -Wextra -Wno-missing-field-initializers -I. \
+	       $(PKG_CFLAGS) -g -O1 -fno-omit-frame-pointer -fno-sanitize-recover=undefined -MMD -MP
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+# The parsers live in these; the archive spares compiling the workers and the supervisor.
+FUZZ_LIB    := $(filter-out %_main.c,$(wildcard common/*.c ipc/*.c workers/upbit/*.c))
+FUZZERS     := $(FUZZ_SRCS:tests/fuzz/%.c=$(FUZZ_BUILD)/%)
+
+$(FUZZ_BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link,$(FUZZ_SAN) -c $< -o $@
+
+$(FUZZ_BUILD)/libtd.a: $(FUZZ_LIB:%.c=$(FUZZ_BUILD)/%.o)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: $(FUZZ_BUILD)/tests/fuzz/fuzz_%.o $(FUZZ_BUILD)/libtd.a
+	$(FUZZ_CC) -fsanitize=fuzzer,$(FUZZ_SAN) -o $@ $^ $(LIBS)
+
+fuzz: $(FUZZERS)
+.PRECIOUS: $(FUZZ_BUILD)/tests/fuzz/%.o
+
 run: deps $(PROGRAMS)
 	@mkdir -p var
 	./$(BIN)/tradingd -c etc/tradingd.json
 
-# Lint first, then unit and integration tests, plain and under ASan+UBSan.
+# Lint first, then unit tests, the parsers fuzzed briefly and integration tests, plain and under
+# ASan+UBSan.
 test:
 	@sh .ci/ensure-deps.sh test
 	@sh tests/run.sh
@@ -148,6 +177,7 @@ install: $(PROGRAMS)
 	chmod 0644 $(DESTDIR)/lib/systemd/system/tradingd.service
 
 clean:
-	rm -rf build build-asan bin bin-asan
+	rm -rf build build-asan build-fuzz bin bin-asan
 
 -include $(wildcard $(BUILD)/*/*.d $(BUILD)/*/*/*.d $(BUILD)/tests/*.d)
+-include $(wildcard $(FUZZ_BUILD)/*/*.d $(FUZZ_BUILD)/*/*/*.d)

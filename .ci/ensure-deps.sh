@@ -5,11 +5,13 @@
 set -eu
 build="gcc make pkg-config libcurl4-openssl-dev libsqlite3-dev libjansson-dev libuv1-dev libssl-dev libmicrohttpd-dev"
 account=no
-# test: prometheus is there for promtool (check metrics, check rules); Debian ships no smaller
-# package with it, and on a host running systemd its own service starts once installed.
+# test: clang builds the libFuzzer harnesses (make fuzz), with the fuzzer runtime that clang
+# only recommends (libclang-rt-14-dev: bookworm's clang is 14). prometheus is there for promtool
+# (check metrics, check rules); Debian ships no smaller package with it, and on a host running
+# systemd its own service starts once installed.
 case "${1:-build}" in
 build) want="$build" account=yes ;;
-test) want="$build libcmocka-dev python3-pytest python3-pytest-xdist clang-format cppcheck valgrind systemd procps util-linux" account=yes ;;
+test) want="$build libcmocka-dev python3-pytest python3-pytest-xdist clang libclang-rt-14-dev clang-format cppcheck valgrind systemd procps util-linux" account=yes ;;
 # The supervisors bench compares with are not installed (that would enable their system
 # services): bench/peers.sh unpacks them into bench/peers/.
 bench) want="$build" ;;

@@ -1,6 +1,7 @@
 #!/bin/sh
-# make test: lint, then the unit tests (cmocka) and the integration tests (pytest against the
-# real binaries, four test files at a time), once plain and once under AddressSanitizer+UBSan.
+# make test: lint, then the unit tests (cmocka), the parsers fuzzed briefly (libFuzzer) and the
+# integration tests (pytest against the real binaries, four test files at a time), once plain and
+# once under AddressSanitizer+UBSan.
 # Ends with "N passed, N failed".
 set -u
 cd "$(dirname "$0")/.."
@@ -81,6 +82,9 @@ echo "== unit"
 run_unit build plain
 echo "== unit (ASan+UBSan)"
 run_unit build-asan asan
+echo "== fuzz (libFuzzer, 15 s per parser)"
+sh tests/fuzz/run.sh 15
+count fuzz $?
 echo "== integration"
 run_pytest bin plain
 echo "== integration (ASan+UBSan)"
