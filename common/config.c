@@ -24,6 +24,7 @@
 struct validation {
 	struct config *cfg;
 	const char *text;
+	size_t len;
 	struct config_locator *loc; /* built on the first error: a valid file never needs it */
 };
 
@@ -46,7 +47,7 @@ static void add_error(struct validation *v, const char *key, const char *fmt, ..
 	char probe[128];
 	snprintf(probe, sizeof(probe), "%s", key);
 	if (!v->loc)
-		v->loc = config_locate(v->text);
+		v->loc = config_locate(v->text, v->len);
 	while (config_locator_find(v->loc, probe, &e->line, &e->column) < 0) {
 		char *dot = strrchr(probe, '.');
 
@@ -700,7 +701,7 @@ int config_load_text(struct config *cfg, const char *name, const char *text, siz
 		     enum config_origin origin)
 {
 	json_error_t jerr;
-	struct validation v = {.cfg = cfg, .text = text};
+	struct validation v = {.cfg = cfg, .text = text, .len = len};
 	int rc = -1, line, column;
 
 	memset(cfg, 0, sizeof(*cfg));

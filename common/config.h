@@ -204,9 +204,10 @@ int config_log_level(const struct config *cfg);
 /* "sim", "paper" or "live". */
 const char *config_mode_name(int mode);
 
-/* Position index of a JSON text: where each key path starts (config_locate.c). */
+/* Position index of the len bytes of a JSON text (no NUL needed): where each key path starts
+ * (config_locate.c). */
 struct config_locator;
-struct config_locator *config_locate(const char *text);
+struct config_locator *config_locate(const char *text, size_t len);
 int config_locator_find(const struct config_locator *loc, const char *path, int *line, int *column);
 void config_locator_free(struct config_locator *loc);
 

@@ -167,15 +167,21 @@ static int scan_value(struct scanner *s, const char *path)
 	return 0;
 }
 
-struct config_locator *config_locate(const char *text)
+struct config_locator *config_locate(const char *text, size_t len)
 {
 	struct config_locator *loc = calloc(1, sizeof(*loc));
-	struct scanner s = {.p = text, .line = 1, .column = 1, .loc = loc};
+	/* The scanner stops at a NUL: its own terminated copy, whatever the caller's buffer. */
+	char *copy = strndup(text, len);
+	struct scanner s = {.p = copy, .line = 1, .column = 1, .loc = loc};
 
-	if (!loc)
+	if (!loc || !copy) {
+		free(copy);
+		free(loc);
 		return NULL;
+	}
 	/* A partial index is still useful: positions found before a scan error are kept. */
 	(void)scan_value(&s, "");
+	free(copy);
 	return loc;
 }
 

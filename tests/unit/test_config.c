@@ -311,7 +311,8 @@ static void test_each_role_gets_its_share(void **state)
 
 static void test_locator_paths(void **state)
 {
-	struct config_locator *loc = config_locate("{\"a\": {\"b\": [1, {\"c\": 2}]},\n \"d\": 3}");
+	static const char text[] = "{\"a\": {\"b\": [1, {\"c\": 2}]},\n \"d\": 3}";
+	struct config_locator *loc = config_locate(text, sizeof(text) - 1);
 	int line, col;
 
 	(void)state;
@@ -323,6 +324,27 @@ static void test_locator_paths(void **state)
 	assert_int_equal(col, 2);
 	assert_int_equal(config_locator_find(loc, "zz", &line, &col), -1);
 	config_locator_free(loc);
+}
+
+/* The text as config_load reads a file: exactly its bytes, no NUL after them (ASan sees a read
+ * past the end), and only what is inside len is indexed. */
+static void test_locator_stops_at_len(void **state)
+{
+	static const char text[] = "{\"a\": {\"b\": 1}}{\"c\": 2}";
+	size_t len = strlen("{\"a\": {\"b\": 1}}");
+	char *buf = malloc(len);
+	struct config_locator *loc;
+	int line, col;
+
+	(void)state;
+	assert_non_null(buf);
+	memcpy(buf, text, len);
+	loc = config_locate(buf, len);
+	assert_int_equal(config_locator_find(loc, "a.b", &line, &col), 0);
+	assert_int_equal(col, 8);
+	assert_int_equal(config_locator_find(loc, "c", &line, &col), -1);
+	config_locator_free(loc);
+	free(buf);
 }
 
 static void test_schema_defaults_are_valid(void **state)
@@ -359,6 +381,7 @@ int main(void)
 		cmocka_unit_test(test_nul_byte_and_directory),
 		cmocka_unit_test(test_each_role_gets_its_share),
 		cmocka_unit_test(test_locator_paths),
+		cmocka_unit_test(test_locator_stops_at_len),
 		cmocka_unit_test(test_schema_defaults_are_valid),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
