@@ -36,6 +36,8 @@ for bin in build-fuzz/fuzz_*; do
 		status=1
 		artifact=$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -1)
 		echo "fuzz $name: FAILED (exit $rc) input: ${artifact:-none}; log: $log"
+		# The seed replays the run: "$bin" -seed=N with the same corpus.
+		grep -m1 -E "Seed: [0-9]+" "$log"
 		grep -m3 -E "ERROR: |SUMMARY: |runtime error" "$log"
 	fi
 done
