@@ -94,12 +94,16 @@ static void run_checkpoint(struct worker *w, uint64_t run_id, const char *args)
 		worker_job_done(w, run_id, JOB_TRANSIENT, "checkpoint: %s", sqlite3_errmsg(m->db));
 		return;
 	}
-	if (db_exec(m->db, "PRAGMA optimize") < 0) {
+	/* optimize is advice to the planner: a lock it meets (the busy wait above may have used
+	 * the connection's patience) puts it off to the next run, it fails nothing. */
+	rc = sqlite3_exec(m->db, "PRAGMA optimize", NULL, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY && rc != SQLITE_LOCKED) {
 		worker_job_done(w, run_id, JOB_TRANSIENT, "optimize: %s", sqlite3_errmsg(m->db));
 		return;
 	}
-	worker_job_done(w, run_id, JOB_OK, "checkpointed %d of %d WAL frames%s", done_frames,
-			log_frames, how);
+	worker_job_done(w, run_id, JOB_OK, "checkpointed %d of %d WAL frames%s%s", done_frames,
+			log_frames, how,
+			rc == SQLITE_OK ? "" : "; optimize put off (database busy)");
 }
 
 static const struct worker_action maintenance_actions[] = {

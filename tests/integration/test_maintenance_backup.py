@@ -424,7 +424,7 @@ def test_checkpoint_with_a_long_reader_is_passive_not_failed(daemon_factory):
     finally:
         reader.execute("COMMIT")
         reader.close()
-    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert res.returncode == 0, res.stdout.splitlines()
     line = [ln for ln in res.stdout.splitlines() if ln.startswith("checkpoint")]
     assert line and "passive: readers kept the WAL from being truncated" in line[0], res.stdout
     db.close()
