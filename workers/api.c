@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/clock.h"
+#include "common/close_count.h"
 #include "common/log.h"
 #include "workers/api_metrics.h"
 #include "workers/worker.h"
@@ -33,7 +34,7 @@ struct api {
 	char listen[72];
 	uv_async_t wake;
 	uv_timer_t timeout;
-	int handles_open; /* the two above, still closing after api_stop */
+	struct close_count closing; /* the two above, after api_stop */
 
 	/* Shared with the connection threads: everything below, under lock. */
 	pthread_mutex_t lock;
@@ -345,14 +346,10 @@ static void api_status(struct worker *w, json_t *out)
 				      (json_int_t)c.supervisor_timeouts));
 }
 
-/* Freed with the last of its two handles: libuv still walks a closed handle after the close
- * callbacks of others in the same pass have run. */
-static void state_closed(uv_handle_t *handle)
+static void state_closed(void *arg)
 {
-	struct api *a = handle->data;
+	struct api *a = arg;
 
-	if (--a->handles_open > 0)
-		return;
 	pthread_cond_destroy(&a->answered);
 	pthread_mutex_destroy(&a->lock);
 	free(a);
@@ -375,9 +372,10 @@ static void api_stop(struct worker *w)
 	else if (a->listen_fd >= 0)
 		close(a->listen_fd);
 	w->state = NULL;
-	a->handles_open = 2;
-	uv_close((uv_handle_t *)&a->timeout, state_closed);
-	uv_close((uv_handle_t *)&a->wake, state_closed);
+	/* Freed with the last of its two handles. */
+	close_count_start(&a->closing, 2, state_closed, a);
+	close_count_handle(&a->closing, (uv_handle_t *)&a->timeout);
+	close_count_handle(&a->closing, (uv_handle_t *)&a->wake);
 }
 
 const struct worker_ops api_ops = {

@@ -206,32 +206,16 @@ static int md_init(struct worker *w)
 	return 0;
 }
 
-static void close_state(struct market_data *md)
+static void close_state(void *arg)
 {
+	struct market_data *md = arg;
+
 	if (md->store.db)
 		candle_store_close(&md->store);
 	sqlite3_close(md->db);
 	if (md->client)
 		curl_global_cleanup();
 	free_state(md);
-}
-
-/* The state goes with the last of its timers and the client: libuv still walks a closed
- * handle after the close callbacks of others in the same pass have run. */
-static void part_closed(struct market_data *md)
-{
-	if (--md->parts_open == 0)
-		close_state(md);
-}
-
-static void timer_closed(uv_handle_t *handle)
-{
-	part_closed(handle->data);
-}
-
-static void client_closed(void *arg)
-{
-	part_closed(arg);
 }
 
 static void md_stop(struct worker *w)
@@ -241,13 +225,14 @@ static void md_stop(struct worker *w)
 	if (!md)
 		return;
 	w->state = NULL;
-	md->parts_open = 3 + (md->client != NULL);
-	uv_close((uv_handle_t *)&md->ticker_timer, timer_closed);
-	uv_close((uv_handle_t *)&md->candle_timer, timer_closed);
-	uv_close((uv_handle_t *)&md->stale_timer, timer_closed);
-	/* In-flight callbacks run (cancelled) before client_closed. */
+	/* The state goes with the last of its timers and the client. */
+	close_count_start(&md->closing, 3 + (md->client != NULL), close_state, md);
+	close_count_handle(&md->closing, (uv_handle_t *)&md->ticker_timer);
+	close_count_handle(&md->closing, (uv_handle_t *)&md->candle_timer);
+	close_count_handle(&md->closing, (uv_handle_t *)&md->stale_timer);
+	/* In-flight callbacks run (cancelled) before the client's part closes. */
 	if (md->client)
-		upbit_client_close(md->client, client_closed, md);
+		upbit_client_close(md->client, close_count_part, &md->closing);
 }
 
 static void md_on_config(struct worker *w)

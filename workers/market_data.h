@@ -8,6 +8,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "common/close_count.h"
 #include "common/outbox.h"
 #include "workers/candle_store.h"
 #include "workers/upbit/upbit_client.h"
@@ -55,7 +56,7 @@ struct market_data {
 	size_t n, n_names;
 	char *urls[UPBIT_MAX_BASES];
 	uv_timer_t ticker_timer, candle_timer, stale_timer;
-	int parts_open; /* timers and the client still closing after md_stop */
+	struct close_count closing; /* the timers and the client, after md_stop */
 	int ticker_busy;
 	uint64_t reply_seq; /* ticker replies accepted, for publish()'s once per reply */
 	int following;	    /* the market list is settled and the polls run */

@@ -402,8 +402,10 @@ static const struct worker_action oe_actions[] = {
 	{NULL, NULL},
 };
 
-static void free_oe(struct oe *oe)
+static void free_oe(void *arg)
 {
+	struct oe *oe = arg;
+
 	oe_store_close(oe);
 	sqlite3_close(oe->db);
 	oe_keys_free(oe);
@@ -414,24 +416,6 @@ static void free_oe(struct oe *oe)
 	curl_global_cleanup();
 }
 
-/* The state goes with the last of its timers and the client: libuv still walks a closed
- * handle after the close callbacks of others in the same pass have run. */
-static void part_closed(struct oe *oe)
-{
-	if (--oe->parts_open == 0)
-		free_oe(oe);
-}
-
-static void timer_closed(uv_handle_t *handle)
-{
-	part_closed(handle->data);
-}
-
-static void client_closed(void *arg)
-{
-	part_closed(arg);
-}
-
 static void oe_stop(struct worker *w)
 {
 	struct oe *oe = w->state;
@@ -440,16 +424,17 @@ static void oe_stop(struct worker *w)
 		return;
 	w->state = NULL;
 	oe->closing = 1;
-	oe->parts_open = 4 + (oe->client != NULL);
-	uv_close((uv_handle_t *)&oe->scan_timer, timer_closed);
-	uv_close((uv_handle_t *)&oe->balance_timer, timer_closed);
-	uv_close((uv_handle_t *)&oe->retry_timer, timer_closed);
-	uv_close((uv_handle_t *)&oe->startup_timer, timer_closed);
+	/* The state goes with the last of its timers and the client. */
+	close_count_start(&oe->parts, 4 + (oe->client != NULL), free_oe, oe);
+	close_count_handle(&oe->parts, (uv_handle_t *)&oe->scan_timer);
+	close_count_handle(&oe->parts, (uv_handle_t *)&oe->balance_timer);
+	close_count_handle(&oe->parts, (uv_handle_t *)&oe->retry_timer);
+	close_count_handle(&oe->parts, (uv_handle_t *)&oe->startup_timer);
 	db_ckpt_stop(oe->ckpt);
 	oe->ckpt = NULL;
-	/* In-flight callbacks run (cancelled) before client_closed. */
+	/* In-flight callbacks run (cancelled) before the client's part closes. */
 	if (oe->client)
-		upbit_client_close(oe->client, client_closed, oe);
+		upbit_client_close(oe->client, close_count_part, &oe->parts);
 }
 
 const struct worker_ops order_execution_ops = {

@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 
+#include "common/close_count.h"
 #include "common/db_ckpt.h"
 #include "common/dec8.h"
 #include "common/outbox.h"
@@ -94,11 +95,11 @@ struct oe {
 	int64_t *scan_ids;
 	size_t n_scan, i_scan;
 	int scanning, rescan, startup, busy, balances_busy, closing, recovering;
-	int parts_open;		/* timers and the client still closing after oe_stop */
-	uint64_t reconcile_run; /* a "reconcile" job waiting for the end of a scan, or 0 */
-	uint64_t cancel_run;	/* a "cancel_open" job in progress, or 0 */
-	int cancel_wanted;	/* asked for: the next scan to begin cancels every open order */
-	int cancel_all;		/* this scan does */
+	struct close_count parts; /* the timers and the client, after oe_stop */
+	uint64_t reconcile_run;	  /* a "reconcile" job waiting for the end of a scan, or 0 */
+	uint64_t cancel_run;	  /* a "cancel_open" job in progress, or 0 */
+	int cancel_wanted;	  /* asked for: the next scan to begin cancels every open order */
+	int cancel_all;		  /* this scan does */
 
 	void (*balances_done)(struct oe *oe);
 	/* Nudges made before READY (the start-up reconcile records fills): sent after it. */

@@ -419,25 +419,16 @@ static void strategy_status(struct worker *w, json_t *out)
 				      "alerts", (json_int_t)s->alerts));
 }
 
-/* Freed with the last of its timers: libuv still walks a closed handle after the close
- * callbacks of others in the same pass have run. */
-static void timer_closed(uv_handle_t *handle)
-{
-	struct strategy *s = handle->data;
-
-	if (--s->timers_open == 0)
-		free(s);
-}
-
 static void strategy_stop(struct worker *w)
 {
 	struct strategy *s = w->state;
 
 	if (!s)
 		return;
-	s->timers_open = 2;
-	uv_close((uv_handle_t *)&s->check_timer, timer_closed);
-	uv_close((uv_handle_t *)&s->edge_timer, timer_closed);
+	/* Freed with the last of its timers. */
+	close_count_start(&s->closing, 2, free, s);
+	close_count_handle(&s->closing, (uv_handle_t *)&s->check_timer);
+	close_count_handle(&s->closing, (uv_handle_t *)&s->edge_timer);
 	for (size_t i = 0; s->slots && i < s->n; i++) {
 		struct strategy_slot *sl = &s->slots[i];
 

@@ -5,6 +5,7 @@
 
 #include <uv.h>
 
+#include "common/close_count.h"
 #include "common/db_ckpt.h"
 #include "common/outbox.h"
 #include "common/strategy_conf.h"
@@ -54,7 +55,7 @@ struct strategy {
 	struct strat_sizing sizing;
 	dec8 loss_limit;
 	uv_timer_t check_timer, edge_timer;
-	int timers_open; /* still closing after strategy_stop */
+	struct close_count closing; /* the timers, after strategy_stop */
 	struct strategy_slot *slots;
 	size_t n;
 	struct market_view views[STRATEGY_MAX_VIEWS];
